@@ -1,0 +1,369 @@
+"""Reading review tables into one canonical schema, and leakage-safe splits.
+
+Canonical schema of the ``datasets.Dataset`` returned by :func:`load_reviews`:
+
+========  =======  ==========================================================
+column    type     meaning
+========  =======  ==========================================================
+``id``    str      the source's id column, else the row number in the source
+``text``  str      normalised review text (:func:`fakereview_nlp.text.normalize_text`)
+``label`` int      0 = genuine, 1 = fake
+``group`` str      the group column (hotel, product); ``""`` when not given
+``split`` str      the split/fold column as a string; ``""`` when not given
+========  =======  ==========================================================
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import datasets
+
+from fakereview_nlp.labels import LABEL2ID, LABELS
+from fakereview_nlp.text import normalize_text
+
+logger = logging.getLogger(__name__)
+
+FileFormat = Literal["csv", "tsv", "jsonl", "parquet"]
+BadRowPolicy = Literal["drop", "error"]
+
+_EXTENSIONS: dict[str, FileFormat] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".txt": "tsv",
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+#: Used when no label mapping is configured: the canonical names and 0/1.
+DEFAULT_LABEL_MAP: dict[str, str] = {"genuine": "genuine", "fake": "fake", "0": "genuine", "1": "fake"}
+
+CANONICAL_COLUMNS = ("id", "text", "label", "group", "split")
+
+
+def infer_format(path: str | os.PathLike[str]) -> FileFormat:
+    """The file format from a path's extension; ``ValueError`` names the supported ones."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in _EXTENSIONS:
+        raise ValueError(
+            f"cannot tell the format of {str(path)!r} from its extension {suffix!r}; expected one of "
+            f"{sorted(_EXTENSIONS)}, or pass file_format='csv'|'tsv'|'jsonl'|'parquet'"
+        )
+    return _EXTENSIONS[suffix]
+
+
+def read_table(
+    source: str | os.PathLike[str],
+    *,
+    file_format: FileFormat | None = None,
+    hf_split: str = "train",
+) -> datasets.Dataset:
+    """Read a CSV, TSV, JSONL or Parquet file, or a Hugging Face dataset id, into a ``Dataset``.
+
+    Args:
+        source (`str`): a local file path, or a Hub dataset id such as ``"user/fake-reviews"``.
+        file_format (`str`, *optional*): overrides the format inferred from the extension.
+        hf_split (`str`, defaults to `"train"`): the split to take from a Hub dataset.
+
+    Every column is read as a string for CSV/TSV so that ids such as ISBNs keep their
+    leading zeros and labels such as ``0``/``1`` are matched as text.
+    """
+    path = Path(source)
+    if path.exists():
+        fmt = file_format or infer_format(path)
+        if fmt in ("csv", "tsv"):
+            import pandas as pd
+
+            frame = pd.read_csv(
+                path, sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False, na_values=[]
+            )
+            return datasets.Dataset.from_pandas(frame, preserve_index=False)
+        builder = {"jsonl": "json", "parquet": "parquet"}[fmt]
+        return datasets.load_dataset(builder, data_files=str(path), split="train")
+    looks_like_file = path.suffix.lower() in _EXTENSIONS or os.sep in str(source) and str(source).startswith(".")
+    if looks_like_file:
+        raise FileNotFoundError(
+            f"review file {str(source)!r} does not exist (resolved to {path.resolve()}); "
+            "check the path, or override it on the command line with --data.path=..."
+        )
+    # Not a local file: a Hub dataset id. This is the path users with network access take.
+    loaded = datasets.load_dataset(str(source), split=hf_split)
+    if not isinstance(loaded, datasets.Dataset):
+        raise TypeError(f"expected one split from {source!r}, got {type(loaded).__name__}; set hf_split")
+    return loaded
+
+
+@dataclass(frozen=True)
+class BadRowReport:
+    """What :func:`load_reviews` found wrong and did about it."""
+
+    n_rows: int
+    empty_text: int
+    missing_label: int
+
+    @property
+    def n_bad(self) -> int:
+        return self.empty_text + self.missing_label
+
+
+def map_labels(values: Iterable[object], label_map: Mapping[str, str] | None) -> list[int | None]:
+    """Map raw label values to 0/1 through ``label_map`` (raw value → ``genuine``/``fake``).
+
+    ``None`` and empty strings stay ``None`` (a missing label). Any other unmapped
+    value raises ``ValueError`` listing every value seen, so one fix covers them all.
+    """
+    mapping = dict(DEFAULT_LABEL_MAP if label_map is None else label_map)
+    for raw, target in mapping.items():
+        if target not in LABEL2ID:
+            raise ValueError(
+                f"label_map maps {raw!r} to {target!r}; targets must be one of {list(LABELS)}"
+            )
+    out: list[int | None] = []
+    unmapped: Counter[str] = Counter()
+    for value in values:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            out.append(None)
+            continue
+        key = str(value).strip()
+        if isinstance(value, float) and value.is_integer():
+            key = str(int(value))
+        if key in mapping:
+            out.append(LABEL2ID[mapping[key]])
+        else:
+            unmapped[key] += 1
+            out.append(None)
+    if unmapped:
+        seen = ", ".join(f"{k!r} ({n})" for k, n in sorted(unmapped.items()))
+        raise ValueError(
+            f"label values {seen} are not in label_map {mapping}; add them to label_map "
+            f"(for example {{'deceptive': 'fake', 'truthful': 'genuine'}})"
+        )
+    return out
+
+
+def _require_columns(ds: datasets.Dataset, wanted: Mapping[str, str | None], source: str) -> None:
+    for option, column in wanted.items():
+        if column is not None and column not in ds.column_names:
+            raise ValueError(
+                f"{option}={column!r} is not a column of {source}; its columns are {ds.column_names}"
+            )
+
+
+def load_reviews(
+    source: str | os.PathLike[str],
+    *,
+    text_column: str = "text",
+    label_column: str | None = "label",
+    label_map: Mapping[str, str] | None = None,
+    group_column: str | None = None,
+    split_column: str | None = None,
+    id_column: str | None = None,
+    keep_columns: Sequence[str] = (),
+    bad_rows: BadRowPolicy = "drop",
+    file_format: FileFormat | None = None,
+    hf_split: str = "train",
+) -> datasets.Dataset:
+    """Read reviews into the canonical schema (see the module docstring).
+
+    Args:
+        source: a CSV/TSV/JSONL/Parquet path or a Hub dataset id.
+        text_column, label_column, group_column, split_column, id_column: source column names.
+            ``label_column=None`` reads unlabelled data (``label`` is then -1).
+        label_map: raw label value → ``"genuine"``/``"fake"``; default accepts those names and 0/1.
+        keep_columns: extra source columns to carry along (e.g. ``polarity`` for slicing).
+        bad_rows: ``"drop"`` rows with empty text or a missing label, with a warning that counts
+            them; ``"error"`` raises ``ValueError`` instead.
+
+    Returns:
+        `datasets.Dataset` with ``id, text, label, group, split`` and ``keep_columns``.
+
+    Example::
+
+        >>> ds = load_reviews("op_spam.csv", label_map={"truthful": "genuine", "deceptive": "fake"},
+        ...                   group_column="hotel", split_column="fold")  # doctest: +SKIP
+    """
+    raw = read_table(source, file_format=file_format, hf_split=hf_split)
+    name = repr(str(source))
+    _require_columns(
+        raw,
+        {
+            "text_column": text_column,
+            "label_column": label_column,
+            "group_column": group_column,
+            "split_column": split_column,
+            "id_column": id_column,
+            **{f"keep_columns[{i}]": c for i, c in enumerate(keep_columns)},
+        },
+        name,
+    )
+    texts = raw[text_column]
+    labels = map_labels(raw[label_column], label_map) if label_column else [-1] * len(raw)
+    empty = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+    missing = [i for i, lab in enumerate(labels) if lab is None]
+    report = BadRowReport(n_rows=len(raw), empty_text=len(empty), missing_label=len(missing))
+    if report.n_bad:
+        detail = (
+            f"{report.empty_text} with empty or missing {text_column!r}, "
+            f"{report.missing_label} with a missing {label_column!r}"
+        )
+        if bad_rows == "error":
+            first = sorted(set(empty) | set(missing))[:5]
+            raise ValueError(
+                f"{report.n_bad} of {report.n_rows} rows in {name} are unusable ({detail}); first rows "
+                f"{first}. Fix the file or set data.bad_rows: drop to skip them"
+            )
+        logger.warning("dropping %d of %d rows in %s: %s", report.n_bad, report.n_rows, name, detail)
+    bad = set(empty) | set(missing)
+    keep = [i for i in range(len(raw)) if i not in bad]
+    ids = raw[id_column] if id_column else [str(i) for i in range(len(raw))]
+    groups = raw[group_column] if group_column else [""] * len(raw)
+    splits = raw[split_column] if split_column else [""] * len(raw)
+    columns: dict[str, list[object]] = {
+        "id": [str(ids[i]) for i in keep],
+        "text": [normalize_text(texts[i]) for i in keep],
+        "label": [labels[i] for i in keep],
+        "group": [str(groups[i]) for i in keep],
+        "split": [_split_key(splits[i]) for i in keep],
+    }
+    for column in keep_columns:
+        values = raw[column]
+        columns[column] = [values[i] for i in keep]
+    return datasets.Dataset.from_dict(columns)
+
+
+def _split_key(value: object) -> str:
+    """Fold values read as ``5``, ``5.0`` or ``"5"`` all become ``"5"``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def class_balance(labels: Sequence[int]) -> str:
+    counts = Counter(labels)
+    total = max(len(labels), 1)
+    return ", ".join(f"{LABELS[k]} {counts.get(k, 0)} ({100 * counts.get(k, 0) / total:.1f}%)" for k in (0, 1))
+
+
+def group_keys(ds: datasets.Dataset) -> list[str]:
+    """One key per row such that rows sharing a group *or* an exact text share a key.
+
+    Rows without a group are their own group. Exact duplicate texts are merged into one
+    group by union-find, so a duplicate can never sit on both sides of a split even when
+    its copies carry different group values.
+    """
+    n = len(ds)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_of: dict[tuple[str, str], int] = {}
+    for i, (group, text) in enumerate(zip(ds["group"], ds["text"], strict=True)):
+        for key in ((("g", group),) if group else ()) + (("t", text),):
+            if key in first_of:
+                a, b = find(i), find(first_of[key])
+                if a != b:
+                    parent[a] = b
+            else:
+                first_of[key] = i
+    return [str(find(i)) for i in range(n)]
+
+
+def grouped_split(
+    ds: datasets.Dataset, *, eval_fraction: float, seed: int
+) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """A seeded train/eval split in which no group and no exact duplicate text straddles.
+
+    Whole groups are shuffled and taken into the evaluation side until it holds at least
+    ``eval_fraction`` of the rows.
+    """
+    if not 0.0 < eval_fraction < 1.0:
+        raise ValueError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
+    keys = group_keys(ds)
+    members: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        members.setdefault(key, []).append(i)
+    order = sorted(members)
+    random.Random(seed).shuffle(order)
+    target = eval_fraction * len(ds)
+    eval_idx: list[int] = []
+    for key in order:
+        if len(eval_idx) >= target:
+            break
+        eval_idx.extend(members[key])
+    if len(members) < 2 or len(eval_idx) == len(ds):
+        raise ValueError(
+            f"cannot split {len(ds)} rows in {len(members)} group(s) into train and eval; "
+            "use a finer group_column or more data"
+        )
+    eval_set = set(eval_idx)
+    train_idx = [i for i in range(len(ds)) if i not in eval_set]
+    return ds.select(train_idx), ds.select(sorted(eval_idx))
+
+
+def grouped_folds(ds: datasets.Dataset, *, n_folds: int, seed: int) -> list[str]:
+    """Assign each row a fold ``"1"``..``"n_folds"``, whole groups (and duplicate texts) together.
+
+    Groups are shuffled with ``seed`` and dealt greedily to the currently smallest fold,
+    largest groups first, so folds come out near equal in size.
+    """
+    if n_folds < 2:
+        raise ValueError(f"n_folds must be at least 2, got {n_folds}")
+    keys = group_keys(ds)
+    members: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        members.setdefault(key, []).append(i)
+    if len(members) < n_folds:
+        raise ValueError(f"only {len(members)} groups for {n_folds} folds; use fewer folds")
+    order = sorted(members)
+    random.Random(seed).shuffle(order)
+    order.sort(key=lambda k: -len(members[k]))  # stable: ties keep the seeded order
+    sizes = [0] * n_folds
+    fold_of = [""] * len(ds)
+    for key in order:
+        fold = min(range(n_folds), key=lambda f: (sizes[f], f))
+        sizes[fold] += len(members[key])
+        for i in members[key]:
+            fold_of[i] = str(fold + 1)
+    return fold_of
+
+
+def split_by_column(
+    ds: datasets.Dataset, *, eval_splits: Sequence[str], train_splits: Sequence[str] | None = None
+) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """Train/eval from the split column: eval = rows whose split is in ``eval_splits``.
+
+    Train is every other row, or only ``train_splits`` when given.
+    """
+    values = ds["split"]
+    present = sorted(set(values))
+    wanted = {str(s) for s in eval_splits}
+    unknown = wanted - set(present)
+    if unknown:
+        raise ValueError(f"eval split(s) {sorted(unknown)} are not in the split column; it holds {present}")
+    if train_splits is not None:
+        missing = {str(s) for s in train_splits} - set(present)
+        if missing:
+            raise ValueError(f"train split(s) {sorted(missing)} are not in the split column; it holds {present}")
+    train_set = None if train_splits is None else {str(s) for s in train_splits}
+    eval_idx = [i for i, v in enumerate(values) if v in wanted]
+    train_idx = [
+        i for i, v in enumerate(values) if v not in wanted and (train_set is None or v in train_set)
+    ]
+    return ds.select(train_idx), ds.select(eval_idx)
+
+
+def log_split(name: str, ds: datasets.Dataset) -> None:
+    logger.info("%s: %d reviews; %s", name, len(ds), class_balance(ds["label"]))

