@@ -46,7 +46,7 @@ class DataConfig:
     #: share of rows (by whole groups) held out when there is no split column.
     eval_fraction: float = 0.2
     bad_rows: Literal["drop", "error"] = "drop"
-    #: keep only the first N rows after loading (debug runs); 0 keeps all.
+    #: keep a seeded random sample of N rows (debug runs); 0 keeps all.
     max_rows: int = 0
     hf_split: str = "train"
 
@@ -107,6 +107,9 @@ class TrainingConfig:
     eval_every_steps: int = 0
     early_stopping_metric: str = "average_precision"
     early_stopping_mode: Literal["max", "min"] = "max"
+    #: save the model of the best validation; false saves the last one. Use false when the
+    #: validation split is also the test split (CV folds): picking the best epoch on it is optimistic.
+    select_best: bool = True
     #: validations without improvement before stopping; 0 = never stop early.
     early_stopping_patience: int = 0
     #: accelerator.save_state every N optimizer steps; 0 = off.

@@ -1,0 +1,536 @@
+"""Fine-tune a genuine/fake review classifier from a YAML config.
+
+Usage::
+
+    python -m training.train configs/tiny_debug.yaml [--section.key=value ...]
+    accelerate launch -m training.train configs/distilbert_opspam.yaml
+    accelerate launch --multi_gpu --num_processes 2 -m training.train configs/tiny_debug.yaml
+
+The shape follows accelerate's ``nlp_example``: :func:`get_dataloaders` (the test seam)
+→ :func:`build_model` → :func:`run`, which strings together ``training.loop``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import datasets
+import numpy as np
+import pandas as pd
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
+
+from fakereview_nlp.data import grouped_split, load_reviews, log_split, split_by_column
+from fakereview_nlp.modeling import build_random_classifier, load_pretrained_classifier, load_tokenizer
+from training.config import ConfigError, TrainConfig, load_config
+from training.loop import EvalOutput, StepState, evaluate, train_one_epoch
+from training.output import COMPLETE_MARKER, check_output_dir, publish, staging_dir
+from training.sampler import LengthGroupedBatchSampler
+
+logger = logging.getLogger("training")
+
+TRAINER_STATE = "trainer_state.json"
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def load_splits(cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """Train and validation sets in the canonical schema, split without leakage."""
+    d = cfg.data
+    ds = load_reviews(
+        d.path,
+        text_column=d.text_column,
+        label_column=d.label_column,
+        label_map=d.label_map,
+        group_column=d.group_column,
+        split_column=d.split_column,
+        id_column=d.id_column,
+        keep_columns=d.keep_columns,
+        bad_rows=d.bad_rows,
+        file_format=d.file_format,
+        hf_split=d.hf_split,
+    )
+    if d.max_rows and d.max_rows < len(ds):
+        # A seeded sample, not the first rows: corpus files are often sorted by label.
+        ds = ds.shuffle(seed=cfg.training.seed).select(range(d.max_rows)).flatten_indices()
+    if d.split_column:
+        train, val = split_by_column(ds, eval_splits=d.eval_splits, train_splits=d.train_splits)
+    else:
+        train, val = grouped_split(ds, eval_fraction=d.eval_fraction, seed=cfg.training.seed)
+    for name, part in (("train", train), ("validation", val)):
+        if len(part) == 0 or len(set(part["label"])) < 2:
+            raise ValueError(
+                f"the {name} split has {len(part)} rows and labels {sorted(set(part['label']))}; it needs "
+                "both classes. Check data.eval_splits / data.eval_fraction"
+            )
+    log_split("train", train)
+    log_split("validation", val)
+    return train, val
+
+
+def tokenize(ds: datasets.Dataset, tokenizer: Any, max_length: int, *, with_index: bool) -> datasets.Dataset:
+    def encode(batch: dict[str, list[Any]]) -> dict[str, Any]:
+        out = tokenizer(batch["text"], truncation=True, max_length=max_length)
+        out["length"] = [len(ids) for ids in out["input_ids"]]
+        return out
+
+    encoded = ds.map(encode, batched=True, remove_columns=[c for c in ds.column_names if c != "label"])
+    if with_index:
+        encoded = encoded.add_column("index", list(range(len(encoded))))
+    return encoded
+
+
+def get_dataloaders(
+    accelerator: Accelerator, cfg: TrainConfig, tokenizer: Any, train_ds: datasets.Dataset, val_ds: datasets.Dataset
+) -> tuple[DataLoader, DataLoader, LengthGroupedBatchSampler]:
+    """Tokenised, dynamically padded loaders; training batches grouped by length.
+
+    Padding to a multiple of 8 keeps tensor-core and AMX tiles full under mixed precision.
+    """
+    with accelerator.main_process_first():
+        train_tok = tokenize(train_ds, tokenizer, cfg.model.max_length, with_index=False)
+        val_tok = tokenize(val_ds, tokenizer, cfg.model.max_length, with_index=True)
+    sampler = LengthGroupedBatchSampler(
+        train_tok["length"],
+        cfg.training.batch_size,
+        cfg.training.seed,
+        group_by_length=cfg.training.group_by_length,
+    )
+    # Longest first: validation pads little and memory peaks at once.
+    val_tok = val_tok.select(np.argsort([-n for n in val_tok["length"]], kind="stable"))
+    collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8)
+    train_tok = train_tok.remove_columns("length")
+    val_tok = val_tok.remove_columns("length")
+    train_dl = DataLoader(train_tok, batch_sampler=sampler, collate_fn=collator)
+    val_dl = DataLoader(val_tok, batch_size=cfg.training.eval_batch_size, shuffle=False, collate_fn=collator)
+    return train_dl, val_dl, sampler
+
+
+# ----------------------------------------------------------------------------- model
+
+
+def build_model(cfg: TrainConfig, tokenizer: Any) -> torch.nn.Module:
+    m = cfg.model
+    if m.init == "random":
+        return build_random_classifier(m.model_type, m.random_config, vocab_size=len(tokenizer), seed=cfg.training.seed)
+    return load_pretrained_classifier(m.name_or_path)
+
+
+def _layer_id(name: str, n_layers: int) -> int:
+    """0 for embeddings, i+1 for transformer block i, n_layers+1 for the classification head."""
+    if "embeddings" in name:
+        return 0
+    match = re.search(r"\.(?:layer|layers)\.(\d+)\.", name)
+    return int(match.group(1)) + 1 if match else n_layers + 1
+
+
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; no weight decay on biases and LayerNorm; optional layer-wise learning-rate decay."""
+    t = cfg.training
+    config = model.config
+    n_layers = int(getattr(config, "num_hidden_layers", None) or getattr(config, "n_layers", 0))
+    groups: dict[tuple[int, bool], list[torch.nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        no_decay = param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
+        groups.setdefault((_layer_id(name, n_layers), no_decay), []).append(param)
+    param_groups = [
+        {
+            "params": params,
+            "weight_decay": 0.0 if no_decay else t.weight_decay,
+            "lr": t.learning_rate * t.layerwise_lr_decay ** (n_layers + 1 - layer),
+        }
+        for (layer, no_decay), params in sorted(groups.items())
+    ]
+    return torch.optim.AdamW(param_groups, lr=t.learning_rate)
+
+
+def class_weight_tensor(cfg: TrainConfig, labels: list[int]) -> torch.Tensor | None:
+    weights = cfg.training.class_weights
+    if weights == "none":
+        return None
+    if weights == "auto":
+        counts = np.bincount(np.asarray(labels), minlength=2).astype(np.float64)
+        return torch.tensor(len(labels) / (2.0 * counts), dtype=torch.float32)
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def validation_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """The package's evaluate metric module (loaded from a local path; the Hub is not needed)."""
+    from fakereview_nlp.metric import load_metric
+
+    result = load_metric().compute(predictions=scores.tolist(), references=labels.tolist())
+    return {k: float(v) for k, v in result.items()}
+
+
+def softmax_fake(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e[:, 1] / e.sum(axis=1)
+
+
+# ----------------------------------------------------------------------------- run
+
+
+@dataclass
+class RunState:
+    """Everything besides the accelerate state that a resumed run must get back."""
+
+    step: StepState = field(default_factory=StepState)
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_value: float | None = None
+    best_step: int = -1
+    bad_evals: int = 0
+    last_eval_step: int = -1
+    stop: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunState:
+        raw = json.loads(text)
+        return cls(step=StepState(**raw.pop("step")), **raw)
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    best_metrics: dict[str, float]
+    history: list[dict[str, float]]
+    val_predictions: pd.DataFrame
+    world_size: int
+    wall_seconds: float
+
+
+def find_checkpoint(work: Path, resume: str) -> Path:
+    if resume != "latest":
+        path = Path(resume)
+        if not (path / TRAINER_STATE).is_file():
+            raise FileNotFoundError(f"resume_from_checkpoint={resume!r} is not a checkpoint folder (no {TRAINER_STATE})")
+        return path
+    found = sorted(work.glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
+    found = [p for p in found if (p / TRAINER_STATE).is_file()]
+    if not found:
+        raise FileNotFoundError(
+            f"resume_from_checkpoint='latest' but {work} holds no checkpoint; drop the option to start afresh"
+        )
+    return found[-1]
+
+
+def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> TrainResult:
+    """Train, validate, early-stop, calibrate and write the output directory.
+
+    ``on_step(global_step)`` is a test seam called after each optimizer step (after any
+    checkpoint of that step); raising from it simulates a killed run.
+    """
+    started = time.perf_counter()
+    t = cfg.training
+    tracker = None if t.tracker == "none" else t.tracker
+    final = Path(cfg.output.dir)
+    work = Path(cfg.output.checkpoint_dir or f"{final}.checkpoints")
+    accelerator = Accelerator(
+        mixed_precision=t.mixed_precision,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        log_with=tracker,
+        project_dir=str(work / "logs"),
+    )
+    _setup_logging(accelerator)
+    check_output_dir(final, overwrite=cfg.output.overwrite)
+    if t.num_threads:
+        torch.set_num_threads(t.num_threads)
+    set_seed(t.seed)
+    logger.info(
+        "world size %d (%s), device %s, mixed precision %s",
+        accelerator.num_processes,
+        accelerator.distributed_type,
+        accelerator.device,
+        accelerator.mixed_precision,
+    )
+
+    tokenizer = load_tokenizer(cfg.model.tokenizer or cfg.model.name_or_path)
+    train_ds, val_ds = load_splits(cfg)
+    model = build_model(cfg, tokenizer)
+    train_dl, val_dl, sampler = get_dataloaders(accelerator, cfg, tokenizer, train_ds, val_ds)
+    optimizer = build_optimizer(model, cfg)
+    steps_per_epoch = math.ceil(len(train_dl) / t.gradient_accumulation_steps)
+    total_steps = steps_per_epoch * t.epochs
+    if t.max_steps:
+        total_steps = min(total_steps, t.max_steps * accelerator.num_processes)
+    # Counted before prepare(): accelerate's scheduler steps once per process each step.
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * total_steps), total_steps)
+    weights = class_weight_tensor(cfg, train_ds["label"])
+    model, optimizer, train_dl, val_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, val_dl, scheduler)
+    # Recomputed after prepare(): sharding over processes shortens each process's epoch.
+    steps_per_epoch = math.ceil(len(train_dl) / t.gradient_accumulation_steps)
+    logger.info(
+        "%d train / %d validation reviews; total train batch size (w. parallel, distributed & accumulation) %d; "
+        "%d optimizer steps per epoch",
+        len(train_ds),
+        len(val_ds),
+        t.batch_size * accelerator.num_processes * t.gradient_accumulation_steps,
+        steps_per_epoch,
+    )
+    if tracker:
+        accelerator.init_trackers("fakereview", config=_flat(cfg.to_dict()))
+
+    state = RunState()
+    if t.resume_from_checkpoint:
+        checkpoint = find_checkpoint(work, t.resume_from_checkpoint)
+        accelerator.load_state(str(checkpoint))
+        state = RunState.from_json((checkpoint / TRAINER_STATE).read_text())
+        logger.info("resumed from %s at step %d", checkpoint, state.step.global_step)
+
+    best_dir = work / "best"
+
+    def validate() -> None:
+        out = evaluate(accelerator, model, val_dl, len(val_ds))
+        scores = softmax_fake(out.logits)
+        metrics = {"epoch": state.step.epoch, "step": state.step.global_step, "eval_loss": out.loss}
+        metrics.update(validation_metrics(out.labels, scores))
+        state.history.append(metrics)
+        state.last_eval_step = state.step.global_step
+        key = t.early_stopping_metric
+        if key not in metrics:
+            raise ConfigError(
+                f"training.early_stopping_metric is {key!r}, which validation does not report; "
+                f"choose one of {sorted(metrics)}"
+            )
+        value = metrics[key]
+        better = state.best_value is None or (
+            value > state.best_value if t.early_stopping_mode == "max" else value < state.best_value
+        )
+        logger.info(
+            "validation at step %d: %s",
+            state.step.global_step,
+            ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if k not in ("epoch", "step")),
+        )
+        if tracker:
+            accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=state.step.global_step)
+        if better:
+            state.best_value, state.bad_evals = value, 0
+        else:
+            state.bad_evals += 1
+            if t.early_stopping_patience and state.bad_evals >= t.early_stopping_patience:
+                logger.info("early stopping: %s did not improve for %d validations", key, state.bad_evals)
+                state.stop = True
+        if better or not t.select_best:
+            state.best_step = state.step.global_step
+            _save_best(accelerator, model, out, best_dir)
+
+    def after_step(step: StepState, loss: float) -> bool:
+        if step.global_step % t.log_every_steps == 0:
+            lr = scheduler.get_last_lr()[-1]
+            logger.info("step %d  loss %.4f  lr %.2e", step.global_step, loss, lr)
+            if tracker:
+                accelerator.log({"train/loss": loss, "train/lr": lr}, step=step.global_step)
+        if t.eval_every_steps and step.global_step % t.eval_every_steps == 0:
+            validate()
+        if t.checkpoint_every_steps and step.global_step % t.checkpoint_every_steps == 0:
+            _save_checkpoint(accelerator, work, state)
+        if on_step is not None:
+            on_step(step.global_step)
+        if t.max_steps and step.global_step >= t.max_steps:
+            state.stop = True
+        return not state.stop
+
+    progress = tqdm(
+        total=len(train_dl) * t.epochs,
+        initial=state.step.epoch * len(train_dl) + state.step.batches_in_epoch,
+        disable=not accelerator.is_local_main_process,
+        desc="train",
+        mininterval=2.0,
+    )
+    while state.step.epoch < t.epochs and not state.stop:
+        sampler.set_epoch(state.step.epoch)
+        batches = train_dl
+        if state.step.batches_in_epoch:
+            batches = accelerator.skip_first_batches(train_dl, state.step.batches_in_epoch)
+        finished = train_one_epoch(
+            accelerator,
+            model,
+            batches,
+            optimizer,
+            scheduler,
+            state.step,
+            class_weights=weights,
+            max_grad_norm=t.max_grad_norm,
+            on_optimizer_step=after_step,
+            progress=progress,
+        )
+        if finished:
+            if not t.eval_every_steps:
+                validate()
+            state.step.epoch += 1
+            state.step.batches_in_epoch = 0
+    progress.close()
+    if state.last_eval_step != state.step.global_step:
+        validate()
+    accelerator.wait_for_everyone()
+    result = _write_output(accelerator, cfg, state, val_ds, tokenizer, best_dir, final, work, started)
+    accelerator.end_training()
+    return result
+
+
+def _save_best(accelerator: Accelerator, model: torch.nn.Module, out: EvalOutput, best_dir: Path) -> None:
+    accelerator.wait_for_everyone()
+    state_dict = accelerator.get_state_dict(model)
+    if accelerator.is_main_process:
+        if best_dir.exists():
+            shutil.rmtree(best_dir)
+        accelerator.unwrap_model(model).save_pretrained(best_dir, state_dict=state_dict, safe_serialization=True)
+        np.savez(best_dir / "val_logits.npz", logits=out.logits, labels=out.labels)
+    accelerator.wait_for_everyone()
+
+
+def _save_checkpoint(accelerator: Accelerator, work: Path, state: RunState) -> None:
+    folder = work / f"step_{state.step.global_step}"
+    accelerator.save_state(str(folder))
+    if accelerator.is_main_process:
+        # Written last: a checkpoint without it is incomplete and 'latest' skips it.
+        (folder / TRAINER_STATE).write_text(state.to_json())
+    accelerator.wait_for_everyone()
+
+
+def _write_output(
+    accelerator: Accelerator,
+    cfg: TrainConfig,
+    state: RunState,
+    val_ds: datasets.Dataset,
+    tokenizer: Any,
+    best_dir: Path,
+    final: Path,
+    work: Path,
+    started: float,
+) -> TrainResult:
+    from fakereview_nlp.calibration import apply_temperature, fit_temperature, save_calibration
+    from fakereview_nlp.metrics import expected_calibration_error
+    from fakereview_nlp.operating_points import compute_operating_points, save_operating_points
+
+    saved = np.load(best_dir / "val_logits.npz")
+    logits, labels = saved["logits"], saved["labels"]
+    raw_scores = softmax_fake(logits)
+    temperature = fit_temperature(logits, labels) if cfg.evaluation.calibrate else 1.0
+    scores = apply_temperature(logits, temperature)
+    predictions = pd.DataFrame(
+        {
+            "id": val_ds["id"],
+            "label": labels,
+            "fake_score": scores,
+            "fake_score_uncalibrated": raw_scores,
+            "logit_genuine": logits[:, 0],
+            "logit_fake": logits[:, 1],
+            "group": val_ds["group"],
+            "split": val_ds["split"],
+            **{c: val_ds[c] for c in cfg.data.keep_columns},
+        }
+    )
+    best = next(h for h in state.history if h["step"] == state.best_step)
+    wall = time.perf_counter() - started
+    if accelerator.is_main_process:
+        staging = staging_dir(final)
+        if staging.exists():
+            shutil.rmtree(staging)
+        shutil.copytree(best_dir, staging)
+        (staging / "val_logits.npz").unlink()
+        tokenizer.model_max_length = cfg.model.max_length
+        tokenizer.save_pretrained(staging)
+        save_calibration(
+            staging,
+            temperature,
+            ece_before=expected_calibration_error(labels, raw_scores),
+            ece_after=expected_calibration_error(labels, scores),
+        )
+        points = compute_operating_points(
+            labels,
+            scores,
+            flag_rates=cfg.evaluation.flag_rates,
+            prevalence=cfg.evaluation.prevalence,
+            operating_flag_rate=cfg.evaluation.operating_flag_rate,
+        )
+        save_operating_points(staging, points)
+        predictions.to_csv(staging / "val_predictions.csv", index=False)
+        summary = {
+            "best_step": state.best_step,
+            "best": best,
+            "history": state.history,
+            "world_size": accelerator.num_processes,
+            "train_wall_seconds": wall,
+            "temperature": temperature,
+        }
+        (staging / "metrics.json").write_text(json.dumps(summary, indent=2))
+        # The resolved config goes last: its presence marks the directory complete.
+        (staging / COMPLETE_MARKER).write_text(cfg.to_yaml())
+        publish(staging, final, overwrite=cfg.output.overwrite)
+        shutil.rmtree(best_dir, ignore_errors=True)
+        if not cfg.training.checkpoint_every_steps:
+            shutil.rmtree(work, ignore_errors=True)
+        logger.info("wrote %s (model of step %d: %s=%.4f) in %.0f s", final, state.best_step,
+                    cfg.training.early_stopping_metric, best[cfg.training.early_stopping_metric], wall)
+    accelerator.wait_for_everyone()
+    return TrainResult(final, best, state.history, predictions, accelerator.num_processes, wall)
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    return out
+
+
+def _setup_logging(accelerator: Accelerator) -> None:
+    level = logging.INFO if accelerator.is_main_process else logging.WARNING
+    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=level, force=True)
+    datasets.utils.logging.set_verbosity_warning() if accelerator.is_main_process else (
+        datasets.utils.logging.set_verbosity_error()
+    )
+    datasets.disable_progress_bars()
+
+
+USAGE = """usage: python -m training.train CONFIG [--section.key=value ...]
+
+Fine-tunes a genuine/fake review classifier. CONFIG is a YAML file (see configs/);
+each --section.key=value overrides one key, e.g. --training.epochs=3 --data.eval_splits=[5].
+Sections: data, model, training, evaluation, output (keys: see training/config.py).
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if args else 2
+    try:
+        cfg = load_config(args[0], args[1:])
+    except ConfigError as err:
+        print(f"config error: {err}", file=sys.stderr)
+        return 2
+    run(cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
