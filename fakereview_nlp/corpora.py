@@ -176,13 +176,20 @@ def _header_of(content: str) -> list[str]:
     return next(csv.reader([first]), [])
 
 
-def _read_member(path: Path, wanted: Callable[[str], bool], description: str) -> tuple[str, str]:
-    """The text of ``path``, or of the one member of zip ``path`` that ``wanted`` accepts."""
+def _read_member(
+    path: Path, wanted: Callable[[str], bool], description: str, preferred: str | None = None
+) -> tuple[str, str]:
+    """The text of ``path``, or of the one member of zip ``path`` that ``wanted`` accepts.
+
+    When several members are accepted, the one whose file name is ``preferred`` wins.
+    """
     if not zipfile.is_zipfile(path):
         return _decode(path.read_bytes(), str(path)), str(path)
     with zipfile.ZipFile(path) as archive:
         names = [n for n in archive.namelist() if not _is_junk(n) and not n.endswith("/")]
         hits = [n for n in names if wanted(n.rsplit("/", 1)[-1])]
+        if len(hits) > 1 and preferred is not None:
+            hits = [n for n in hits if n.rsplit("/", 1)[-1] == preferred] or hits
         if len(hits) != 1:
             raise _layout_error(
                 path,
@@ -449,7 +456,9 @@ def import_fake_reviews_cg(source: PathLike, *, prefix_chars: int = 80) -> pd.Da
     """
     path = Path(source)
     _require_exists(path, "fake_reviews_cg")
-    content, where = _read_member(path, lambda name: name.lower().endswith(".csv"), "CSV file")
+    content, where = _read_member(
+        path, lambda name: name.lower().endswith(".csv"), "CSV file", preferred="fake reviews dataset.csv"
+    )
     raw = _read_csv_text(content)
     columns = set(raw.columns)
     if set(_CG_ORIGINAL_COLUMNS) <= columns:
@@ -579,7 +588,10 @@ def import_amazon_labeled(source: PathLike, *, prefix_chars: int = 80) -> pd.Dat
     path = Path(source)
     _require_exists(path, "amazon_labeled")
     content, where = _read_member(
-        path, lambda name: name.lower().endswith((".txt", ".tsv", ".csv")), "amazon_reviews.txt"
+        path,
+        lambda name: name.lower().endswith((".txt", ".tsv", ".csv")),
+        "amazon_reviews.txt",
+        preferred="amazon_reviews.txt",
     )
     first_line = content.split("\n", 1)[0].rstrip("\r")
     if first_line.split("\t")[: len(_AMAZON_TSV_COLUMNS)] == list(_AMAZON_TSV_COLUMNS):
