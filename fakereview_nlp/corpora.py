@@ -38,6 +38,7 @@ import io
 import logging
 import os
 import re
+import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -861,7 +862,8 @@ def summarize(frame: pd.DataFrame) -> str:
 def add_prepare_parser(subparsers: argparse._SubParsersAction[Any]) -> argparse.ArgumentParser:
     """Register ``fakereview prepare NAME [--source PATH] -o OUT.csv`` on a subparsers object.
 
-    The parser's default ``func`` is :func:`run_prepare`, which returns the exit code.
+    The parser's default ``handler`` (what :mod:`fakereview_nlp.cli` dispatches to) is
+    :func:`run_prepare`, which returns the exit code.
     """
     parser = subparsers.add_parser(
         "prepare",
@@ -882,7 +884,7 @@ def add_prepare_parser(subparsers: argparse._SubParsersAction[Any]) -> argparse.
         default=None,
         help="where downloads are kept (default: the output file's folder)",
     )
-    parser.set_defaults(func=run_prepare)
+    parser.set_defaults(handler=run_prepare)
     return parser
 
 
@@ -891,7 +893,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     try:
         frame = prepare_corpus(args.name, args.output, source=args.source, download_dir=args.download_dir)
     except (ValueError, ConnectionError, FileNotFoundError) as exc:
-        print(f"fakereview prepare: error: {exc}")
+        print(f"fakereview prepare: error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {args.output}: {summarize(frame)}")
     return 0
@@ -902,7 +904,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fakereview_nlp.corpora")
     add_prepare_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":

@@ -446,6 +446,17 @@ def test_cli_prepare(
 
     monkeypatch.setattr(corpora.urllib.request, "urlopen", _offline)
     assert corpora.main(["prepare", "fake_reviews_cg", "-o", str(tmp_path / "cg.csv")]) == 2
-    message = capsys.readouterr().out
+    message = capsys.readouterr().err
     assert "could not download fake_reviews_cg" in message and "--source LOCAL_PATH" in message
     assert not (tmp_path / "cg.csv").exists()
+
+
+def test_prepare_registered_in_fakereview_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fakereview_nlp import cli
+
+    # Only this module's subcommand: the others may not be importable in every checkout.
+    monkeypatch.setattr(cli, "SUBCOMMANDS", (("fakereview_nlp.corpora", "add_prepare_parser"),))
+    out = tmp_path / "amazon.csv"
+    source = make_amazon_tsv(tmp_path)
+    assert cli.main(["prepare", "amazon_labeled", "--source", str(source), "-o", str(out)]) == 0
+    assert len(pd.read_csv(out, dtype=str)) == len(AMAZON_LINES)
