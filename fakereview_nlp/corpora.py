@@ -90,10 +90,12 @@ class CorpusSpec:
         download_filename (`str`, *optional*): the file name the download is saved under.
         sha256 (`str`, *optional*): a third-party record of the download's SHA-256; a mismatch
             is logged, not fatal, because the authors publish no checksum.
-        hub_dataset (`str`, *optional*): a Hugging Face dataset id in this corpus's published
-            form, when one is verified.
         manual_download (`str`): where to get the file by hand when ``urls`` is empty or fails.
         license (`str`): the license as the authors state it.
+        notes (`tuple[str, ...]`): caveats a user of the corpus must know.
+
+    No Hub dataset id is listed: none of the Hub copies found holds a corpus in its published
+    form (the one copy of fake_reviews_cg there adds 94 rows), so downloads use the authors' URLs.
     """
 
     name: str
@@ -106,7 +108,6 @@ class CorpusSpec:
     urls: tuple[str, ...] = ()
     download_filename: str | None = None
     sha256: str | None = None
-    hub_dataset: str | None = None
     manual_download: str = ""
     license: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -651,8 +652,9 @@ CORPORA: dict[str, CorpusSpec] = {
         download_filename="op_spam_v1.4.zip",
         # Recorded by a third party on download (1,172,634 bytes); the author publishes no checksum.
         sha256="e3a61b3709ccaca842aeec7f525e273988cf3b1bab35151712cf89759a6724fa",
-        manual_download="https://myleott.com/op-spam.html (also mirrored on Kaggle as "
-        "rtatman/deceptive-opinion-spam-corpus, a lossy CSV: prefer the zip)",
+        # Kaggle's rtatman/deceptive-opinion-spam-corpus is a lossy CSV (quotes changed, a text cut
+        # short), so it is not offered.
+        manual_download="the zip linked from https://myleott.com/op-spam.html",
         license="CC BY-NC-SA 3.0",
         notes=(
             "The folds are hotel-grouped: use `fold` as the cross-validation split.",

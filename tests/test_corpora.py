@@ -356,6 +356,7 @@ def test_prepared_file_loads_with_canonical_kwargs(
 ) -> None:
     out = tmp_path / "out" / f"{name}.csv"
     frame = prepare_corpus(name, out, source=builder(tmp_path))
+    assert tuple(frame.columns) == CORPORA[name].columns
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temp file left behind
     ds = load_reviews(out, **canonical_load_kwargs(name), bad_rows="error")
     assert len(ds) == len(frame)
