@@ -1,9 +1,46 @@
-"""fakereview_nlp: tell genuine reviews from purchased or fake ones."""
+"""fakereview_nlp: tell genuine reviews from purchased or fake ones.
+
+Example::
+
+    >>> from fakereview_nlp import classify
+    >>> classify(["Best hotel ever!!! Amazing!!!"], model="outputs/distilbert_opspam")  # doctest: +SKIP
+    [ReviewVerdict(label='fake', fake_score=0.93, flagged=True)]
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from fakereview_nlp.labels import ID2LABEL, LABEL2ID, LABELS
+
+if TYPE_CHECKING:
+    from fakereview_nlp.inference import FakeReviewClassifier, ReviewVerdict, classify
 
 __version__ = "0.1.0"
 
-__all__ = ["LABELS", "LABEL2ID", "ID2LABEL", "__version__"]
+# The inference names are imported on first use, so `import fakereview_nlp` (and the
+# `fakereview --help` CLI) does not pay for importing torch and transformers.
+_LAZY = {"classify", "FakeReviewClassifier", "ReviewVerdict"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from fakereview_nlp import inference
+
+        return getattr(inference, name)
+    raise AttributeError(f"module 'fakereview_nlp' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY)
+
+
+__all__ = [
+    "LABELS",
+    "LABEL2ID",
+    "ID2LABEL",
+    "FakeReviewClassifier",
+    "ReviewVerdict",
+    "classify",
+    "__version__",
+]
