@@ -83,6 +83,11 @@ class ThresholdMetrics:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
+def flag_rate_key(rate: float) -> str:
+    """The label of a flag rate in metric names: ``0.01`` → ``"1%"``, ``0.005`` → ``"0.5%"``."""
+    return f"{100 * rate:g}%"
+
+
 # ----------------------------------------------------------------------------- validation
 
 
@@ -433,39 +438,34 @@ def brier_score(labels: ArrayLike, probs: ArrayLike) -> float:
 # ----------------------------------------------------------------------------- bootstrap
 
 
-def bootstrap_ci(
+def bootstrap_samples(
     labels: ArrayLike,
     scores: ArrayLike,
     statistic: Callable[[NDArray[np.int64], NDArray[np.float64]], Any],
     *,
     n_boot: int = 1000,
-    confidence: float = 0.95,
     groups: ArrayLike | None = None,
     seed: int = 0,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Percentile bootstrap interval ``(low, high)`` of ``statistic(labels, scores)``.
+) -> NDArray[np.float64]:
+    """``statistic`` on ``n_boot`` bootstrap resamples, shape ``(n_boot, k)``.
 
     Args:
-        statistic: maps a resample ``(labels, scores)`` to a float or a 1-D array of floats.
+        statistic: maps a resample ``(labels, scores)`` to a float or a 1-D array of ``k`` floats.
+            To compare several models on the *same* resamples (a paired bootstrap), pass
+            ``scores=np.arange(n)`` and index each model's scores with the resampled positions.
         n_boot (`int`, defaults to `1000`): number of resamples.
-        confidence (`float`, defaults to `0.95`): interval level, in (0, 1).
         groups (`array-like`, *optional*): one key per review; whole groups are resampled
             (a cluster bootstrap), because reviews of one hotel or product are not independent.
-        seed (`int`, defaults to `0`): the same seed gives the same interval.
+        seed (`int`, defaults to `0`): the same seed gives the same resamples.
 
     Resamples without a fake or without a genuine review are drawn again (at most ``10·n_boot``
     draws in all), so the interval is conditional on both classes being present.
-
-    Returns:
-        ``(low, high)``, arrays shaped like the statistic's output.
     """
     y, s = check_inputs(labels, scores)
-    if not isinstance(n_boot, int | np.integer) or n_boot < 1:
+    if not isinstance(n_boot, int | np.integer) or isinstance(n_boot, bool) or n_boot < 1:
         raise ValueError(
             f"n_boot must be a positive integer, got {n_boot!r}; 1000 is usual, 200 for a quick look"
         )
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}; e.g. 0.95")
     rng = np.random.default_rng(seed)
     if groups is None:
         members = None
@@ -498,10 +498,46 @@ def bootstrap_ci(
         if n_fake == 0 or n_fake == len(yb):
             continue
         samples.append(np.atleast_1d(np.asarray(statistic(yb, s[idx]), dtype=np.float64)))
-    stacked = np.stack(samples)
+    return np.stack(samples)
+
+
+def percentile_interval(
+    samples: NDArray[np.float64], confidence: float = 0.95
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(low, high)`` percentile bounds over axis 0 of bootstrap ``samples``."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}; e.g. 0.95")
     alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(stacked, [alpha, 1.0 - alpha], axis=0)
+    low, high = np.quantile(samples, [alpha, 1.0 - alpha], axis=0)
     return low, high
+
+
+def bootstrap_ci(
+    labels: ArrayLike,
+    scores: ArrayLike,
+    statistic: Callable[[NDArray[np.int64], NDArray[np.float64]], Any],
+    *,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    groups: ArrayLike | None = None,
+    seed: int = 0,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Percentile bootstrap interval ``(low, high)`` of ``statistic(labels, scores)``.
+
+    Args:
+        statistic: maps a resample ``(labels, scores)`` to a float or a 1-D array of floats.
+        n_boot (`int`, defaults to `1000`): number of resamples.
+        confidence (`float`, defaults to `0.95`): interval level, in (0, 1).
+        groups (`array-like`, *optional*): resample whole groups (see :func:`bootstrap_samples`).
+        seed (`int`, defaults to `0`): the same seed gives the same interval.
+
+    Returns:
+        ``(low, high)``, arrays shaped like the statistic's output.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}; e.g. 0.95")
+    samples = bootstrap_samples(labels, scores, statistic, n_boot=n_boot, groups=groups, seed=seed)
+    return percentile_interval(samples, confidence)
 
 
 __all__ = [
@@ -510,10 +546,13 @@ __all__ = [
     "ThresholdMetrics",
     "average_precision",
     "bootstrap_ci",
+    "bootstrap_samples",
     "brier_score",
     "check_inputs",
     "expected_calibration_error",
+    "flag_rate_key",
     "flag_rate_metrics",
+    "percentile_interval",
     "precision_recall_curve",
     "reliability_bins",
     "review_weights",

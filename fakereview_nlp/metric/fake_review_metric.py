@@ -15,6 +15,7 @@ from fakereview_nlp.metrics import (
     average_precision,
     brier_score,
     expected_calibration_error,
+    flag_rate_key,
     flag_rate_metrics,
     roc_auc,
     threshold_metrics,
@@ -43,11 +44,6 @@ Examples:
     >>> metric.compute(predictions=[0.9, 0.2, 0.7, 0.1], references=[1, 0, 1, 0])["roc_auc"]
     1.0
 """
-
-
-def rate_key(rate: float) -> str:
-    """``0.01`` → ``"1%"``, ``0.005`` → ``"0.5%"``."""
-    return f"{100 * rate:g}%"
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
@@ -83,6 +79,6 @@ class FakeReviewMetric(evaluate.Metric):
             "brier": brier_score(labels, probs),
         }
         for result in flag_rate_metrics(labels, probs, flag_rates, prevalence):
-            out[f"precision@{rate_key(result.flag_rate)}"] = result.precision
-            out[f"recall@{rate_key(result.flag_rate)}"] = result.recall
+            out[f"precision@{flag_rate_key(result.flag_rate)}"] = result.precision
+            out[f"recall@{flag_rate_key(result.flag_rate)}"] = result.recall
         return {key: float(value) for key, value in out.items()}

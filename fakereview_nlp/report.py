@@ -1,0 +1,1165 @@
+"""The evaluation report: ``fakereview evaluate MODEL DATA -o DIR``, and the same from computed scores.
+
+Two layers:
+
+- :func:`build_report` + :func:`write_report` take labels and already-computed scores of one
+  or more models (e.g. pooled out-of-fold scores of the transformer and the TF-IDF baseline)
+  and write ``report.json``, ``report.md`` and PNG plots. The cross-validation driver uses these.
+- :func:`evaluate_command` (the ``fakereview evaluate`` handler) reads a review file, scores it
+  with :class:`fakereview_nlp.inference.FakeReviewClassifier`, optionally trains the TF-IDF
+  baseline on the rows outside the evaluation split, and calls the two functions above.
+
+Metric names are flat strings so tables, JSON and per-fold summaries share them:
+``accuracy``, ``f1`` (at the 0.5 threshold), ``roc_auc``, ``average_precision``,
+``precision@1%``, ``recall@1%`` at the test set's own share of fakes, and the same with a
+suffix such as ``[π=5%]`` when re-weighted to an assumed prevalence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from fakereview_nlp.metrics import (
+    DEFAULT_FLAG_RATES,
+    _flag_rate_point,
+    average_precision,
+    bootstrap_samples,
+    brier_score,
+    check_flag_rates,
+    check_inputs,
+    check_prevalence,
+    expected_calibration_error,
+    flag_rate_key,
+    percentile_interval,
+    precision_recall_curve,
+    reliability_bins,
+    review_weights,
+    roc_auc,
+    threshold_metrics,
+)
+
+logger = logging.getLogger(__name__)
+
+REPORT_VERSION = 1
+#: Word-count edges of the length buckets: ``<50``, ``50–99``, ``100–199``, ``200–399``, ``≥400``.
+DEFAULT_LENGTH_EDGES: tuple[int, ...] = (50, 100, 200, 400)
+#: Prevalences reported besides the test set's own share of fakes.
+DEFAULT_PREVALENCES: tuple[float, ...] = (0.05,)
+PLOT_FILES = {
+    "flag_rate_curves": "flag_rate_curves.png",
+    "pr_curve": "pr_curve.png",
+    "reliability": "reliability.png",
+    "score_histograms": "score_histograms.png",
+}
+_MAX_PR_POINTS = 400
+# Flag rates of the curves in the plots, besides the table's rates.
+_CURVE_RATES = tuple(float(r) for r in np.geomspace(0.002, 1.0, 40))
+
+
+# ----------------------------------------------------------------------------- names
+
+
+def prevalence_suffix(prevalence: float | None) -> str:
+    """``None`` → ``""`` (the test set's own share of fakes); ``0.05`` → ``"[π=5%]"``."""
+    return "" if prevalence is None else f"[π={100 * prevalence:g}%]"
+
+
+def prevalence_label(prevalence: float | None, test_share: float | None = None) -> str:
+    if prevalence is None:
+        return "test prevalence" + ("" if test_share is None else f" ({100 * test_share:.1f}% fake)")
+    return f"prevalence {100 * prevalence:g}%"
+
+
+def fingerprint_rows(ids: Sequence[str], texts: Sequence[str], labels: Sequence[int]) -> str:
+    """sha256 over ``id \\t label \\t text`` lines: the same evaluation rows give the same fingerprint."""
+    digest = hashlib.sha256()
+    for row_id, text, label in zip(ids, texts, labels, strict=True):
+        digest.update(f"{row_id}\t{label}\t{text}\n".encode())
+    return digest.hexdigest()
+
+
+def fingerprint_file(path: str | os.PathLike[str]) -> str | None:
+    """sha256 of a local file's bytes, ``None`` for a Hub dataset id."""
+    file = Path(path)
+    if not file.is_file():
+        return None
+    digest = hashlib.sha256()
+    with file.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def _is_probability(s: NDArray[np.float64]) -> bool:
+    return bool(s.min() >= 0.0 and s.max() <= 1.0)
+
+
+def summary_metrics(
+    labels: ArrayLike,
+    scores: ArrayLike,
+    *,
+    prevalences: Sequence[float | None] = (None, 0.05),
+    flag_rates: Sequence[float] = DEFAULT_FLAG_RATES,
+    threshold: float = 0.5,
+) -> dict[str, float]:
+    """Flat dict of the headline metrics of one model on one set of reviews.
+
+    Keys: ``accuracy``, ``f1`` (at ``threshold``), ``roc_auc``, and for each prevalence
+    ``average_precision{s}``, ``precision@{r}{s}``, ``recall@{r}{s}`` with ``s`` from
+    :func:`prevalence_suffix`.
+    """
+    y, s = check_inputs(labels, scores)
+    rates = check_flag_rates(flag_rates)
+    at = threshold_metrics(y, s, threshold)
+    out = {"accuracy": at.accuracy, "f1": at.f1, "roc_auc": roc_auc(y, s)}
+    for prevalence in prevalences:
+        pi = check_prevalence(prevalence)
+        suffix = prevalence_suffix(pi)
+        out[f"average_precision{suffix}"] = average_precision(y, s, pi)
+        points = _flag_rate_point(y, s, review_weights(y, pi), rates)
+        for rate, (_, precision, recall, _) in zip(rates, points, strict=True):
+            out[f"precision@{flag_rate_key(rate)}{suffix}"] = float(precision)
+            out[f"recall@{flag_rate_key(rate)}{suffix}"] = float(recall)
+    return {k: float(v) for k, v in out.items()}
+
+
+def _headline_keys(prevalences: Sequence[float | None], flag_rates: Sequence[float]) -> list[str]:
+    keys = ["accuracy", "f1", "roc_auc"]
+    for pi in prevalences:
+        suffix = prevalence_suffix(pi)
+        keys.append(f"average_precision{suffix}")
+        for rate in flag_rates:
+            keys += [f"precision@{flag_rate_key(rate)}{suffix}", f"recall@{flag_rate_key(rate)}{suffix}"]
+    return keys
+
+
+def _mean_sd(values: Sequence[float]) -> dict[str, Any]:
+    arr = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
+    if not len(arr):
+        return {"mean": None, "sd": None, "n": 0}
+    return {"mean": float(arr.mean()), "sd": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, "n": len(arr)}
+
+
+def _safe(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """A metric, or ``None`` when it is undefined on this subset (e.g. a slice with one class)."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError:
+        return None
+
+
+# ----------------------------------------------------------------------------- the report
+
+
+def build_report(
+    labels: ArrayLike,
+    scores_by_model: Mapping[str, ArrayLike],
+    *,
+    groups: Sequence[str] | None = None,
+    slices: Mapping[str, Sequence[Any]] | None = None,
+    lengths: ArrayLike | None = None,
+    prevalences: Sequence[float] = DEFAULT_PREVALENCES,
+    flag_rates: Sequence[float] = DEFAULT_FLAG_RATES,
+    folds: Sequence[Any] | None = None,
+    baseline: str | None = None,
+    threshold: float = 0.5,
+    operating_thresholds: Mapping[str, float] | None = None,
+    slice_flag_rate: float = 0.05,
+    length_edges: Sequence[int] = DEFAULT_LENGTH_EDGES,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    config: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything the report shows, as a JSON-ready dict, for one or more models on the same reviews.
+
+    Args:
+        labels (`array-like` of 0/1): 1 = fake; ``N`` reviews.
+        scores_by_model (`dict[str, array-like]`): model name → ``N`` scores, higher = more
+            likely fake (P(fake) for calibration metrics). Order is kept in every table; put
+            the model under test first.
+        groups (sequence of ``N`` keys, *optional*): hotels/products; the bootstrap then
+            resamples whole groups.
+        slices (`dict[str, sequence]`, *optional*): column name → ``N`` values (e.g.
+            ``{"polarity": [...]}``); one table row per value.
+        lengths (`array-like` of ``N`` ints, *optional*): words per review, bucketed by ``length_edges``.
+        prevalences (sequence of floats, defaults to `(0.05,)`): assumed real-world shares of
+            fakes; the test set's own share is always reported first.
+        flag_rates (sequence, defaults to `(0.005, 0.01, 0.02, 0.05, 0.10)`).
+        folds (sequence of ``N`` fold keys, *optional*): for pooled out-of-fold scores; adds
+            per-fold metrics of every model side by side, their mean ± sd, and paired differences.
+        baseline (`str`, *optional*): the model every other one is compared to; defaults to
+            ``"tfidf"`` when that key is present.
+        threshold (`float`, defaults to `0.5`): threshold of accuracy and F1.
+        operating_thresholds (`dict[str, float]`, *optional*): model → saved operating threshold
+            (``operating_points.json``); adds threshold metrics at it.
+        slice_flag_rate (`float`, defaults to `0.05`): slices and length buckets show what the
+            threshold that flags this share of *all* reviews does inside each slice.
+        n_boot (`int`, defaults to `1000`): bootstrap resamples for the CIs; 0 = no CIs.
+        confidence (`float`, defaults to `0.95`), seed (`int`, defaults to `0`): of the bootstrap.
+        config (`dict`, *optional*), data (`dict`, *optional*): recorded as given (command
+            options, data path, fingerprints).
+
+    Returns:
+        `dict` (see ``report.json``): ``data``, ``config``, ``models``, ``baseline``,
+        ``results`` per model, ``comparison``, ``folds``, ``slices``, ``length_buckets``, ``curves``.
+    """
+    label_array = np.asarray(labels)
+    y, _ = check_inputs(label_array, np.zeros(label_array.shape))
+    if not scores_by_model:
+        raise ValueError("scores_by_model is empty; pass at least one {'model name': scores}")
+    scores: dict[str, NDArray[np.float64]] = {}
+    for name, values in scores_by_model.items():
+        arr = np.asarray(values)
+        if arr.shape != y.shape:
+            raise ValueError(
+                f"scores of model {name!r} have shape {arr.shape} but there are {len(y)} labels; "
+                "pass one score per review, in the order of labels"
+            )
+        scores[name] = check_inputs(y, arr)[1]
+    rates = check_flag_rates(flag_rates)
+    pis: list[float | None] = [None] + [check_prevalence(p) for p in prevalences if p is not None]
+    pis = list(dict.fromkeys(pis))
+    (slice_rate,) = check_flag_rates([slice_flag_rate])
+    if baseline is None and "tfidf" in scores and len(scores) > 1:
+        baseline = "tfidf"
+    if baseline is not None and baseline not in scores:
+        raise ValueError(f"baseline {baseline!r} is not one of the models {list(scores)}")
+    n = len(y)
+    for name, values in (("groups", groups), ("folds", folds), ("lengths", lengths)):
+        if values is not None and len(values) != n:
+            raise ValueError(f"{name} has {len(values)} entries for {n} reviews; pass one per review")
+    for column, values in (slices or {}).items():
+        if len(values) != n:
+            raise ValueError(
+                f"slice {column!r} has {len(values)} entries for {n} reviews; pass one per review"
+            )
+
+    models = list(scores)
+    curve_rates = tuple(sorted(set(rates) | set(_CURVE_RATES)))
+    headline = _headline_keys(pis, rates)
+
+    # One bootstrap for all models: each resample scores every model on the same reviews, so
+    # differences between models get paired confidence intervals.
+    boot: dict[str, NDArray[np.float64]] | None = None
+    if n_boot:
+        width = len(headline) + 2 * len(pis) * len(curve_rates)
+
+        def statistic(yb: NDArray[np.int64], idx: NDArray[np.float64]) -> NDArray[np.float64]:
+            positions = idx.astype(np.int64)
+            row = []
+            for name in models:
+                sb = scores[name][positions]
+                flat = summary_metrics(yb, sb, prevalences=pis, flag_rates=rates, threshold=threshold)
+                row.extend(flat[k] for k in headline)
+                for pi in pis:
+                    pts = _flag_rate_point(yb, sb, review_weights(yb, pi), curve_rates)
+                    row.extend(pts[:, 1])
+                    row.extend(pts[:, 2])
+            return np.asarray(row)
+
+        samples = bootstrap_samples(
+            y, np.arange(n, dtype=np.float64), statistic, n_boot=n_boot, groups=groups, seed=seed
+        )
+        boot = {name: samples[:, i * width : (i + 1) * width] for i, name in enumerate(models)}
+
+    results: dict[str, Any] = {}
+    curves: dict[str, Any] = {}
+    for name in models:
+        s = scores[name]
+        point = summary_metrics(y, s, prevalences=pis, flag_rates=rates, threshold=threshold)
+        ci: dict[str, list[float]] = {}
+        if boot is not None:
+            low, high = percentile_interval(boot[name][:, : len(headline)], confidence)
+            ci = {k: [float(lo), float(hi)] for k, lo, hi in zip(headline, low, high, strict=True)}
+        flag_tables = []
+        for pi in pis:
+            table = []
+            pts = _flag_rate_point(y, s, review_weights(y, pi), rates)
+            for rate, (thr, precision, recall, n_flagged) in zip(rates, pts, strict=True):
+                key = f"{flag_rate_key(rate)}{prevalence_suffix(pi)}"
+                table.append(
+                    {
+                        "flag_rate": rate,
+                        "threshold": float(thr),
+                        "precision": float(precision),
+                        "recall": float(recall),
+                        "n_flagged": int(n_flagged),
+                        "precision_ci": ci.get(f"precision@{key}"),
+                        "recall_ci": ci.get(f"recall@{key}"),
+                    }
+                )
+            flag_tables.append({"prevalence": pi, "rows": table})
+        thresholds = [
+            {
+                "name": "0.5" if threshold == 0.5 else f"{threshold:g}",
+                **_threshold_block(y, s, threshold, pis),
+            }
+        ]
+        if operating_thresholds and name in operating_thresholds:
+            thresholds.append(
+                {"name": "operating", **_threshold_block(y, s, float(operating_thresholds[name]), pis)}
+            )
+        probability = _is_probability(s)
+        calibration = None
+        if probability:
+            mean_prob, frac_fake, count = reliability_bins(y, s, 10)
+            calibration = {
+                "ece": expected_calibration_error(y, s, 10),
+                "brier": brier_score(y, s),
+                "n_bins": 10,
+                "bins": [
+                    {
+                        "mean_score": None if c == 0 else float(m),
+                        "share_fake": None if c == 0 else float(f),
+                        "count": int(c),
+                    }
+                    for m, f, c in zip(mean_prob, frac_fake, count, strict=True)
+                ],
+            }
+        results[name] = {
+            "metrics": point,
+            "histogram": _histogram(y, s, probability),
+            "ci": ci or None,
+            "flag_rates": flag_tables,
+            "thresholds": thresholds,
+            "calibration": calibration,
+            "scores_are_probabilities": probability,
+        }
+        curves[name] = _curves(
+            y, s, pis, curve_rates, boot[name][:, len(headline) :] if boot else None, confidence
+        )
+
+    report: dict[str, Any] = {
+        "report_version": REPORT_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "package_version": _package_version(),
+        "config": dict(config or {}),
+        "data": {
+            **dict(data or {}),
+            "n": n,
+            "n_fake": int(y.sum()),
+            "n_genuine": int(n - y.sum()),
+            "share_fake": float(y.mean()),
+            "n_groups": None if groups is None else len(set(groups)),
+            "labels_sha256": hashlib.sha256(y.astype(np.int8).tobytes()).hexdigest(),
+        },
+        "models": models,
+        "baseline": baseline,
+        "prevalences": pis,
+        "flag_rates": list(rates),
+        "threshold": threshold,
+        "bootstrap": {
+            "n_boot": n_boot,
+            "confidence": confidence,
+            "seed": seed,
+            "unit": "review" if groups is None else "group",
+        },
+        "headline_metrics": headline,
+        "results": results,
+        "comparison": _comparison(models, baseline, results, boot, headline, confidence),
+        "folds": None if folds is None else _fold_block(y, scores, folds, baseline, pis, rates, threshold),
+        "slices": {
+            column: _slice_block(y, scores, list(values), None, slice_rate, threshold)
+            for column, values in (slices or {}).items()
+        },
+        "length_buckets": None
+        if lengths is None
+        else _slice_block(y, scores, *_length_buckets(lengths, length_edges), slice_rate, threshold),
+        "slice_flag_rate": slice_rate,
+        "curves": curves,
+    }
+    return report
+
+
+def _histogram(y: NDArray[np.int64], s: NDArray[np.float64], probability: bool) -> dict[str, Any]:
+    """Counts of scores per class in 30 bins (over [0, 1] for probabilities), for the histogram plot."""
+    edges = np.linspace(0.0, 1.0, 31) if probability else np.linspace(s.min(), s.max() + 1e-12, 31)
+    return {
+        "edges": edges.tolist(),
+        "genuine": np.histogram(s[y == 0], edges)[0].tolist(),
+        "fake": np.histogram(s[y == 1], edges)[0].tolist(),
+    }
+
+
+def _threshold_block(
+    y: NDArray[np.int64], s: NDArray[np.float64], threshold: float, pis: Sequence[float | None]
+) -> dict[str, Any]:
+    return {
+        "threshold": threshold,
+        "by_prevalence": [threshold_metrics(y, s, threshold, pi).to_dict() for pi in pis],
+    }
+
+
+def _curves(
+    y: NDArray[np.int64],
+    s: NDArray[np.float64],
+    pis: Sequence[float | None],
+    curve_rates: Sequence[float],
+    boot: NDArray[np.float64] | None,
+    confidence: float,
+) -> list[dict[str, Any]]:
+    out = []
+    k = len(curve_rates)
+    for i, pi in enumerate(pis):
+        pts = _flag_rate_point(y, s, review_weights(y, pi), tuple(curve_rates))
+        precision, recall, _ = precision_recall_curve(y, s, pi)
+        if len(precision) > _MAX_PR_POINTS:  # keep report.json small on large test sets
+            keep = np.unique(np.linspace(0, len(precision) - 1, _MAX_PR_POINTS).round().astype(np.int64))
+            precision, recall = precision[keep], recall[keep]
+        entry: dict[str, Any] = {
+            "prevalence": pi,
+            "flag_rates": list(curve_rates),
+            "precision": pts[:, 1].tolist(),
+            "recall": pts[:, 2].tolist(),
+            "pr_curve": {"precision": precision.tolist(), "recall": recall.tolist()},
+        }
+        if boot is not None:
+            block = boot[:, 2 * k * i : 2 * k * (i + 1)]
+            low, high = percentile_interval(block, confidence)
+            entry.update(
+                precision_low=low[:k].tolist(),
+                precision_high=high[:k].tolist(),
+                recall_low=low[k:].tolist(),
+                recall_high=high[k:].tolist(),
+            )
+        out.append(entry)
+    return out
+
+
+def _comparison(
+    models: Sequence[str],
+    baseline: str | None,
+    results: Mapping[str, Any],
+    boot: Mapping[str, NDArray[np.float64]] | None,
+    headline: Sequence[str],
+    confidence: float,
+) -> list[dict[str, Any]]:
+    """Each model against the baseline on every headline metric, with a paired bootstrap CI of the difference."""
+    if baseline is None:
+        return []
+    out = []
+    for name in models:
+        if name == baseline:
+            continue
+        rows = []
+        diff_ci: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+        if boot is not None:
+            diff = boot[name][:, : len(headline)] - boot[baseline][:, : len(headline)]
+            diff_ci = percentile_interval(diff, confidence)
+        for j, key in enumerate(headline):
+            a = results[name]["metrics"][key]
+            b = results[baseline]["metrics"][key]
+            ci = None if diff_ci is None else [float(diff_ci[0][j]), float(diff_ci[1][j])]
+            if ci is not None and ci[0] <= 0.0 <= ci[1]:
+                verdict = (
+                    "tie" if a == b else ("better (not significant)" if a > b else "worse (not significant)")
+                )
+            else:
+                verdict = "tie" if a == b else ("better" if a > b else "worse")
+            rows.append(
+                {
+                    "metric": key,
+                    "model": a,
+                    "baseline": b,
+                    "difference": a - b,
+                    "difference_ci": ci,
+                    "verdict": verdict,
+                }
+            )
+        loses = [r["metric"] for r in rows if r["verdict"].startswith("worse")]
+        out.append({"model": name, "baseline": baseline, "rows": rows, "worse_on": loses})
+    return out
+
+
+def _fold_block(
+    y: NDArray[np.int64],
+    scores: Mapping[str, NDArray[np.float64]],
+    folds: Sequence[Any],
+    baseline: str | None,
+    pis: Sequence[float | None],
+    rates: Sequence[float],
+    threshold: float,
+) -> dict[str, Any]:
+    fold_keys = np.asarray([str(f) for f in folds])
+    names = sorted(set(fold_keys.tolist()), key=lambda k: (len(k), k))
+    per_fold: list[dict[str, Any]] = []
+    for fold in names:
+        mask = fold_keys == fold
+        yf = y[mask]
+        row: dict[str, Any] = {"fold": fold, "n": int(mask.sum()), "n_fake": int(yf.sum()), "models": {}}
+        for name, s in scores.items():
+            row["models"][name] = _safe(
+                summary_metrics, yf, s[mask], prevalences=pis, flag_rates=rates, threshold=threshold
+            )
+        per_fold.append(row)
+    keys = _headline_keys(pis, rates)
+    summary = {
+        name: {k: _mean_sd([f["models"][name][k] for f in per_fold if f["models"][name]]) for k in keys}
+        for name in scores
+    }
+    paired: dict[str, Any] = {}
+    if baseline is not None:
+        for name in scores:
+            if name == baseline:
+                continue
+            block = {}
+            for k in keys:
+                diffs = [
+                    f["models"][name][k] - f["models"][baseline][k]
+                    for f in per_fold
+                    if f["models"][name] and f["models"][baseline]
+                ]
+                block[k] = {
+                    **_mean_sd(diffs),
+                    "wins": int(sum(d > 0 for d in diffs)),
+                    "losses": int(sum(d < 0 for d in diffs)),
+                }
+            paired[name] = block
+    return {"folds": per_fold, "summary": summary, "paired_vs_baseline": paired}
+
+
+def _length_buckets(lengths: ArrayLike, edges: Sequence[int]) -> tuple[list[str], list[str]]:
+    """The bucket name of every review, and all bucket names shortest first."""
+    values = np.asarray(lengths)
+    bounds = sorted(int(e) for e in edges)
+    if not bounds:
+        raise ValueError("length_edges is empty; pass word counts such as (50, 100, 200, 400)")
+    labels = [f"<{bounds[0]} words"] + [
+        f"{a}–{b - 1} words" for a, b in zip(bounds, bounds[1:], strict=False)
+    ]
+    labels.append(f"≥{bounds[-1]} words")
+    return [labels[int(np.searchsorted(bounds, v, side="right"))] for v in values], labels
+
+
+def _slice_block(
+    y: NDArray[np.int64],
+    scores: Mapping[str, NDArray[np.float64]],
+    values: Sequence[Any],
+    order: Sequence[str] | None,
+    slice_rate: float,
+    threshold: float,
+) -> list[dict[str, Any]]:
+    """Per slice value: counts, accuracy/AP/AUC inside it, and what the global flag threshold does there."""
+    keys = np.asarray([str(v) for v in values], dtype=object)
+    global_thr = {
+        name: float(_flag_rate_point(y, s, review_weights(y, None), (slice_rate,))[0, 0])
+        for name, s in scores.items()
+    }
+    present = set(keys.tolist())
+    ordered = [v for v in order if v in present] if order is not None else sorted(present, key=_natural_key)
+    rows = []
+    for value in ordered:
+        mask = keys == value
+        yv = y[mask]
+        row: dict[str, Any] = {"value": value, "n": int(mask.sum()), "n_fake": int(yv.sum()), "models": {}}
+        for name, s in scores.items():
+            sv = s[mask]
+            flagged = sv >= global_thr[name]
+            n_fake, n_genuine = int(yv.sum()), int(len(yv) - yv.sum())
+            row["models"][name] = {
+                "accuracy": float(np.mean((sv >= threshold) == (yv == 1))),
+                "average_precision": _safe(average_precision, yv, sv),
+                "roc_auc": _safe(roc_auc, yv, sv),
+                "flagged_share": float(flagged.mean()),
+                "recall_at_global_threshold": float(flagged[yv == 1].mean()) if n_fake else None,
+                "false_flag_rate": float(flagged[yv == 0].mean()) if n_genuine else None,
+                "global_threshold": global_thr[name],
+            }
+        rows.append(row)
+    return rows
+
+
+def _natural_key(text: str) -> tuple[Any, ...]:
+    """Numbers in numeric order (fold 2 before fold 10), then text."""
+    try:
+        return (0, float(text), text)
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def _package_version() -> str:
+    from fakereview_nlp import __version__
+
+    return __version__
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def write_report(
+    report: Mapping[str, Any], out_dir: str | os.PathLike[str], *, plots: bool = True
+) -> dict[str, Path]:
+    """Write ``report.json``, ``report.md`` and (with ``plots``) the PNG plots into ``out_dir``.
+
+    Returns:
+        `dict` of file kind → path: ``json``, ``markdown`` and the keys of ``PLOT_FILES``.
+    """
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    if plots:
+        from fakereview_nlp import report_plots
+
+        written.update(report_plots.write_plots(report, folder))
+    json_path = folder / "report.json"
+    json_path.write_text(json.dumps(_jsonable(report), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    written["json"] = json_path
+    md_path = folder / "report.md"
+    md_path.write_text(
+        render_markdown(report, plot_files={k: p.name for k, p in written.items() if k in PLOT_FILES}),
+        encoding="utf-8",
+    )
+    written["markdown"] = md_path
+    return written
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _fmt_ci(value: float | None, ci: Sequence[float] | None) -> str:
+    if value is None:
+        return "–"
+    return _fmt(value) if not ci else f"{value:.3f} ({ci[0]:.3f}–{ci[1]:.3f})"
+
+
+def _bold_best(cells: list[str], values: list[float | None]) -> list[str]:
+    """Bold the highest value of a row when several models are compared."""
+    present = [v for v in values if v is not None]
+    if len(present) < 2 or max(present) == min(present):
+        return cells
+    best = max(present)
+    return [f"**{c}**" if v == best else c for c, v in zip(cells, values, strict=True)]
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines + [""]
+
+
+def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | None = None) -> str:
+    """``report.md``: verdict against the baseline, flag-rate tables, threshold metrics, folds, slices, plots."""
+    data = report["data"]
+    models: list[str] = report["models"]
+    results = report["results"]
+    pis = report["prevalences"]
+    share = data["share_fake"]
+    boot = report["bootstrap"]
+    lines = ["# Fake-review detection report", ""]
+    source = data.get("path") or data.get("source") or "scores passed in"
+    lines += [
+        f"- **Data:** {source}; {data['n']} reviews, {data['n_fake']} fake ({100 * share:.1f}%), "
+        f"{data['n_genuine']} genuine"
+        + ("" if data.get("n_groups") is None else f", {data['n_groups']} groups"),
+        f"- **Models:** {', '.join(f'`{m}`' for m in models)}"
+        + ("" if report["baseline"] is None else f"; baseline `{report['baseline']}`"),
+        f"- **Fingerprint:** {data.get('rows_sha256') or data.get('file_sha256') or data['labels_sha256']}",
+        "- **CIs:** "
+        + (
+            f"{100 * boot['confidence']:g}% percentile bootstrap, {boot['n_boot']} resamples of "
+            f"{boot['unit']}s, seed {boot['seed']}"
+            if boot["n_boot"]
+            else "none (n_boot = 0)"
+        ),
+        f"- **Created:** {report['created']} by fakereview_nlp {report['package_version']}",
+        "",
+        "Flag rate *r*: the top *r* share of reviews by score is flagged. Precision is the share of",
+        "flagged reviews that are fake, recall the share of all fakes flagged. At an assumed",
+        "prevalence π the reviews are re-weighted so that a share π is fake, as in real traffic.",
+        "",
+    ]
+    # Verdict first: a transformer that loses to TF-IDF must be visible at a glance.
+    for block in report["comparison"]:
+        name, base = block["model"], block["baseline"]
+        worse = block["worse_on"]
+        significant = [r["metric"] for r in block["rows"] if r["verdict"] == "worse"]
+        lines.append(f"## Verdict: `{name}` vs baseline `{base}`")
+        lines.append("")
+        if significant:
+            lines.append(
+                f"> ❌ **`{name}` LOSES to `{base}`** on {len(significant)} of {len(block['rows'])} metrics "
+                f"(the CI of the difference excludes 0): {', '.join(significant)}."
+            )
+        elif worse:
+            lines.append(
+                f"> ⚠️ **`{name}` is below `{base}`** on {len(worse)} of {len(block['rows'])} metrics, none "
+                f"significantly: {', '.join(worse)}."
+            )
+        else:
+            lines.append(f"> ✅ **`{name}` matches or beats `{base}`** on all {len(block['rows'])} metrics.")
+        lines.append("")
+        key_rows = [r for r in block["rows"] if _is_key_metric(r["metric"], report)]
+        rows = []
+        for r in key_rows:
+            ci = r["difference_ci"]
+            mark = {"better": "✅", "worse": "❌", "worse (not significant)": "⚠️"}.get(r["verdict"], "≈")
+            rows.append(
+                [
+                    r["metric"],
+                    _fmt(r["model"]),
+                    _fmt(r["baseline"]),
+                    f"{r['difference']:+.3f}" + ("" if ci is None else f" ({ci[0]:+.3f} to {ci[1]:+.3f})"),
+                    f"{mark} {r['verdict']}",
+                ]
+            )
+        lines += _table(["metric", f"`{name}`", f"`{base}`", "difference (CI)", "verdict"], rows)
+
+    lines += ["## Ranking and calibration", ""]
+    rows = []
+    header = ["metric", *[f"`{m}`" for m in models]]
+    metric_names = ["accuracy", "f1", "roc_auc"] + [f"average_precision{prevalence_suffix(pi)}" for pi in pis]
+    for key in metric_names:
+        values = [results[m]["metrics"][key] for m in models]
+        cells = [_fmt_ci(v, (results[m]["ci"] or {}).get(key)) for m, v in zip(models, values, strict=True)]
+        label = key if key not in ("accuracy", "f1") else f"{key} (score ≥ {report['threshold']:g})"
+        rows.append([label, *_bold_best(cells, values)])
+    for key, label in (("ece", "ECE (10 bins, lower is better)"), ("brier", "Brier score (lower is better)")):
+        rows.append([label, *[_fmt((results[m]["calibration"] or {}).get(key)) for m in models]])
+    lines += _table(header, rows)
+
+    lines += ["## Precision and recall at fixed flag rates", ""]
+    for i, pi in enumerate(pis):
+        lines += [f"### At {prevalence_label(pi, share)}", ""]
+        header = ["flag rate"]
+        header += [f"precision `{m}`" for m in models] + [f"recall `{m}`" for m in models]
+        header += [f"threshold (n flagged) `{m}`" for m in models]
+        rows = []
+        tables = [results[m]["flag_rates"][i]["rows"] for m in models]
+        for j, rate in enumerate(report["flag_rates"]):
+            entries = [t[j] for t in tables]
+            precision = _bold_best(
+                [_fmt_ci(e["precision"], e["precision_ci"]) for e in entries],
+                [e["precision"] for e in entries],
+            )
+            recall = _bold_best(
+                [_fmt_ci(e["recall"], e["recall_ci"]) for e in entries], [e["recall"] for e in entries]
+            )
+            thresholds = [f"{e['threshold']:.4g} ({e['n_flagged']})" for e in entries]
+            rows.append([f"{100 * rate:g}%", *precision, *recall, *thresholds])
+        lines += _table(header, rows)
+        if pi is not None:
+            low, high = min(report["flag_rates"]), max(report["flag_rates"])
+            note = (
+                f"At π = {100 * pi:g}%, recall cannot exceed r/π ({min(1.0, low / pi):.3f} at {100 * low:g}%)"
+            )
+            if high > pi:
+                note += f" and precision cannot exceed π/r when r > π ({pi / high:.3f} at {100 * high:g}%)"
+            lines += [note + ".", ""]
+
+    lines += ["## Threshold metrics", ""]
+    rows = []
+    for m in models:
+        for block in results[m]["thresholds"]:
+            for tm in block["by_prevalence"]:
+                rows.append(
+                    [
+                        f"`{m}`",
+                        f"{block['name']} ({block['threshold']:.4g})",
+                        prevalence_label(tm["prevalence"], share),
+                        _fmt(tm["accuracy"]),
+                        _fmt(tm["precision"]),
+                        _fmt(tm["recall"]),
+                        _fmt(tm["f1"]),
+                        _fmt(tm["flag_rate"]),
+                    ]
+                )
+    lines += _table(
+        ["model", "threshold", "weighting", "accuracy", "precision", "recall", "F1", "flag rate"], rows
+    )
+
+    if report.get("folds"):
+        lines += _fold_markdown(report)
+    for column, block in (report.get("slices") or {}).items():
+        lines += [f"## By {column}", ""] + _slice_markdown(block, models, report["slice_flag_rate"])
+    if report.get("length_buckets"):
+        lines += ["## By review length", ""] + _slice_markdown(
+            report["length_buckets"], models, report["slice_flag_rate"]
+        )
+
+    if plot_files:
+        lines += ["## Plots", ""]
+        captions = {
+            "flag_rate_curves": "Precision and recall vs flag rate (bands: bootstrap CIs)",
+            "pr_curve": "Precision–recall curves",
+            "reliability": "Reliability diagram of P(fake)",
+            "score_histograms": "Score histograms per class",
+        }
+        for key, file in plot_files.items():
+            lines += [f"![{captions.get(key, key)}]({file})", ""]
+    if report.get("config"):
+        lines += [
+            "## Configuration",
+            "",
+            "```json",
+            json.dumps(_jsonable(report["config"]), indent=2),
+            "```",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _is_key_metric(metric: str, report: Mapping[str, Any]) -> bool:
+    """Rows of the verdict table: accuracy, AUC, AP, and precision/recall at 1 % (or the smallest rate)."""
+    if metric in ("accuracy", "roc_auc") or metric.startswith("average_precision"):
+        return True
+    rates = report["flag_rates"]
+    key_rate = 0.01 if 0.01 in rates else min(rates)
+    head = metric.split("[")[0]
+    return head in (f"precision@{flag_rate_key(key_rate)}", f"recall@{flag_rate_key(key_rate)}")
+
+
+def _fold_markdown(report: Mapping[str, Any]) -> list[str]:
+    folds = report["folds"]
+    models: list[str] = report["models"]
+    rates = report["flag_rates"]
+    key_rate = flag_rate_key(0.01 if 0.01 in rates else min(rates))
+    pis = report["prevalences"]
+    keys = ["accuracy", "average_precision", f"precision@{key_rate}", f"recall@{key_rate}"]
+    keys += [f"average_precision{prevalence_suffix(pi)}" for pi in pis if pi is not None]
+    keys += [f"precision@{key_rate}{prevalence_suffix(pi)}" for pi in pis if pi is not None]
+    lines = ["## Per fold (paired: every model on the same folds)", ""]
+    header = ["fold", "n"] + [f"{k} `{m}`" for k in keys for m in models]
+    rows = []
+    for fold in folds["folds"]:
+        row = [fold["fold"], str(fold["n"])]
+        for k in keys:
+            values = [(fold["models"][m] or {}).get(k) for m in models]
+            row += _bold_best([_fmt(v) for v in values], values)
+        rows.append(row)
+    summary_row = ["mean ± sd", ""]
+    for k in keys:
+        for m in models:
+            stat = folds["summary"][m][k]
+            summary_row.append("–" if stat["mean"] is None else f"{stat['mean']:.3f} ± {stat['sd']:.3f}")
+    rows.append(summary_row)
+    lines += _table(header, rows)
+    for name, block in folds["paired_vs_baseline"].items():
+        lines += [f"Paired per-fold difference `{name}` − `{report['baseline']}`:", ""]
+        rows = [
+            [
+                k,
+                "–" if block[k]["mean"] is None else f"{block[k]['mean']:+.3f} ± {block[k]['sd']:.3f}",
+                f"{block[k]['wins']} / {block[k]['losses']}",
+            ]
+            for k in keys
+        ]
+        lines += _table(["metric", "mean ± sd of difference", "folds won / lost"], rows)
+    return lines
+
+
+def _slice_markdown(
+    block: Sequence[Mapping[str, Any]], models: Sequence[str], slice_rate: float
+) -> list[str]:
+    lines = [
+        f"Flagged, recall and false-flag rate use each model's threshold that flags {100 * slice_rate:g}% of "
+        "*all* reviews; a slice flagged far above that rate is where false accusations concentrate.",
+        "",
+    ]
+    header = ["value", "n", "fake"]
+    for k in ("accuracy", "AP", "flagged", "recall", "false-flag rate"):
+        header += [f"{k} `{m}`" for m in models]
+    rows = []
+    for row in block:
+        cells = [row["value"], str(row["n"]), str(row["n_fake"])]
+        for key in ("accuracy", "average_precision"):
+            values = [row["models"][m][key] for m in models]
+            cells += _bold_best([_fmt(v) for v in values], values)
+        for key in ("flagged_share", "recall_at_global_threshold", "false_flag_rate"):
+            cells += [_fmt(row["models"][m][key]) for m in models]
+        rows.append(cells)
+    return lines + _table(header, rows)
+
+
+# ----------------------------------------------------------------------------- command
+
+
+def parse_label_map(text: str | None) -> dict[str, str] | None:
+    """``"truthful=genuine,deceptive=fake"`` → ``{"truthful": "genuine", "deceptive": "fake"}``."""
+    if not text:
+        return None
+    mapping = {}
+    for part in text.split(","):
+        raw, sep, target = part.partition("=")
+        if not sep or not raw.strip() or not target.strip():
+            raise ValueError(
+                f"--label-map entry {part!r} is not RAW=LABEL; write e.g. truthful=genuine,deceptive=fake"
+            )
+        mapping[raw.strip()] = target.strip()
+    return mapping
+
+
+def parse_flag_rates(text: str) -> tuple[float, ...]:
+    """``"0.005,0.01,5%"`` → ``(0.005, 0.01, 0.05)``."""
+    rates = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            rates.append(float(part[:-1]) / 100 if part.endswith("%") else float(part))
+        except ValueError as err:
+            raise ValueError(
+                f"--flag-rates entry {part!r} is not a number; write e.g. 0.005,0.01,0.05 or 1%"
+            ) from err
+    return check_flag_rates(rates)
+
+
+def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``fakereview evaluate`` on an ``argparse`` subparsers object."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="precision/recall at fixed flag rates, calibration and plots for a model on a review file",
+        description=(
+            "Score DATA with the model in MODEL and write report.json, report.md and PNG plots to -o DIR. "
+            "With --baseline tfidf a TF-IDF + logistic regression baseline, trained on the rows outside "
+            "the evaluation split (or on --train-data), is scored side by side."
+        ),
+    )
+    parser.add_argument("model", metavar="MODEL", help="model directory (or Hub id) for FakeReviewClassifier")
+    parser.add_argument("data", metavar="DATA", help="review file (CSV/TSV/JSONL/Parquet) or Hub dataset id")
+    parser.add_argument(
+        "-o", "--output-dir", required=True, help="directory for report.json, report.md and plots"
+    )
+    parser.add_argument(
+        "--text-column", default="text", help="column holding the review text (default: text)"
+    )
+    parser.add_argument("--label-column", default="label", help="column holding the label (default: label)")
+    parser.add_argument(
+        "--label-map",
+        default=None,
+        help="raw label values to genuine/fake, e.g. truthful=genuine,deceptive=fake "
+        "(default: genuine/fake and 0/1 are understood)",
+    )
+    parser.add_argument("--id-column", default=None, help="column of review ids (default: the row number)")
+    parser.add_argument(
+        "--group-column", default=None, help="hotel/product column; the bootstrap resamples groups"
+    )
+    parser.add_argument(
+        "--slice-column",
+        action="append",
+        default=[],
+        help="report metrics per value of this column (repeatable)",
+    )
+    parser.add_argument("--split-column", default=None, help="column holding the split or fold (e.g. fold)")
+    parser.add_argument(
+        "--split",
+        action="append",
+        default=[],
+        help="evaluate only rows whose --split-column equals this value (repeatable); the other rows are "
+        "the baseline's training data",
+    )
+    parser.add_argument(
+        "--prevalence",
+        action="append",
+        type=float,
+        default=None,
+        help="assumed share of fakes in real traffic (repeatable; default 0.05); the test share is always shown",
+    )
+    parser.add_argument(
+        "--flag-rates",
+        default=",".join(f"{r:g}" for r in DEFAULT_FLAG_RATES),
+        help="comma-separated shares of reviews to flag (default: 0.005,0.01,0.02,0.05,0.1)",
+    )
+    parser.add_argument(
+        "--baseline", choices=["tfidf", "none"], default="none", help="also score a TF-IDF + LR baseline"
+    )
+    parser.add_argument(
+        "--train-data",
+        default=None,
+        help="training file for the baseline (default: DATA rows outside --split)",
+    )
+    parser.add_argument(
+        "--n-boot", type=int, default=1000, help="bootstrap resamples for CIs; 0 = none (default 1000)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="most reviews per forward pass (default: by token budget)",
+    )
+    parser.add_argument(
+        "--device", default=None, help="inference device, e.g. cpu or cuda (default: automatic)"
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.set_defaults(handler=evaluate_command)
+    return parser
+
+
+def score_with_model(
+    model: str,
+    texts: Sequence[str],
+    *,
+    batch_size: int | None = None,
+    device: str | None = None,
+    chunk_size: int = 512,
+) -> NDArray[np.float64]:
+    """P(fake) for ``texts`` from ``FakeReviewClassifier.from_pretrained(model)``, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    from fakereview_nlp.inference import FakeReviewClassifier
+
+    classifier = FakeReviewClassifier.from_pretrained(model, device=device)
+    out = np.empty(len(texts), dtype=np.float64)
+    with tqdm(total=len(texts), desc="scoring", unit="review") as bar:
+        # Chunks only drive the progress bar; the classifier batches and length-sorts inside each.
+        for start in range(0, len(texts), chunk_size):
+            chunk = list(texts[start : start + chunk_size])
+            out[start : start + len(chunk)] = np.asarray(
+                classifier.predict_proba(chunk, batch_size=batch_size), dtype=np.float64
+            ).reshape(-1)
+            bar.update(len(chunk))
+    return out
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """Handler of ``fakereview evaluate``."""
+    from fakereview_nlp.data import load_reviews
+
+    label_map = parse_label_map(args.label_map)
+    rates = parse_flag_rates(args.flag_rates)
+    prevalences = tuple(args.prevalence) if args.prevalence else DEFAULT_PREVALENCES
+    if args.split and not args.split_column:
+        raise SystemExit(
+            "--split needs --split-column (the column holding the split or fold, e.g. --split-column fold)"
+        )
+    keep = [c for c in args.slice_column if c not in (args.group_column, args.split_column)]
+    common = {"text_column": args.text_column, "label_map": label_map, "group_column": args.group_column}
+    ds = load_reviews(
+        args.data,
+        label_column=args.label_column,
+        split_column=args.split_column,
+        id_column=args.id_column,
+        keep_columns=keep,
+        **common,
+    )
+    all_rows = ds
+    if args.split:
+        from fakereview_nlp.data import split_by_column
+
+        train_rows, ds = split_by_column(ds, eval_splits=args.split)
+    else:
+        train_rows = None
+    if len(ds) == 0:
+        raise SystemExit(f"no rows to evaluate in {args.data!r} (split {args.split})")
+    texts: list[str] = ds["text"]
+    labels = np.asarray(ds["label"], dtype=np.int64)
+    logger.info("evaluating %d reviews from %s", len(ds), args.data)
+
+    scores = {"model": score_with_model(args.model, texts, batch_size=args.batch_size, device=args.device)}
+    baseline_info = None
+    if args.baseline == "tfidf":
+        from fakereview_nlp.baseline import TfidfBaseline
+
+        if args.train_data:
+            train_rows = load_reviews(
+                args.train_data, label_column=args.label_column, id_column=args.id_column, **common
+            )
+        if train_rows is None or len(train_rows) == 0:
+            raise SystemExit(
+                "--baseline tfidf needs training rows: select the evaluation rows with --split-column/--split "
+                "(the rest of DATA trains the baseline) or pass --train-data"
+            )
+        baseline = TfidfBaseline()
+        scores["tfidf"] = baseline.fit(train_rows["text"], train_rows["label"]).predict_proba(texts)
+        baseline_info = {"kind": "tfidf", "n_train": len(train_rows), "options": _baseline_options(baseline)}
+
+    operating = _operating_threshold(args.model)
+    slices = {}
+    for column in args.slice_column:
+        source = {args.group_column: "group", args.split_column: "split"}.get(column, column)
+        slices[column] = ds[source]
+    groups = ds["group"] if args.group_column else None
+    report = build_report(
+        labels,
+        scores,
+        groups=groups,
+        slices=slices,
+        lengths=[len(t.split()) for t in texts],
+        prevalences=prevalences,
+        flag_rates=rates,
+        folds=ds["split"] if args.split_column and len(set(ds["split"])) > 1 else None,
+        baseline="tfidf" if "tfidf" in scores else None,
+        operating_thresholds={"model": operating} if operating is not None else None,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        config={
+            "command": "fakereview evaluate",
+            "model": args.model,
+            **{k: v for k, v in vars(args).items() if k not in ("handler", "model", "command")},
+            "baseline": baseline_info,
+            "calibration": _calibration_info(args.model),
+        },
+        data={
+            "path": str(args.data),
+            "file_sha256": fingerprint_file(args.data),
+            "rows_sha256": fingerprint_rows(ds["id"], texts, labels.tolist()),
+            "n_rows_in_file": len(all_rows),
+            "split": list(args.split) or None,
+        },
+    )
+    written = write_report(report, args.output_dir, plots=not args.no_plots)
+    print(f"wrote {', '.join(str(p) for p in written.values())}")
+    return 0
+
+
+def _baseline_options(baseline: Any) -> dict[str, Any]:
+    return {"ngram_range": list(baseline.ngram_range), "min_df": baseline.min_df, "C": baseline.C}
+
+
+def _operating_threshold(model: str) -> float | None:
+    from fakereview_nlp.operating_points import load_operating_points
+
+    if not Path(model).is_dir():
+        return None
+    points = load_operating_points(model)
+    return None if points is None else float(points["threshold"])
+
+
+def _calibration_info(model: str) -> dict[str, Any] | None:
+    from fakereview_nlp.calibration import load_calibration
+
+    return load_calibration(model) if Path(model).is_dir() else None
+
+
+__all__ = [
+    "add_evaluate_parser",
+    "build_report",
+    "evaluate_command",
+    "fingerprint_file",
+    "fingerprint_rows",
+    "render_markdown",
+    "score_with_model",
+    "summary_metrics",
+    "write_report",
+]

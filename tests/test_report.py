@@ -1,0 +1,169 @@
+"""The evaluation report: build_report/write_report on given scores, and `fakereview evaluate` end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fakereview_nlp.report import PLOT_FILES, build_report, parse_flag_rates, parse_label_map, write_report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _scores(n: int = 400, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    strong = 1 / (1 + np.exp(-(rng.normal(0, 1, n) + 2.5 * (2 * labels - 1))))
+    weak = 1 / (1 + np.exp(-(rng.normal(0, 1, n) + 0.3 * (2 * labels - 1))))
+    return labels, strong, weak
+
+
+def test_build_report_side_by_side_with_folds_slices_and_lengths(tmp_path):
+    labels, strong, weak = _scores()
+    n = len(labels)
+    report = build_report(
+        labels,
+        {"transformer": weak, "tfidf": strong},
+        groups=[f"h{i % 20}" for i in range(n)],
+        slices={"polarity": ["pos" if i % 2 else "neg" for i in range(n)]},
+        lengths=np.arange(n) % 500,
+        prevalences=[0.05],
+        folds=[str(1 + i % 4) for i in range(n)],
+        n_boot=50,
+        config={"note": "test"},
+        data={"path": "synthetic"},
+    )
+    assert report["baseline"] == "tfidf"
+    assert report["prevalences"] == [None, 0.05]
+    result = report["results"]["transformer"]
+    assert [r["flag_rate"] for r in result["flag_rates"][0]["rows"]] == [0.005, 0.01, 0.02, 0.05, 0.1]
+    row = result["flag_rates"][1]["rows"][1]
+    assert row["precision_ci"][0] <= row["precision"] <= row["precision_ci"][1]
+    # The weak transformer loses to the strong baseline, significantly, and the report says so.
+    (comparison,) = report["comparison"]
+    assert "accuracy" in comparison["worse_on"]
+    verdicts = {r["metric"]: r["verdict"] for r in comparison["rows"]}
+    assert verdicts["average_precision"] == "worse"
+    folds = report["folds"]
+    assert [f["fold"] for f in folds["folds"]] == ["1", "2", "3", "4"]
+    assert folds["paired_vs_baseline"]["transformer"]["accuracy"]["losses"] == 4
+    assert [r["value"] for r in report["slices"]["polarity"]] == ["neg", "pos"]
+    assert report["length_buckets"][0]["value"] == "<50 words"
+
+    written = write_report(report, tmp_path)
+    assert set(written) == {"json", "markdown", *PLOT_FILES}
+    for key in PLOT_FILES:
+        assert written[key].read_bytes()[:8] == PNG_MAGIC
+    markdown = written["markdown"].read_text()
+    assert "❌ **`transformer` LOSES to `tfidf`**" in markdown
+    assert "## Per fold" in markdown and "## By polarity" in markdown and "## By review length" in markdown
+    loaded = json.loads(written["json"].read_text())
+    assert loaded["results"]["tfidf"]["metrics"]["accuracy"] == pytest.approx(
+        report["results"]["tfidf"]["metrics"]["accuracy"]
+    )
+
+
+def test_build_report_is_deterministic_and_works_without_bootstrap():
+    labels, strong, _ = _scores(seed=1)
+    a = build_report(labels, {"m": strong}, n_boot=30, seed=4)
+    b = build_report(labels, {"m": strong}, n_boot=30, seed=4)
+    assert a["results"] == b["results"]
+    plain = build_report(labels, {"m": strong}, n_boot=0)
+    assert plain["results"]["m"]["ci"] is None
+    assert plain["comparison"] == [] and plain["folds"] is None
+
+
+def test_build_report_accepts_raw_scores_without_calibration(tmp_path):
+    labels, strong, _ = _scores(seed=2)
+    report = build_report(labels, {"svm": np.log(strong / (1 - strong))}, n_boot=0)
+    assert report["results"]["svm"]["calibration"] is None
+    written = write_report(report, tmp_path)
+    assert "reliability" not in written  # no probabilities, no reliability diagram
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"scores_by_model": {}}, r"scores_by_model is empty"),
+        (
+            {"scores_by_model": {"m": [0.1, 0.2]}},
+            r"scores of model 'm' have shape \(2,\) but there are 4 labels",
+        ),
+        ({"folds": ["1"]}, r"folds has 1 entries for 4 reviews"),
+        ({"baseline": "tfidf"}, r"baseline 'tfidf' is not one of the models \['m'\]"),
+        ({"prevalences": [2.0]}, r"prevalence 2.0 is outside \(0, 1\)"),
+    ],
+)
+def test_build_report_bad_inputs(kwargs, message):
+    args = {"scores_by_model": {"m": [0.9, 0.1, 0.8, 0.3]}, "n_boot": 0, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        build_report([1, 0, 1, 0], **args)
+
+
+def test_option_parsers():
+    assert parse_label_map("truthful=genuine, deceptive=fake") == {"truthful": "genuine", "deceptive": "fake"}
+    assert parse_label_map(None) is None
+    with pytest.raises(ValueError, match=r"--label-map entry 'truthful' is not RAW=LABEL"):
+        parse_label_map("truthful")
+    assert parse_flag_rates("0.005,1%,0.1") == (0.005, 0.01, 0.1)
+    with pytest.raises(ValueError, match=r"flag rate 5.0 is outside \(0, 1\]"):
+        parse_flag_rates("5")
+
+
+def test_evaluate_command_on_tiny_model(tiny_model_dir, reviews_csv, tmp_path):
+    from fakereview_nlp.cli import main
+
+    out = tmp_path / "report"
+    code = main(
+        [
+            "evaluate",
+            str(tiny_model_dir),
+            str(reviews_csv),
+            "-o",
+            str(out),
+            "--group-column",
+            "group",
+            "--split-column",
+            "fold",
+            "--split",
+            "1",
+            "--split",
+            "2",
+            "--slice-column",
+            "group",
+            "--baseline",
+            "tfidf",
+            "--prevalence",
+            "0.05",
+            "--prevalence",
+            "0.2",
+            "--flag-rates",
+            "0.05,0.1,0.25",
+            "--n-boot",
+            "20",
+        ]
+    )
+    assert code == 0
+    for name in ["report.json", "report.md", *PLOT_FILES.values()]:
+        assert (out / name).is_file(), name
+    for name in PLOT_FILES.values():
+        assert (out / name).read_bytes()[:8] == PNG_MAGIC
+    report = json.loads((out / "report.json").read_text())
+    assert report["models"] == ["model", "tfidf"]
+    assert report["prevalences"] == [None, 0.05, 0.2]
+    assert report["flag_rates"] == [0.05, 0.1, 0.25]
+    assert report["data"]["n"] == 32  # folds 1 and 2 of 48 rows
+    assert report["config"]["baseline"]["n_train"] == 16
+    assert len(report["data"]["rows_sha256"]) == 64 and len(report["data"]["file_sha256"]) == 64
+    assert [f["fold"] for f in report["folds"]["folds"]] == ["1", "2"]
+    assert {r["value"] for r in report["slices"]["group"]} <= {f"hotel{i}" for i in range(6)}
+    assert "## Verdict: `model` vs baseline `tfidf`" in (out / "report.md").read_text()
+
+
+def test_evaluate_command_baseline_needs_training_rows(tiny_model_dir, reviews_csv, tmp_path):
+    from fakereview_nlp.cli import main
+
+    with pytest.raises(SystemExit, match=r"--baseline tfidf needs training rows"):
+        main(["evaluate", str(tiny_model_dir), str(reviews_csv), "-o", str(tmp_path), "--baseline", "tfidf"])
