@@ -1,0 +1,103 @@
+"""`fakereview model-card`: Hugging Face card with parseable YAML metadata from a report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from fakereview_nlp.model_card import build_model_card
+from fakereview_nlp.report import build_report, write_report
+
+
+@pytest.fixture()
+def report_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 300)
+    model = 1 / (1 + np.exp(-(rng.normal(0, 1, 300) + 2 * (2 * labels - 1))))
+    tfidf = 1 / (1 + np.exp(-(rng.normal(0, 1, 300) + 1 * (2 * labels - 1))))
+    report = build_report(
+        labels,
+        {"transformer": model, "tfidf": tfidf},
+        slices={"polarity": ["pos" if i % 2 else "neg" for i in range(300)]},
+        folds=[str(i % 3) for i in range(300)],
+        n_boot=20,
+        data={"path": "op_spam.csv"},
+    )
+    out = tmp_path / "report"
+    write_report(report, out, plots=False)
+    return out
+
+
+def _front_matter(text: str) -> dict:
+    assert text.startswith("---\n")
+    head, _, _ = text[4:].partition("\n---\n")
+    return yaml.safe_load(head)
+
+
+def test_model_card_command_writes_yaml_that_parses(report_dir, tmp_path):
+    from fakereview_nlp.cli import main
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "calibration.json").write_text(
+        json.dumps({"temperature": 1.5, "ece_before": 0.1, "ece_after": 0.02})
+    )
+    (model_dir / "operating_points.json").write_text(
+        json.dumps({"threshold": 0.91, "operating_flag_rate": 0.01, "prevalence": 0.05, "points": []})
+    )
+    (model_dir / "training_config.yaml").write_text("model:\n  max_length: 256\n")
+    out = tmp_path / "card" / "model_card.md"
+    code = main(
+        [
+            "model-card",
+            str(report_dir),
+            "-o",
+            str(out),
+            "--model-dir",
+            str(model_dir),
+            "--base-model",
+            "distilbert-base-uncased",
+            "--dataset",
+            "op_spam",
+        ]
+    )
+    assert code == 0
+    text = out.read_text()
+    meta = _front_matter(text)
+    assert meta["library_name"] == "transformers"
+    assert meta["base_model"] == "distilbert-base-uncased"
+    assert meta["datasets"] == ["op_spam"]
+    assert meta["language"] == ["en"] and meta["license"] == "apache-2.0"
+    (entry,) = meta["model-index"]
+    (result,) = entry["results"]
+    assert result["task"]["type"] == "text-classification"
+    types = {m["type"] for m in result["metrics"]}
+    assert {"accuracy", "roc_auc", "average_precision", "precision_at_1pct_flag_rate"} <= types
+    assert all(isinstance(m["value"], float) for m in result["metrics"])
+    for section in (
+        "## Uses",
+        "### Out-of-scope use",
+        "## Training data and its caveats",
+        "## Evaluation",
+        "## Bias, risks and limitations",
+        "prevalence 5%",
+    ):
+        assert section in text
+    assert "Mechanical Turk" in text  # op_spam provenance is quoted
+    assert "P(fake) ≥ 0.91" in text and "temperature T = 1.5" in text
+    assert "truncated" in text
+
+
+def test_model_card_bad_inputs(report_dir, tmp_path):
+    from fakereview_nlp.model_card import load_report
+
+    report = load_report(report_dir)
+    with pytest.raises(ValueError, match=r"prevalence 0.2 is not in the report"):
+        build_model_card(report, prevalence=0.2)
+    with pytest.raises(ValueError, match=r"model 'x' is not in the report"):
+        build_model_card(report, model_key="x")
+    with pytest.raises(FileNotFoundError, match=r"no report.json"):
+        load_report(tmp_path / "missing")
