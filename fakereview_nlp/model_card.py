@@ -191,7 +191,8 @@ def build_model_card(
         "share of traffic, not to remove or punish anyone automatically.",
         "",
         "- **Labels:** `0 = genuine`, `1 = fake`; the score is P(fake) = softmax(logits / T)[:, 1].",
-        f"- **Base model:** `{base_model or 'see config.json'}`; library: transformers, fine-tuned with fakereview_nlp.",
+        f"- **Base model:** {f'`{base_model}`' if base_model else 'none named (see config.json)'}; "
+        "library: transformers, fine-tuned with fakereview_nlp.",
     ]
     if threshold is not None:
         lines.append(
@@ -238,9 +239,9 @@ def build_model_card(
         "",
         "- Deleting reviews, banning accounts or accusing people **without human review**: even the "
         "best operating point below flags genuine reviews.",
-        "- Other languages, other domains (the training reviews are about "
+        "- Other languages, other domains than those of the training data ("
         + ", ".join(dataset_names)
-        + ") and other kinds of fakes than those in the training data (see below).",
+        + "), and other kinds of fakes than those it was trained on (see below).",
         "- Detecting text from language models other than those represented in the training data.",
         "- Legal or evidential use: a score is not proof that a review is fake.",
         "",
@@ -505,8 +506,9 @@ def model_card_command(args: argparse.Namespace) -> int:
         calibration = _read_json(folder / "calibration.json")
         operating = _read_json(folder / "operating_points.json")
         training = _read_training_config(folder)
-        config = _read_json(folder / "config.json") or {}
-        args.base_model = args.base_model or config.get("_name_or_path") or None
+        model_section = (training or {}).get("model") or {}
+        if not args.base_model and model_section.get("init") != "random":
+            args.base_model = model_section.get("name_or_path")
     card = build_model_card(
         report,
         model_name=args.model_name,

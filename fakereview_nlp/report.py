@@ -695,6 +695,14 @@ def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | N
         ),
         f"- **Created:** {report['created']} by fakereview_nlp {report['package_version']}",
         "",
+    ]
+    if boot["n_boot"] and boot["unit"] == "group" and (data.get("n_groups") or 0) < 10:
+        lines += [
+            f"> Only {data['n_groups']} groups are resampled: the intervals are rough; pool more folds "
+            "(out-of-fold scores) for tighter ones.",
+            "",
+        ]
+    lines += [
         "Flag rate *r*: the top *r* share of reviews by score is flagged. Precision is the share of",
         "flagged reviews that are fake, recall the share of all fakes flagged. At an assumed",
         "prevalence π the reviews are re-weighted so that a share π is fake, as in real traffic.",
@@ -766,7 +774,7 @@ def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | N
             recall = _bold_best(
                 [_fmt_ci(e["recall"], e["recall_ci"]) for e in entries], [e["recall"] for e in entries]
             )
-            thresholds = [f"{e['threshold']:.4g} ({e['n_flagged']})" for e in entries]
+            thresholds = [f"{e['threshold']:.5g} ({e['n_flagged']})" for e in entries]
             rows.append([f"{100 * rate:g}%", *precision, *recall, *thresholds])
         lines += _table(header, rows)
         if pi is not None:
@@ -1076,7 +1084,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
     labels = np.asarray(ds["label"], dtype=np.int64)
     logger.info("evaluating %d reviews from %s", len(ds), args.data)
 
-    scores = {"model": score_with_model(args.model, texts, batch_size=args.batch_size, device=args.device)}
+    scores = {
+        "transformer": score_with_model(args.model, texts, batch_size=args.batch_size, device=args.device)
+    }
     baseline_info = None
     if args.baseline == "tfidf":
         from fakereview_nlp.baseline import TfidfBaseline
@@ -1110,7 +1120,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         flag_rates=rates,
         folds=ds["split"] if args.split_column and len(set(ds["split"])) > 1 else None,
         baseline="tfidf" if "tfidf" in scores else None,
-        operating_thresholds={"model": operating} if operating is not None else None,
+        operating_thresholds={"transformer": operating} if operating is not None else None,
         n_boot=args.n_boot,
         seed=args.seed,
         config={

@@ -151,7 +151,7 @@ def test_evaluate_command_on_tiny_model(tiny_model_dir, reviews_csv, tmp_path):
     for name in PLOT_FILES.values():
         assert (out / name).read_bytes()[:8] == PNG_MAGIC
     report = json.loads((out / "report.json").read_text())
-    assert report["models"] == ["model", "tfidf"]
+    assert report["models"] == ["transformer", "tfidf"]
     assert report["prevalences"] == [None, 0.05, 0.2]
     assert report["flag_rates"] == [0.05, 0.1, 0.25]
     assert report["data"]["n"] == 32  # folds 1 and 2 of 48 rows
@@ -159,7 +159,7 @@ def test_evaluate_command_on_tiny_model(tiny_model_dir, reviews_csv, tmp_path):
     assert len(report["data"]["rows_sha256"]) == 64 and len(report["data"]["file_sha256"]) == 64
     assert [f["fold"] for f in report["folds"]["folds"]] == ["1", "2"]
     assert {r["value"] for r in report["slices"]["group"]} <= {f"hotel{i}" for i in range(6)}
-    assert "## Verdict: `model` vs baseline `tfidf`" in (out / "report.md").read_text()
+    assert "## Verdict: `transformer` vs baseline `tfidf`" in (out / "report.md").read_text()
 
 
 def test_evaluate_command_baseline_needs_training_rows(tiny_model_dir, reviews_csv, tmp_path):
