@@ -11,7 +11,8 @@ Command line::
 * The input is read ``--chunk-rows`` rows at a time (pandas ``read_csv(chunksize=...)``, pyarrow
   ``iter_batches``, or line by line for JSONL), so memory stays flat whatever the file size.
 * The output holds the input's columns (only the ``--id-column`` when one is given) plus
-  ``fake_score``, ``label`` and ``flagged``, rows in input order.
+  ``fake_score``, ``label`` and ``flagged``, rows in input order. An input column that already
+  has one of those names (a gold ``label``, say) is kept as ``input_label``.
 * The output is written to a hidden temporary file in the same folder and renamed into place
   when complete, so a crash never leaves a half-written file under the final name. (``-o -``
   streams to stdout as it goes.)
@@ -200,7 +201,9 @@ def score_chunk(
 ) -> pd.DataFrame:
     """``frame``'s kept columns plus ``fake_score``, ``label`` and ``flagged``.
 
-    Missing texts (null, NaN) are scored as the empty string, like an empty review.
+    Missing texts (null, NaN) are scored as the empty string, like an empty review. Input
+    columns named ``fake_score``, ``label`` or ``flagged`` are kept as ``input_fake_score``,
+    ``input_label``, ``input_flagged``.
     """
     import pandas as pd
 
@@ -209,18 +212,16 @@ def score_chunk(
             raise ValueError(
                 f"{option} {column!r} is not a column of {where}; its columns are {list(frame.columns)}"
             )
-    clash = [c for c in SCORE_COLUMNS if c in frame.columns and c != id_column]
-    if clash and id_column is None:
-        raise ValueError(
-            f"{where} already has column(s) {clash}, which the output adds; pass --id-column to keep only "
-            "the id, or rename them"
-        )
+    clash = [c for c in SCORE_COLUMNS if c in frame.columns]
     texts = [
         t if isinstance(t, str) else "" if t is None or (isinstance(t, float) and math.isnan(t)) else str(t)
         for t in frame[text_column]
     ]
     scores = classifier.predict_proba(texts, batch_size, long_text=long_text)
     out = frame[[id_column]].copy() if id_column is not None else frame.copy()
+    # An input that already has e.g. a gold `label` column keeps it as `input_label`: the
+    # predicted columns always have the same names, and no input value is overwritten.
+    out = out.rename(columns={c: f"input_{c}" for c in clash if c in out.columns})
     out["fake_score"] = scores
     out["label"] = pd.Series(scores >= 0.5, index=out.index).map({True: "fake", False: "genuine"})
     out["flagged"] = scores >= classifier.threshold
