@@ -138,6 +138,82 @@ def summary_metrics(
     return {k: float(v) for k, v in out.items()}
 
 
+class _Ranked:
+    """One model's scores sorted once, so bootstrap resamples need no sorting.
+
+    A resample is the original reviews with integer multiplicities (how often each was drawn),
+    so every metric below is computed from per-score-group counts weighted by those
+    multiplicities: O(n) per resample instead of several O(n log n) sorts.
+    """
+
+    def __init__(self, y: NDArray[np.int64], s: NDArray[np.float64]) -> None:
+        self.order = np.argsort(-s, kind="stable")
+        s_sorted = s[self.order]
+        self.starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
+        self.group_scores = s_sorted[self.starts]
+        self.y_sorted = y[self.order].astype(np.float64)
+
+    def stats(
+        self,
+        mult: NDArray[np.float64],
+        pis: Sequence[float | None],
+        rates: Sequence[float],
+        curve_rates: Sequence[float],
+        threshold: float,
+    ) -> tuple[list[float], list[float]]:
+        """(headline values in :func:`_headline_keys` order, curve precision+recall per prevalence)."""
+        m = mult[self.order]
+        fake = np.add.reduceat(m * self.y_sorted, self.starts)
+        gen = np.add.reduceat(m * (1.0 - self.y_sorted), self.starts)
+        n_fake, n_gen = fake.sum(), gen.sum()
+        cum_fake, cum_gen = np.cumsum(fake), np.cumsum(gen)
+        # Threshold metrics: groups scoring >= threshold form a prefix of the descending order.
+        k = int(np.searchsorted(-self.group_scores, -threshold, side="right"))
+        tp = cum_fake[k - 1] if k else 0.0
+        fp = cum_gen[k - 1] if k else 0.0
+        precision = tp / (tp + fp) if tp + fp > 0 else 0.0
+        recall = tp / n_fake
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+        accuracy = (tp + (n_gen - fp)) / (n_fake + n_gen)
+        # ROC AUC: each fake beats the genuine reviews below its score and ties with half of its own group.
+        auc = float(np.sum(fake * ((n_gen - cum_gen) + 0.5 * gen)) / (n_fake * n_gen))
+        head = [accuracy, f1, auc]
+        curves: list[float] = []
+        present = (fake + gen) > 0
+        for pi in pis:
+            wf, wg = (
+                (1.0, 1.0)
+                if pi is None
+                else (pi * (n_fake + n_gen) / n_fake, (1 - pi) * (n_fake + n_gen) / n_gen)
+            )
+            tpw, fpw = wf * cum_fake, wg * cum_gen
+            prec = tpw[present] / (tpw[present] + fpw[present])
+            rec = tpw[present] / tpw[-1]
+            head.append(float(np.sum(np.diff(np.r_[0.0, rec]) * prec)))
+            points = self._flag_points(wf * fake, wf * fake + wg * gen, tuple(rates) + tuple(curve_rates))
+            for precision_r, recall_r in points[: len(rates)]:
+                head += [precision_r, recall_r]
+            curves += [p for p, _ in points[len(rates) :]] + [r for _, r in points[len(rates) :]]
+        return head, curves
+
+    @staticmethod
+    def _flag_points(
+        fake_w: NDArray[np.float64], group_w: NDArray[np.float64], rates: Sequence[float]
+    ) -> list[tuple[float, float]]:
+        cum_w, cum_fake = np.cumsum(group_w), np.cumsum(fake_w)
+        total_w, total_fake = cum_w[-1], cum_fake[-1]
+        budgets = np.asarray(rates) * total_w
+        ks = np.minimum(np.searchsorted(cum_w, budgets * (1.0 - 1e-9), side="left"), len(cum_w) - 1)
+        before_w = np.where(ks > 0, cum_w[ks - 1], 0.0)
+        before_fake = np.where(ks > 0, cum_fake[ks - 1], 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fraction = np.clip(np.nan_to_num((budgets - before_w) / group_w[ks]), 0.0, 1.0)
+        flagged = before_fake + fraction * fake_w[ks]
+        precision = np.clip(flagged / budgets, 0.0, 1.0)
+        recall = np.clip(flagged / total_fake, 0.0, 1.0)
+        return list(zip(precision.tolist(), recall.tolist(), strict=True))
+
+
 def _headline_keys(prevalences: Sequence[float | None], flag_rates: Sequence[float]) -> list[str]:
     keys = ["accuracy", "f1", "roc_auc"]
     for pi in prevalences:
@@ -261,17 +337,14 @@ def build_report(
     if n_boot:
         width = len(headline) + 2 * len(pis) * len(curve_rates)
 
+        ranked = {name: _Ranked(y, scores[name]) for name in models}
+
         def statistic(yb: NDArray[np.int64], idx: NDArray[np.float64]) -> NDArray[np.float64]:
-            positions = idx.astype(np.int64)
-            row = []
+            mult = np.bincount(idx.astype(np.int64), minlength=n).astype(np.float64)
+            row: list[float] = []
             for name in models:
-                sb = scores[name][positions]
-                flat = summary_metrics(yb, sb, prevalences=pis, flag_rates=rates, threshold=threshold)
-                row.extend(flat[k] for k in headline)
-                for pi in pis:
-                    pts = _flag_rate_point(yb, sb, review_weights(yb, pi), curve_rates)
-                    row.extend(pts[:, 1])
-                    row.extend(pts[:, 2])
+                head, curve = ranked[name].stats(mult, pis, rates, curve_rates, threshold)
+                row += head + curve
             return np.asarray(row)
 
         samples = bootstrap_samples(
@@ -557,7 +630,7 @@ def _slice_block(
     threshold: float,
 ) -> list[dict[str, Any]]:
     """Per slice value: counts, accuracy/AP/AUC inside it, and what the global flag threshold does there."""
-    keys = np.asarray([str(v) for v in values], dtype=object)
+    keys = np.asarray([str(v) if str(v).strip() else "(missing)" for v in values], dtype=object)
     global_thr = {
         name: float(_flag_rate_point(y, s, review_weights(y, None), (slice_rate,))[0, 0])
         for name, s in scores.items()
