@@ -242,8 +242,8 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     for key, value in raw.items():
         if key not in names:
             close = difflib.get_close_matches(str(key), names, n=1)
-            hint = f"; did you mean {prefix}{close[0]!r}?" if close else ""
-            raise ConfigError(f"unknown config key {prefix}{key!r}{hint} Allowed keys in {where}: {names}")
+            hint = f"; did you mean '{prefix}{close[0]}'?" if close else "."
+            raise ConfigError(f"unknown config key '{prefix}{key}'{hint} Allowed keys in {where}: {names}")
         hint_type = hints[key]
         if dataclasses.is_dataclass(hint_type):
             kwargs[key] = _build(hint_type, value, prefix=f"{prefix}{key}.")

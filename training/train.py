@@ -116,8 +116,21 @@ def get_dataloaders(
     collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8)
     train_tok = train_tok.remove_columns("length")
     val_tok = val_tok.remove_columns("length")
-    train_dl = DataLoader(train_tok, batch_sampler=sampler, collate_fn=collator)
-    val_dl = DataLoader(val_tok, batch_size=cfg.training.eval_batch_size, shuffle=False, collate_fn=collator)
+    # Own generators: creating a loader's iterator draws a seed from the global RNG otherwise,
+    # and a resumed run (which creates one more iterator) would get different dropout masks.
+    train_dl = DataLoader(
+        train_tok,
+        batch_sampler=sampler,
+        collate_fn=collator,
+        generator=torch.Generator().manual_seed(cfg.training.seed),
+    )
+    val_dl = DataLoader(
+        val_tok,
+        batch_size=cfg.training.eval_batch_size,
+        shuffle=False,
+        collate_fn=collator,
+        generator=torch.Generator().manual_seed(cfg.training.seed),
+    )
     return train_dl, val_dl, sampler
 
 
@@ -362,10 +375,14 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
         mininterval=2.0,
     )
     while state.step.epoch < t.epochs and not state.stop:
-        sampler.set_epoch(state.step.epoch)
         batches = train_dl
         if state.step.batches_in_epoch:
             batches = accelerator.skip_first_batches(train_dl, state.step.batches_in_epoch)
+        # Through the loader, not only the sampler: accelerate's loaders re-set their sampler's
+        # epoch from their own iteration count, which a resumed run's fresh loader starts at 0.
+        sampler.set_epoch(state.step.epoch)
+        if hasattr(batches, "set_epoch"):
+            batches.set_epoch(state.step.epoch)
         finished = train_one_epoch(
             accelerator,
             model,
