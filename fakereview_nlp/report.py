@@ -463,7 +463,9 @@ def build_report(
 
 def _histogram(y: NDArray[np.int64], s: NDArray[np.float64], probability: bool) -> dict[str, Any]:
     """Counts of scores per class in 30 bins (over [0, 1] for probabilities), for the histogram plot."""
-    edges = np.linspace(0.0, 1.0, 31) if probability else np.linspace(s.min(), s.max() + 1e-12, 31)
+    # Over [0, 1] for probabilities, unless they bunch in a narrow band (e.g. a weak model's ~0.5).
+    wide = probability and s.max() - s.min() >= 0.1
+    edges = np.linspace(0.0, 1.0, 31) if wide else np.linspace(s.min(), s.max() + 1e-12, 31)
     return {
         "edges": edges.tolist(),
         "genuine": np.histogram(s[y == 0], edges)[0].tolist(),

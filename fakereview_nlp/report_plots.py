@@ -98,8 +98,9 @@ def _pr_curves(plt: Any, report: Mapping[str, Any]) -> Any:
                 "average_precision" + ("" if pi is None else f"[π={100 * pi:g}%]")
             )
             ax.step(
+                # Precision p_k holds between recalls r_{k-1} and r_k: a post-step from 0.
                 np.r_[0.0, curve["recall"]],
-                np.r_[curve["precision"][0], curve["precision"]],
+                np.r_[curve["precision"], curve["precision"][-1]],
                 where="post",
                 color=color,
                 ls=styles[i % len(styles)],
@@ -154,6 +155,8 @@ def _histograms(plt: Any, report: Mapping[str, Any]) -> Any:
         edges = np.asarray(hist["edges"])
         for label, color in (("genuine", "C0"), ("fake", "C3")):
             ax.stairs(hist[label], edges, fill=True, alpha=0.45, color=color, label=label)
+        ax.ticklabel_format(axis="x", useOffset=False, style="plain")  # narrow ranges: no "1e-7+0.5" offset
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
         ax.set_xlabel("score (P(fake))" if report["results"][model]["scores_are_probabilities"] else "score")
         ax.set_ylabel("reviews")
         ax.set_title(model)

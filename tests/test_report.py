@@ -195,3 +195,29 @@ def test_presorted_bootstrap_path_matches_direct_metrics():
         np.testing.assert_allclose(curve, expected, atol=1e-12)
         checked += 1
     assert checked > 50
+
+
+def test_evaluate_command_with_train_data_and_no_plots(tiny_model_dir, reviews_csv, tmp_path):
+    from fakereview_nlp.cli import main
+
+    out = tmp_path / "report"
+    code = main(
+        [
+            "evaluate",
+            str(tiny_model_dir),
+            str(reviews_csv),
+            "-o",
+            str(out),
+            "--baseline",
+            "tfidf",
+            "--train-data",
+            str(reviews_csv),
+            "--n-boot",
+            "0",
+            "--no-plots",
+        ]
+    )
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["baseline"]["n_train"] == 48 and report["folds"] is None
