@@ -689,13 +689,14 @@ def write_report(
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
+    # JSON first: it holds every number, so a plotting failure cannot lose the results.
+    json_path = folder / "report.json"
+    json_path.write_text(json.dumps(_jsonable(report), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    written["json"] = json_path
     if plots:
         from fakereview_nlp import report_plots
 
         written.update(report_plots.write_plots(report, folder))
-    json_path = folder / "report.json"
-    json_path.write_text(json.dumps(_jsonable(report), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    written["json"] = json_path
     md_path = folder / "report.md"
     md_path.write_text(
         render_markdown(report, plot_files={k: p.name for k, p in written.items() if k in PLOT_FILES}),
