@@ -402,7 +402,9 @@ def classify(
     items = check_texts(texts, "classify")  # before loading anything: a bad call fails fast
     if not items:
         return []
-    name = str(model) if model is not None else os.environ.get(MODEL_ENV_VAR) or DEFAULT_MODEL
+    name = os.fspath(model) if model is not None else os.environ.get(MODEL_ENV_VAR) or DEFAULT_MODEL
+    if Path(name).expanduser().is_dir():  # one cache entry per folder, however it is spelled
+        name = str(Path(name).expanduser().resolve())
     classifier = _cached_classifier(name, device, dtype)
     return classifier.classify(items, batch_size, long_text=long_text)
 
@@ -416,7 +418,7 @@ def _fetch_model_dir(path_or_hub_id: str | os.PathLike[str]) -> Path:
     """A local directory as given; a Hub id downloaded (or taken from the cache when offline)."""
     text = os.fspath(path_or_hub_id)
     path = Path(text).expanduser()
-    is_hub_id = not path.exists() and text.count("/") == 1 and not text.startswith((".", "/", "~"))
+    is_hub_id = not path.exists() and text.count("/") <= 1 and not text.startswith((".", "/", "~", "\\"))
     if not is_hub_id:
         return path  # check_model_dir names what is missing
     from huggingface_hub import snapshot_download
