@@ -197,3 +197,16 @@ def test_two_processes_under_accelerate_launch(
     expected_frame = pd.read_csv(source, dtype=str, keep_default_na=False)
     _check_scored(scored, expected_frame, clf, _kept(expected_frame))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]  # parts removed
+
+
+def test_registered_on_the_fakereview_command() -> None:
+    from fakereview_nlp import batch
+
+    cli = pytest.importorskip("fakereview_nlp.cli")
+    try:
+        parser = cli.build_parser()
+    except ImportError as err:  # another subcommand's module is not written yet
+        pytest.skip(f"fakereview CLI incomplete: {err}")
+    args = parser.parse_args(["classify", "model_dir", "in.csv", "-o", "out.csv", "--id-column", "id"])
+    assert args.handler is batch._run
+    assert (args.model, args.input, args.output, args.id_column) == ("model_dir", "in.csv", "out.csv", "id")
