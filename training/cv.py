@@ -1,0 +1,215 @@
+"""k-fold cross-validation: one transformer per fold and the TF-IDF baseline on the same folds.
+
+Usage::
+
+    python -m training.cv CONFIG [--folds 1,2,3] [--n-folds 5] [--runs-dir DIR] [--report-dir DIR]
+                          [--combine] [--section.key=value ...]
+
+Folds come from the config's split column (op_spam's hotel-grouped ``fold``) or, when it has
+none, from :func:`fakereview_nlp.data.grouped_folds` (whole groups and duplicate texts kept
+together). Each fold trains with ``training.train.run`` into ``RUNS_DIR/fold<k>``; a fold whose
+directory already holds the same resolved config is reused, so a killed CV run continues where
+it stopped. Pooled out-of-fold scores of both models (and, with ``--combine``, their mean) go
+through the evaluation report, paired per fold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fakereview_nlp.baseline import tfidf_scores
+from fakereview_nlp.data import grouped_folds, load_reviews, split_by_column
+from fakereview_nlp.report import build_report, fingerprint_file, write_report
+from training.config import TrainConfig, load_config
+from training.output import COMPLETE_MARKER
+
+logger = logging.getLogger("training.cv")
+
+
+def fold_overrides(cfg: TrainConfig, fold: str, runs_dir: Path, data_file: Path | None) -> list[str]:
+    """The overrides that turn the base config into fold ``fold``'s config."""
+    overrides = [f'--data.eval_splits=["{fold}"]', f"--output.dir={runs_dir / f'fold{fold}'}"]
+    if data_file is not None:
+        keep = json.dumps(list(cfg.data.keep_columns))
+        overrides += [
+            f"--data.path={data_file}",
+            "--data.file_format=parquet",
+            "--data.text_column=text",
+            "--data.label_column=label",
+            "--data.label_map=null",
+            "--data.group_column=group",
+            "--data.split_column=split",
+            "--data.id_column=id",
+            f"--data.keep_columns={keep}",
+        ]
+    return overrides
+
+
+def assign_folds(cfg: TrainConfig, n_folds: int, runs_dir: Path) -> tuple[pd.DataFrame, Path | None]:
+    """The canonical rows with a ``split`` column holding each row's fold.
+
+    Returns the frame and, when folds had to be made, the Parquet file the fold configs read.
+    """
+    d = cfg.data
+    ds = load_reviews(
+        d.path,
+        text_column=d.text_column,
+        label_column=d.label_column,
+        label_map=d.label_map,
+        group_column=d.group_column,
+        split_column=d.split_column,
+        id_column=d.id_column,
+        keep_columns=d.keep_columns,
+        bad_rows=d.bad_rows,
+        file_format=d.file_format,
+        hf_split=d.hf_split,
+    )
+    frame = ds.to_pandas()
+    if d.split_column:
+        return frame, None
+    frame["split"] = grouped_folds(ds, n_folds=n_folds, seed=cfg.training.seed)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    data_file = runs_dir / "cv_data.parquet"
+    frame.to_parquet(data_file, index=False)
+    return frame, data_file
+
+
+def train_fold(config_path: str, overrides: list[str]) -> tuple[pd.DataFrame, float, bool]:
+    """Train one fold, or reuse a finished run of the identical resolved config."""
+    from training.train import run
+
+    cfg = load_config(config_path, overrides)
+    # A fold always replaces an unfinished or different run in its own folder.
+    cfg.output.overwrite = True
+    out = Path(cfg.output.dir)
+    marker = out / COMPLETE_MARKER
+    if marker.is_file() and marker.read_text() == cfg.to_yaml():
+        logger.info("reusing %s (same resolved config)", out)
+        metrics = json.loads((out / "metrics.json").read_text())
+        return pd.read_csv(out / "val_predictions.csv", dtype={"id": str}), metrics["train_wall_seconds"], True
+    result = run(cfg)
+    return result.val_predictions, result.wall_seconds, False
+
+
+def run_cv(
+    config_path: str,
+    overrides: list[str],
+    *,
+    folds: list[str] | None,
+    n_folds: int,
+    runs_dir: Path,
+    report_dir: Path,
+    combine: bool,
+    n_boot: int,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    base = load_config(config_path, overrides)
+    frame, data_file = assign_folds(base, n_folds, runs_dir)
+    present = sorted(set(frame["split"]), key=lambda s: (len(s), s))
+    chosen = folds or present
+    missing = sorted(set(chosen) - set(present))
+    if missing:
+        raise ValueError(f"fold(s) {missing} are not in the data; it has folds {present}")
+    by_id = frame.set_index("id")
+    pooled = []
+    fold_info = []
+    for fold in chosen:
+        logger.info("fold %s of %s", fold, chosen)
+        fold_cfg_overrides = overrides + fold_overrides(base, fold, runs_dir, data_file)
+        predictions, seconds, reused = train_fold(config_path, fold_cfg_overrides)
+        fold_cfg = load_config(config_path, fold_cfg_overrides)
+        train, test = _fold_rows(frame, fold, fold_cfg)
+        tfidf = tfidf_scores(train["text"].tolist(), train["label"].to_numpy(), test["text"].tolist())
+        tfidf_by_id = pd.Series(tfidf, index=test["id"].to_numpy())
+        predictions = predictions.assign(fold=fold, tfidf_score=tfidf_by_id.loc[predictions["id"]].to_numpy())
+        pooled.append(predictions)
+        fold_info.append({"fold": fold, "train": len(train), "test": len(test), "train_seconds": seconds,
+                          "reused": reused})
+    oof = pd.concat(pooled, ignore_index=True)
+    oof = oof.rename(columns={"fake_score": "transformer_score"})
+    if combine:
+        oof["combined_score"] = (oof["transformer_score"] + oof["tfidf_score"]) / 2.0
+    texts = by_id.loc[oof["id"], "text"]
+    lengths = texts.str.split().str.len().to_numpy()
+    scores = {"transformer": oof["transformer_score"].to_numpy(), "tfidf": oof["tfidf_score"].to_numpy()}
+    if combine:
+        scores["transformer+tfidf"] = oof["combined_score"].to_numpy()
+    slices = {c: oof[c].astype(str).tolist() for c in base.data.keep_columns if c in oof.columns}
+    report = build_report(
+        oof["label"].to_numpy(),
+        scores,
+        groups=oof["group"].astype(str).tolist() if base.data.group_column else None,
+        slices=slices or None,
+        lengths=lengths,
+        prevalences=[base.evaluation.prevalence],
+        flag_rates=base.evaluation.flag_rates,
+        folds=oof["fold"].tolist(),
+        baseline="tfidf",
+        n_boot=n_boot,
+        seed=base.training.seed,
+        config={"command": "python -m training.cv", "config": config_path, "overrides": overrides,
+                "resolved": base.to_dict(), "folds": fold_info},
+        data={"path": base.data.path, "sha256": fingerprint_file(base.data.path), "rows": len(frame)},
+    )
+    report_dir.mkdir(parents=True, exist_ok=True)
+    written = write_report(report, report_dir)
+    columns = ["id", "fold", "label", "transformer_score", "tfidf_score"]
+    if combine:
+        columns.append("combined_score")
+    oof[columns].to_csv(report_dir / "oof_predictions.csv", index=False)
+    summary = {"folds": fold_info, "wall_seconds": time.perf_counter() - started,
+               "files": {k: str(v) for k, v in written.items()}}
+    (report_dir / "cv_runs.json").write_text(json.dumps(summary, indent=2) + "\n")
+    logger.info("wrote %s", report_dir)
+    return report
+
+
+def _fold_rows(frame: pd.DataFrame, fold: str, cfg: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The same train/test rows as the transformer's fold (train_splits honoured)."""
+    import datasets
+
+    ds = datasets.Dataset.from_pandas(frame, preserve_index=False)
+    train, test = split_by_column(ds, eval_splits=[fold], train_splits=cfg.data.train_splits)
+    return train.to_pandas(), test.to_pandas()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m training.cv", description=__doc__.split("\n\n")[0])
+    parser.add_argument("config", help="training config (YAML); its data section names the corpus")
+    parser.add_argument("--folds", help="comma-separated folds to run (default: all)")
+    parser.add_argument("--n-folds", type=int, default=5, help="folds to make when the data has no split column")
+    parser.add_argument("--runs-dir", type=Path, help="where fold models go (default runs/<config>_cv)")
+    parser.add_argument("--report-dir", type=Path, help="where the report goes (default reports/<config>_cv)")
+    parser.add_argument("--combine", action="store_true", help="also report the mean of transformer and TF-IDF scores")
+    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for confidence intervals")
+    known, overrides = parser.parse_known_args(args)
+    bad = [o for o in overrides if not (o.startswith("--") and "=" in o and "." in o.split("=")[0])]
+    if bad:
+        parser.error(f"unrecognised arguments {bad}; config overrides look like --section.key=value")
+    stem = Path(known.config).stem
+    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=logging.INFO)
+    run_cv(
+        known.config,
+        overrides,
+        folds=known.folds.split(",") if known.folds else None,
+        n_folds=known.n_folds,
+        runs_dir=known.runs_dir or Path("runs") / f"{stem}_cv",
+        report_dir=known.report_dir or Path("reports") / f"{stem}_cv",
+        combine=known.combine,
+        n_boot=known.n_boot,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
