@@ -89,7 +89,9 @@ def read_table(
             return datasets.Dataset.from_pandas(frame, preserve_index=False)
         builder = {"jsonl": "json", "parquet": "parquet"}[fmt]
         return datasets.load_dataset(builder, data_files=str(path), split="train")
-    looks_like_file = path.suffix.lower() in _EXTENSIONS or os.sep in str(source) and str(source).startswith(".")
+    looks_like_file = (
+        path.suffix.lower() in _EXTENSIONS or os.sep in str(source) and str(source).startswith(".")
+    )
     if looks_like_file:
         raise FileNotFoundError(
             f"review file {str(source)!r} does not exist (resolved to {path.resolve()}); "
@@ -124,9 +126,7 @@ def map_labels(values: Iterable[object], label_map: Mapping[str, str] | None) ->
     mapping = dict(DEFAULT_LABEL_MAP if label_map is None else label_map)
     for raw, target in mapping.items():
         if target not in LABEL2ID:
-            raise ValueError(
-                f"label_map maps {raw!r} to {target!r}; targets must be one of {list(LABELS)}"
-            )
+            raise ValueError(f"label_map maps {raw!r} to {target!r}; targets must be one of {list(LABELS)}")
     out: list[int | None] = []
     unmapped: Counter[str] = Counter()
     for value in values:
@@ -250,7 +250,9 @@ def _split_key(value: object) -> str:
 def class_balance(labels: Sequence[int]) -> str:
     counts = Counter(labels)
     total = max(len(labels), 1)
-    return ", ".join(f"{LABELS[k]} {counts.get(k, 0)} ({100 * counts.get(k, 0) / total:.1f}%)" for k in (0, 1))
+    return ", ".join(
+        f"{LABELS[k]} {counts.get(k, 0)} ({100 * counts.get(k, 0) / total:.1f}%)" for k in (0, 1)
+    )
 
 
 def group_keys(ds: datasets.Dataset) -> list[str]:
@@ -356,12 +358,12 @@ def split_by_column(
     if train_splits is not None:
         missing = {str(s) for s in train_splits} - set(present)
         if missing:
-            raise ValueError(f"train split(s) {sorted(missing)} are not in the split column; it holds {present}")
+            raise ValueError(
+                f"train split(s) {sorted(missing)} are not in the split column; it holds {present}"
+            )
     train_set = None if train_splits is None else {str(s) for s in train_splits}
     eval_idx = [i for i, v in enumerate(values) if v in wanted]
-    train_idx = [
-        i for i, v in enumerate(values) if v not in wanted and (train_set is None or v in train_set)
-    ]
+    train_idx = [i for i, v in enumerate(values) if v not in wanted and (train_set is None or v in train_set)]
     return ds.select(train_idx), ds.select(eval_idx)
 
 

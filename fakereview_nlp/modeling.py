@@ -45,7 +45,9 @@ def label_kwargs() -> dict[str, Any]:
 def load_tokenizer(name_or_path: str, **kwargs: Any) -> Any:
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(resolve_model_source(name_or_path), trust_remote_code=False, **kwargs)
+    return AutoTokenizer.from_pretrained(
+        resolve_model_source(name_or_path), trust_remote_code=False, **kwargs
+    )
 
 
 def load_pretrained_classifier(name_or_path: str, **kwargs: Any) -> Any:
@@ -61,7 +63,9 @@ def load_pretrained_classifier(name_or_path: str, **kwargs: Any) -> Any:
     )
 
 
-def build_random_classifier(model_type: str, config_overrides: dict[str, Any], *, vocab_size: int, seed: int) -> Any:
+def build_random_classifier(
+    model_type: str, config_overrides: dict[str, Any], *, vocab_size: int, seed: int
+) -> Any:
     """A randomly initialised classifier of ``model_type`` (e.g. ``distilbert``) for smoke runs and benchmarks."""
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification
@@ -108,9 +112,11 @@ def check_model_dir(path: str | os.PathLike[str]) -> Path:
             raise ValueError(f"{file} is not valid JSON ({err}); the model directory is corrupt") from err
     if not any((folder / name).is_file() for name in WEIGHT_FILES):
         found = sorted(p.name for p in folder.iterdir())
-        hint = " (pickle weights such as pytorch_model.bin are refused: convert them to safetensors)" if any(
-            n.endswith((".bin", ".pt", ".pth")) for n in found
-        ) else ""
+        hint = (
+            " (pickle weights such as pytorch_model.bin are refused: convert them to safetensors)"
+            if any(n.endswith((".bin", ".pt", ".pth")) for n in found)
+            else ""
+        )
         raise FileNotFoundError(
             f"model directory {str(folder)!r} has no model.safetensors{hint}; it holds {found}"
         )

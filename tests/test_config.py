@@ -17,7 +17,10 @@ def test_shipped_configs_load(path: Path) -> None:
 
 
 def test_unknown_key_names_key_and_suggests() -> None:
-    with pytest.raises(ConfigError, match=r"unknown config key 'training\.learning_rat'; did you mean 'training\.learning_rate'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown config key 'training\.learning_rat'; did you mean 'training\.learning_rate'",
+    ):
         config_from_dict({"training": {"learning_rat": 1e-4}})
 
 
@@ -37,19 +40,42 @@ def test_bool_is_not_an_int() -> None:
 
 
 def test_literal_lists_allowed_values() -> None:
-    with pytest.raises(ConfigError, match=r"'training\.mixed_precision' has value 'fp8' \(str\); expected one of 'no', 'fp16', 'bf16'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"'training\.mixed_precision' has value 'fp8' \(str\); expected one of 'no', 'fp16', 'bf16'",
+    ):
         config_from_dict({"training": {"mixed_precision": "fp8"}})
 
 
 @pytest.mark.parametrize(
     ("section", "key", "value", "message"),
     [
-        ("training", "learning_rate", 0.0, r"'training\.learning_rate' is 0\.0; expected a value in \(0\.0, 1\.0\]"),
+        (
+            "training",
+            "learning_rate",
+            0.0,
+            r"'training\.learning_rate' is 0\.0; expected a value in \(0\.0, 1\.0\]",
+        ),
         ("training", "epochs", 0, r"'training\.epochs' is 0; expected a value >= 1"),
-        ("training", "warmup_ratio", 1.5, r"'training\.warmup_ratio' is 1\.5; expected a value in \[0\.0, 1\.0\]"),
-        ("evaluation", "prevalence", 1.0, r"'evaluation\.prevalence' is 1\.0; expected a value in \(0\.0, 1\.0\)"),
+        (
+            "training",
+            "warmup_ratio",
+            1.5,
+            r"'training\.warmup_ratio' is 1\.5; expected a value in \[0\.0, 1\.0\]",
+        ),
+        (
+            "evaluation",
+            "prevalence",
+            1.0,
+            r"'evaluation\.prevalence' is 1\.0; expected a value in \(0\.0, 1\.0\)",
+        ),
         ("model", "max_length", 4, r"'model\.max_length' is 4; expected a value in \[8, 8192\]"),
-        ("training", "class_weights", "balanced", r"training\.class_weights is 'balanced'; expected 'none', 'auto'"),
+        (
+            "training",
+            "class_weights",
+            "balanced",
+            r"training\.class_weights is 'balanced'; expected 'none', 'auto'",
+        ),
     ],
 )
 def test_out_of_range_values(section: str, key: str, value: object, message: str) -> None:

@@ -18,8 +18,18 @@ def test_cv_two_folds_from_split_column(reviews_csv: Path, tmp_path: Path, token
     raw["data"]["keep_columns"] = []
     config.write_text(yaml.safe_dump(raw))
     runs, report = tmp_path / "runs", tmp_path / "report"
-    args = [str(config), "--folds", "1,3", "--runs-dir", str(runs), "--report-dir", str(report), "--combine",
-            "--n-boot", "20"]
+    args = [
+        str(config),
+        "--folds",
+        "1,3",
+        "--runs-dir",
+        str(runs),
+        "--report-dir",
+        str(report),
+        "--combine",
+        "--n-boot",
+        "20",
+    ]
     assert main(args) == 0
     oof = pd.read_csv(report / "oof_predictions.csv", dtype={"id": str, "fold": str})
     assert list(oof.columns) == ["id", "fold", "label", "transformer_score", "tfidf_score", "combined_score"]
@@ -37,15 +47,31 @@ def test_cv_two_folds_from_split_column(reviews_csv: Path, tmp_path: Path, token
     assert [f["reused"] for f in runs_info["folds"]] == [True, True]
 
 
-def test_cv_makes_grouped_folds_without_split_column(reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path) -> None:
+def test_cv_makes_grouped_folds_without_split_column(
+    reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path
+) -> None:
     config = tmp_path / "cv.yaml"
     raw = tiny_raw(reviews_csv, tmp_path / "unused", tokenizer_dir, epochs=1)
     raw["data"].pop("split_column")
     raw["data"].pop("eval_splits")
     config.write_text(yaml.safe_dump(raw))
     report = tmp_path / "report"
-    assert main([str(config), "--n-folds", "2", "--runs-dir", str(tmp_path / "runs"), "--report-dir", str(report),
-                 "--n-boot", "0"]) == 0
+    assert (
+        main(
+            [
+                str(config),
+                "--n-folds",
+                "2",
+                "--runs-dir",
+                str(tmp_path / "runs"),
+                "--report-dir",
+                str(report),
+                "--n-boot",
+                "0",
+            ]
+        )
+        == 0
+    )
     oof = pd.read_csv(report / "oof_predictions.csv", dtype={"id": str, "fold": str})
     assert len(oof) == 48 and set(oof["fold"]) == {"1", "2"}
     source = pd.read_csv(reviews_csv, dtype=str).set_index("id")

@@ -67,7 +67,9 @@ def test_label_map_target_must_be_canonical() -> None:
 
 def test_missing_column_lists_columns(tmp_path: Path) -> None:
     path = write(tmp_path, make_reviews(4), "csv")
-    with pytest.raises(ValueError, match=r"text_column='review' is not a column of .*; its columns are \['id', 'text'"):
+    with pytest.raises(
+        ValueError, match=r"text_column='review' is not a column of .*; its columns are \['id', 'text'"
+    ):
         load_reviews(path, text_column="review")
 
 
@@ -93,7 +95,10 @@ def test_bad_rows_dropped_with_warning_or_rejected(tmp_path: Path, caplog: pytes
     ds = load_reviews(path)
     assert ds["text"] == ["fine review", "another"]
     assert "dropping 2 of 4 rows" in caplog.text
-    with pytest.raises(ValueError, match=r"2 of 4 rows in .* are unusable \(1 with empty or missing 'text', 1 with a missing 'label'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"2 of 4 rows in .* are unusable \(1 with empty or missing 'text', 1 with a missing 'label'\)",
+    ):
         load_reviews(path, bad_rows="error")
 
 
@@ -103,8 +108,16 @@ def _dataset_with_duplicates() -> datasets.Dataset:
     rows[5]["text"] = rows[40]["text"] = "identical text in two hotels"
     rows[7]["group"] = ""
     return datasets.Dataset.from_list(
-        [{"id": r["id"], "text": r["text"], "label": 1 if r["label"] == "fake" else 0, "group": r["group"], "split": ""}
-         for r in rows]
+        [
+            {
+                "id": r["id"],
+                "text": r["text"],
+                "label": 1 if r["label"] == "fake" else 0,
+                "group": r["group"],
+                "split": "",
+            }
+            for r in rows
+        ]
     )
 
 
@@ -120,7 +133,10 @@ def test_grouped_split_has_no_shared_group_or_text(seed: int) -> None:
 
 def test_grouped_split_is_seeded() -> None:
     ds = _dataset_with_duplicates()
-    assert grouped_split(ds, eval_fraction=0.3, seed=7)[1]["id"] == grouped_split(ds, eval_fraction=0.3, seed=7)[1]["id"]
+    assert (
+        grouped_split(ds, eval_fraction=0.3, seed=7)[1]["id"]
+        == grouped_split(ds, eval_fraction=0.3, seed=7)[1]["id"]
+    )
 
 
 def test_grouped_folds_keep_groups_and_texts_together() -> None:
@@ -138,11 +154,20 @@ def test_grouped_folds_keep_groups_and_texts_together() -> None:
 
 
 def test_split_by_column_and_unknown_split() -> None:
-    ds = datasets.Dataset.from_dict({"id": ["a", "b", "c"], "text": ["x", "y", "z"], "label": [0, 1, 0],
-                                     "group": ["", "", ""], "split": ["1", "2", "3"]})
+    ds = datasets.Dataset.from_dict(
+        {
+            "id": ["a", "b", "c"],
+            "text": ["x", "y", "z"],
+            "label": [0, 1, 0],
+            "group": ["", "", ""],
+            "split": ["1", "2", "3"],
+        }
+    )
     train, val = split_by_column(ds, eval_splits=["3"])
     assert train["id"] == ["a", "b"] and val["id"] == ["c"]
     train, _ = split_by_column(ds, eval_splits=["3"], train_splits=["1"])
     assert train["id"] == ["a"]
-    with pytest.raises(ValueError, match=r"eval split\(s\) \['9'\] are not in the split column; it holds \['1', '2', '3'\]"):
+    with pytest.raises(
+        ValueError, match=r"eval split\(s\) \['9'\] are not in the split column; it holds \['1', '2', '3'\]"
+    ):
         split_by_column(ds, eval_splits=["9"])

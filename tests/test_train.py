@@ -22,12 +22,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def tiny_raw(csv: Path, out: Path, tokenizer_dir: Path, **training: object) -> dict[str, object]:
     return {
-        "data": {"path": str(csv), "group_column": "group", "split_column": "fold", "id_column": "id",
-                 "eval_splits": ["3"]},
-        "model": {"init": "random", "tokenizer": str(tokenizer_dir), "random_config": TINY_DISTILBERT,
-                  "max_length": 32},
-        "training": {"seed": 3, "epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "log_every_steps": 1,
-                     **training},
+        "data": {
+            "path": str(csv),
+            "group_column": "group",
+            "split_column": "fold",
+            "id_column": "id",
+            "eval_splits": ["3"],
+        },
+        "model": {
+            "init": "random",
+            "tokenizer": str(tokenizer_dir),
+            "random_config": TINY_DISTILBERT,
+            "max_length": 32,
+        },
+        "training": {
+            "seed": 3,
+            "epochs": 2,
+            "batch_size": 8,
+            "learning_rate": 1e-3,
+            "log_every_steps": 1,
+            **training,
+        },
         "evaluation": {"operating_flag_rate": 0.1},
         "output": {"dir": str(out)},
     }
@@ -41,8 +56,16 @@ def test_smoke_run_writes_complete_output(reviews_csv: Path, tmp_path: Path, tok
     out = tmp_path / "model"
     result = run(tiny_cfg(reviews_csv, out, tokenizer_dir, class_weights="auto"))
     files = {p.name for p in out.iterdir()}
-    assert {"model.safetensors", "config.json", "tokenizer.json", "training_config.yaml", "metrics.json",
-            "val_predictions.csv", "calibration.json", "operating_points.json"} <= files
+    assert {
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "training_config.yaml",
+        "metrics.json",
+        "val_predictions.csv",
+        "calibration.json",
+        "operating_points.json",
+    } <= files
     assert not list(tmp_path.glob(".model.partial-*"))
     assert not (tmp_path / "model.checkpoints").exists()
     metrics = json.loads((out / "metrics.json").read_text())
@@ -57,7 +80,9 @@ def test_smoke_run_writes_complete_output(reviews_csv: Path, tmp_path: Path, tok
     assert points["operating_flag_rate"] == 0.1
 
 
-def test_output_loads_in_transformers_pipeline(reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path) -> None:
+def test_output_loads_in_transformers_pipeline(
+    reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path
+) -> None:
     from transformers import pipeline
 
     out = tmp_path / "model"
@@ -70,7 +95,9 @@ def test_output_loads_in_transformers_pipeline(reviews_csv: Path, tmp_path: Path
 def test_existing_output_is_not_overwritten(reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path) -> None:
     out = tmp_path / "model"
     out.mkdir()
-    with pytest.raises(FileExistsError, match=r"output directory .* already exists; .*--output\.overwrite=true"):
+    with pytest.raises(
+        FileExistsError, match=r"output directory .* already exists; .*--output\.overwrite=true"
+    ):
         run(tiny_cfg(reviews_csv, out, tokenizer_dir))
 
 
@@ -99,12 +126,16 @@ def test_resume_reproduces_uninterrupted_run(reviews_csv: Path, tmp_path: Path, 
         for key in ("eval_loss", "accuracy", "average_precision"):
             assert a[key] == pytest.approx(b[key], abs=1e-6), key
     np.testing.assert_allclose(
-        full.val_predictions["logit_fake"].to_numpy(), resumed.val_predictions["logit_fake"].to_numpy(), atol=1e-5
+        full.val_predictions["logit_fake"].to_numpy(),
+        resumed.val_predictions["logit_fake"].to_numpy(),
+        atol=1e-5,
     )
 
 
 def test_resume_without_checkpoint_says_so(reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"resume_from_checkpoint='latest' but .* holds no checkpoint"):
+    with pytest.raises(
+        FileNotFoundError, match=r"resume_from_checkpoint='latest' but .* holds no checkpoint"
+    ):
         run(tiny_cfg(reviews_csv, tmp_path / "m", tokenizer_dir, resume_from_checkpoint="latest"))
 
 
@@ -131,7 +162,9 @@ def test_length_grouped_batches_are_seeded_and_cover_everything() -> None:
 def test_optimizer_groups_and_class_weights(tokenizer_dir: Path) -> None:
     from fakereview_nlp.modeling import build_random_classifier
 
-    cfg = config_from_dict({"training": {"layerwise_lr_decay": 0.5, "learning_rate": 1e-3, "class_weights": "auto"}})
+    cfg = config_from_dict(
+        {"training": {"layerwise_lr_decay": 0.5, "learning_rate": 1e-3, "class_weights": "auto"}}
+    )
     model = build_random_classifier("distilbert", TINY_DISTILBERT, vocab_size=100, seed=0)
     optimizer = build_optimizer(model, cfg)
     lrs = sorted({g["lr"] for g in optimizer.param_groups})
@@ -149,9 +182,25 @@ def test_accelerate_launch_two_cpu_processes(reviews_csv: Path, tmp_path: Path, 
     out = tmp_path / "ddp"
     config.write_text(yaml.safe_dump(tiny_raw(reviews_csv, out, tokenizer_dir, epochs=1)))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29533",
-           "-m", "training.train", str(config)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        "29533",
+        "-m",
+        "training.train",
+        str(config),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "world size 2" in proc.stderr

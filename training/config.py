@@ -133,8 +133,13 @@ class TrainingConfig:
         _check_min("training.weight_decay", self.weight_decay, 0.0)
         _check_range("training.warmup_ratio", self.warmup_ratio, 0.0, 1.0)
         _check_min("training.max_grad_norm", self.max_grad_norm, 0.0)
-        for key in ("eval_every_steps", "early_stopping_patience", "checkpoint_every_steps", "max_steps",
-                    "num_threads"):
+        for key in (
+            "eval_every_steps",
+            "early_stopping_patience",
+            "checkpoint_every_steps",
+            "max_steps",
+            "num_threads",
+        ):
             _check_min(f"training.{key}", getattr(self, key), 0)
         _check_min("training.log_every_steps", self.log_every_steps, 1)
         weights = self.class_weights
@@ -215,11 +220,15 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     merged = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
     for item in overrides:
         if not item.startswith("--") or "=" not in item:
-            raise ConfigError(f"override {item!r} must look like --section.key=value, e.g. --training.epochs=3")
+            raise ConfigError(
+                f"override {item!r} must look like --section.key=value, e.g. --training.epochs=3"
+            )
         dotted, _, text = item[2:].partition("=")
         section, _, key = dotted.partition(".")
         if not key or "." in key:
-            raise ConfigError(f"override {item!r} must name one section and one key, e.g. --training.epochs=3")
+            raise ConfigError(
+                f"override {item!r} must name one section and one key, e.g. --training.epochs=3"
+            )
         value = yaml.safe_load(text) if text != "" else ""
         target = merged.setdefault(section, {})
         if not isinstance(target, dict):
@@ -271,7 +280,9 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     """``value`` if it fits ``hint`` (ints widen to float; YAML's string '1e-4' becomes 1e-4)."""
     ok, converted = _fits(value, hint)
     if not ok:
-        raise ConfigError(f"config key {key!r} has value {value!r} ({type(value).__name__}); expected {_describe(hint)}")
+        raise ConfigError(
+            f"config key {key!r} has value {value!r} ({type(value).__name__}); expected {_describe(hint)}"
+        )
     return converted
 
 

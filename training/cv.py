@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from fakereview_nlp.baseline import tfidf_scores
@@ -95,7 +94,11 @@ def train_fold(config_path: str, overrides: list[str]) -> tuple[pd.DataFrame, fl
     if marker.is_file() and marker.read_text() == cfg.to_yaml():
         logger.info("reusing %s (same resolved config)", out)
         metrics = json.loads((out / "metrics.json").read_text())
-        return pd.read_csv(out / "val_predictions.csv", dtype={"id": str}), metrics["train_wall_seconds"], True
+        return (
+            pd.read_csv(out / "val_predictions.csv", dtype={"id": str}),
+            metrics["train_wall_seconds"],
+            True,
+        )
     result = run(cfg)
     return result.val_predictions, result.wall_seconds, False
 
@@ -132,8 +135,9 @@ def run_cv(
         tfidf_by_id = pd.Series(tfidf, index=test["id"].to_numpy())
         predictions = predictions.assign(fold=fold, tfidf_score=tfidf_by_id.loc[predictions["id"]].to_numpy())
         pooled.append(predictions)
-        fold_info.append({"fold": fold, "train": len(train), "test": len(test), "train_seconds": seconds,
-                          "reused": reused})
+        fold_info.append(
+            {"fold": fold, "train": len(train), "test": len(test), "train_seconds": seconds, "reused": reused}
+        )
     oof = pd.concat(pooled, ignore_index=True)
     oof = oof.rename(columns={"fake_score": "transformer_score"})
     if combine:
@@ -156,8 +160,13 @@ def run_cv(
         baseline="tfidf",
         n_boot=n_boot,
         seed=base.training.seed,
-        config={"command": "python -m training.cv", "config": config_path, "overrides": overrides,
-                "resolved": base.to_dict(), "folds": fold_info},
+        config={
+            "command": "python -m training.cv",
+            "config": config_path,
+            "overrides": overrides,
+            "resolved": base.to_dict(),
+            "folds": fold_info,
+        },
         data={"path": base.data.path, "sha256": fingerprint_file(base.data.path), "rows": len(frame)},
     )
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -166,8 +175,11 @@ def run_cv(
     if combine:
         columns.append("combined_score")
     oof[columns].to_csv(report_dir / "oof_predictions.csv", index=False)
-    summary = {"folds": fold_info, "wall_seconds": time.perf_counter() - started,
-               "files": {k: str(v) for k, v in written.items()}}
+    summary = {
+        "folds": fold_info,
+        "wall_seconds": time.perf_counter() - started,
+        "files": {k: str(v) for k, v in written.items()},
+    }
     (report_dir / "cv_runs.json").write_text(json.dumps(summary, indent=2) + "\n")
     logger.info("wrote %s", report_dir)
     return report
@@ -187,11 +199,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.cv", description=__doc__.split("\n\n")[0])
     parser.add_argument("config", help="training config (YAML); its data section names the corpus")
     parser.add_argument("--folds", help="comma-separated folds to run (default: all)")
-    parser.add_argument("--n-folds", type=int, default=5, help="folds to make when the data has no split column")
+    parser.add_argument(
+        "--n-folds", type=int, default=5, help="folds to make when the data has no split column"
+    )
     parser.add_argument("--runs-dir", type=Path, help="where fold models go (default runs/<config>_cv)")
     parser.add_argument("--report-dir", type=Path, help="where the report goes (default reports/<config>_cv)")
-    parser.add_argument("--combine", action="store_true", help="also report the mean of transformer and TF-IDF scores")
-    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for confidence intervals")
+    parser.add_argument(
+        "--combine", action="store_true", help="also report the mean of transformer and TF-IDF scores"
+    )
+    parser.add_argument(
+        "--n-boot", type=int, default=1000, help="bootstrap resamples for confidence intervals"
+    )
     known, overrides = parser.parse_known_args(args)
     bad = [o for o in overrides if not (o.startswith("--") and "=" in o and "." in o.split("=")[0])]
     if bad:

@@ -29,7 +29,9 @@ class StepState:
     batches_in_epoch: int = 0
 
 
-def compute_loss(logits: torch.Tensor, labels: torch.Tensor, class_weights: torch.Tensor | None) -> torch.Tensor:
+def compute_loss(
+    logits: torch.Tensor, labels: torch.Tensor, class_weights: torch.Tensor | None
+) -> torch.Tensor:
     weight = None if class_weights is None else class_weights.to(device=logits.device, dtype=torch.float32)
     # fp32 loss even under autocast: bf16 log-softmax loses the small differences late in training.
     return torch.nn.functional.cross_entropy(logits.float(), labels, weight=weight)
@@ -91,7 +93,10 @@ class EvalOutput:
 
 @torch.inference_mode()
 def evaluate(
-    accelerator: Accelerator, model: torch.nn.Module, batches: Iterable[dict[str, torch.Tensor]], n_examples: int
+    accelerator: Accelerator,
+    model: torch.nn.Module,
+    batches: Iterable[dict[str, torch.Tensor]],
+    n_examples: int,
 ) -> EvalOutput:
     """Logits for every validation example, gathered across processes.
 

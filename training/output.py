@@ -31,7 +31,9 @@ def publish(staging: Path, final: Path, *, overwrite: bool) -> None:
     old = None
     if final.exists():
         if not overwrite:
-            raise FileExistsError(f"output directory {str(final)!r} appeared during the run; not replacing it")
+            raise FileExistsError(
+                f"output directory {str(final)!r} appeared during the run; not replacing it"
+            )
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
         final.rename(old)
     staging.rename(final)

@@ -97,7 +97,11 @@ def tokenize(ds: datasets.Dataset, tokenizer: Any, max_length: int, *, with_inde
 
 
 def get_dataloaders(
-    accelerator: Accelerator, cfg: TrainConfig, tokenizer: Any, train_ds: datasets.Dataset, val_ds: datasets.Dataset
+    accelerator: Accelerator,
+    cfg: TrainConfig,
+    tokenizer: Any,
+    train_ds: datasets.Dataset,
+    val_ds: datasets.Dataset,
 ) -> tuple[DataLoader, DataLoader, LengthGroupedBatchSampler]:
     """Tokenised, dynamically padded loaders; training batches grouped by length.
 
@@ -141,7 +145,9 @@ def get_dataloaders(
 def build_model(cfg: TrainConfig, tokenizer: Any) -> torch.nn.Module:
     m = cfg.model
     if m.init == "random":
-        return build_random_classifier(m.model_type, m.random_config, vocab_size=len(tokenizer), seed=cfg.training.seed)
+        return build_random_classifier(
+            m.model_type, m.random_config, vocab_size=len(tokenizer), seed=cfg.training.seed
+        )
     return load_pretrained_classifier(m.name_or_path)
 
 
@@ -243,7 +249,9 @@ def find_checkpoint(work: Path, resume: str) -> Path:
     if resume != "latest":
         path = Path(resume)
         if not (path / TRAINER_STATE).is_file():
-            raise FileNotFoundError(f"resume_from_checkpoint={resume!r} is not a checkpoint folder (no {TRAINER_STATE})")
+            raise FileNotFoundError(
+                f"resume_from_checkpoint={resume!r} is not a checkpoint folder (no {TRAINER_STATE})"
+            )
         return path
     found = sorted(work.glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
     found = [p for p in found if (p / TRAINER_STATE).is_file()]
@@ -297,7 +305,9 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
     # Counted before prepare(): accelerate's scheduler steps once per process each step.
     scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * total_steps), total_steps)
     weights = class_weight_tensor(cfg, train_ds["label"])
-    model, optimizer, train_dl, val_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, val_dl, scheduler)
+    model, optimizer, train_dl, val_dl, scheduler = accelerator.prepare(
+        model, optimizer, train_dl, val_dl, scheduler
+    )
     # Recomputed after prepare(): sharding over processes shortens each process's epoch.
     steps_per_epoch = math.ceil(len(train_dl) / t.gradient_accumulation_steps)
     logger.info(
@@ -430,7 +440,9 @@ def _save_best(accelerator: Accelerator, model: torch.nn.Module, out: EvalOutput
     if accelerator.is_main_process:
         if best_dir.exists():
             shutil.rmtree(best_dir)
-        accelerator.unwrap_model(model).save_pretrained(best_dir, state_dict=state_dict, safe_serialization=True)
+        accelerator.unwrap_model(model).save_pretrained(
+            best_dir, state_dict=state_dict, safe_serialization=True
+        )
         np.savez(best_dir / "val_logits.npz", logits=out.logits, labels=out.labels)
     accelerator.wait_for_everyone()
 
@@ -517,8 +529,14 @@ def _write_output(
         shutil.rmtree(best_dir, ignore_errors=True)
         if not cfg.training.checkpoint_every_steps:
             shutil.rmtree(work, ignore_errors=True)
-        logger.info("wrote %s (model of step %d: %s=%.4f) in %.0f s", final, state.best_step,
-                    cfg.training.early_stopping_metric, best[cfg.training.early_stopping_metric], wall)
+        logger.info(
+            "wrote %s (model of step %d: %s=%.4f) in %.0f s",
+            final,
+            state.best_step,
+            cfg.training.early_stopping_metric,
+            best[cfg.training.early_stopping_metric],
+            wall,
+        )
     accelerator.wait_for_everyone()
     return TrainResult(final, best, state.history, predictions, accelerator.num_processes, wall)
 
@@ -535,10 +553,13 @@ def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _setup_logging(accelerator: Accelerator) -> None:
     level = logging.INFO if accelerator.is_main_process else logging.WARNING
-    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=level, force=True)
-    datasets.utils.logging.set_verbosity_warning() if accelerator.is_main_process else (
-        datasets.utils.logging.set_verbosity_error()
+    logging.basicConfig(
+        format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=level, force=True
     )
+    if accelerator.is_main_process:
+        datasets.utils.logging.set_verbosity_warning()
+    else:
+        datasets.utils.logging.set_verbosity_error()
     datasets.disable_progress_bars()
 
 
