@@ -168,6 +168,7 @@ def load_reviews(
     split_column: str | None = None,
     id_column: str | None = None,
     keep_columns: Sequence[str] = (),
+    prefix_columns: Sequence[str] = (),
     bad_rows: BadRowPolicy = "drop",
     file_format: FileFormat | None = None,
     hf_split: str = "train",
@@ -180,6 +181,9 @@ def load_reviews(
             ``label_column=None`` reads unlabelled data (``label`` is then -1).
         label_map: raw label value → ``"genuine"``/``"fake"``; default accepts those names and 0/1.
         keep_columns: extra source columns to carry along (e.g. ``polarity`` for slicing).
+        prefix_columns: metadata columns written in front of the text as ``"name: value | "``
+            (e.g. ``verified_purchase``, ``rating``) so a text model can use them. Off by
+            default: such columns can leak the label (see the amazon_labeled README).
         bad_rows: ``"drop"`` rows with empty text or a missing label, with a warning that counts
             them; ``"error"`` raises ``ValueError`` instead.
 
@@ -202,6 +206,7 @@ def load_reviews(
             "split_column": split_column,
             "id_column": id_column,
             **{f"keep_columns[{i}]": c for i, c in enumerate(keep_columns)},
+            **{f"prefix_columns[{i}]": c for i, c in enumerate(prefix_columns)},
         },
         name,
     )
@@ -229,7 +234,7 @@ def load_reviews(
     splits = raw[split_column] if split_column else [""] * len(raw)
     columns: dict[str, list[object]] = {
         "id": [str(ids[i]) for i in keep],
-        "text": [normalize_text(texts[i]) for i in keep],
+        "text": [_prefix(raw, prefix_columns, i) + normalize_text(texts[i]) for i in keep],
         "label": [labels[i] for i in keep],
         "group": [str(groups[i]) for i in keep],
         "split": [_split_key(splits[i]) for i in keep],
@@ -238,6 +243,13 @@ def load_reviews(
         values = raw[column]
         columns[column] = [values[i] for i in keep]
     return datasets.Dataset.from_dict(columns)
+
+
+def _prefix(raw: datasets.Dataset, columns: Sequence[str], row: int) -> str:
+    if not columns:
+        return ""
+    record = raw[row]
+    return "".join(f"{c}: {normalize_text(str(record[c]))} | " for c in columns)
 
 
 def _split_key(value: object) -> str:

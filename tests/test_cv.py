@@ -77,3 +77,24 @@ def test_cv_makes_grouped_folds_without_split_column(
     source = pd.read_csv(reviews_csv, dtype=str).set_index("id")
     groups = source.loc[oof["id"], "group"].to_numpy()
     assert all(oof.loc[groups == g, "fold"].nunique() == 1 for g in set(groups))
+
+
+def test_cv_tfidf_only_with_metadata_prefix(reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path) -> None:
+    config = tmp_path / "cv.yaml"
+    raw = tiny_raw(reviews_csv, tmp_path / "unused", tokenizer_dir, epochs=1)
+    raw["data"]["prefix_columns"] = ["group"]
+    config.write_text(yaml.safe_dump(raw))
+    report = tmp_path / "report"
+    args = [
+        str(config),
+        "--models",
+        "tfidf",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--report-dir",
+        str(report),
+    ]
+    assert main([*args, "--n-boot", "0"]) == 0
+    oof = pd.read_csv(report / "oof_predictions.csv", dtype={"id": str, "fold": str})
+    assert list(oof.columns) == ["id", "fold", "label", "tfidf_score"] and len(oof) == 48
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("fold*"))

@@ -171,3 +171,11 @@ def test_split_by_column_and_unknown_split() -> None:
         ValueError, match=r"eval split\(s\) \['9'\] are not in the split column; it holds \['1', '2', '3'\]"
     ):
         split_by_column(ds, eval_splits=["9"])
+
+
+def test_prefix_columns_put_metadata_before_text(tmp_path: Path) -> None:
+    rows = [{"text": "Works  well.", "label": "fake", "rating": "5", "verified_purchase": "N"}]
+    ds = load_reviews(write(tmp_path, rows, "csv"), prefix_columns=["verified_purchase", "rating"])
+    assert ds["text"] == ["verified_purchase: N | rating: 5 | Works well."]
+    with pytest.raises(ValueError, match=r"prefix_columns\[0\]='stars' is not a column"):
+        load_reviews(write(tmp_path, rows, "csv"), prefix_columns=["stars"])

@@ -49,6 +49,8 @@ def fold_overrides(cfg: TrainConfig, fold: str, runs_dir: Path, data_file: Path 
             "--data.split_column=split",
             "--data.id_column=id",
             f"--data.keep_columns={keep}",
+            # the file already holds the prefixed texts
+            "--data.prefix_columns=[]",
         ]
     return overrides
 
@@ -68,6 +70,7 @@ def assign_folds(cfg: TrainConfig, n_folds: int, runs_dir: Path) -> tuple[pd.Dat
         split_column=d.split_column,
         id_column=d.id_column,
         keep_columns=d.keep_columns,
+        prefix_columns=d.prefix_columns,
         bad_rows=d.bad_rows,
         file_format=d.file_format,
         hf_split=d.hf_split,
@@ -113,6 +116,7 @@ def run_cv(
     report_dir: Path,
     combine: bool,
     n_boot: int,
+    transformer: bool = True,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     base = load_config(config_path, overrides)
@@ -128,9 +132,13 @@ def run_cv(
     for fold in chosen:
         logger.info("fold %s of %s", fold, chosen)
         fold_cfg_overrides = overrides + fold_overrides(base, fold, runs_dir, data_file)
-        predictions, seconds, reused = train_fold(config_path, fold_cfg_overrides)
         fold_cfg = load_config(config_path, fold_cfg_overrides)
         train, test = _fold_rows(frame, fold, fold_cfg)
+        if transformer:
+            predictions, seconds, reused = train_fold(config_path, fold_cfg_overrides)
+        else:
+            keep = ["id", "label", "group", *[c for c in base.data.keep_columns if c in test.columns]]
+            predictions, seconds, reused = test[keep].copy(), 0.0, False
         tfidf = tfidf_scores(train["text"].tolist(), train["label"].to_numpy(), test["text"].tolist())
         tfidf_by_id = pd.Series(tfidf, index=test["id"].to_numpy())
         predictions = predictions.assign(fold=fold, tfidf_score=tfidf_by_id.loc[predictions["id"]].to_numpy())
@@ -140,11 +148,13 @@ def run_cv(
         )
     oof = pd.concat(pooled, ignore_index=True)
     oof = oof.rename(columns={"fake_score": "transformer_score"})
+    combine = combine and transformer
     if combine:
         oof["combined_score"] = (oof["transformer_score"] + oof["tfidf_score"]) / 2.0
     texts = by_id.loc[oof["id"], "text"]
     lengths = texts.str.split().str.len().to_numpy()
-    scores = {"transformer": oof["transformer_score"].to_numpy(), "tfidf": oof["tfidf_score"].to_numpy()}
+    scores = {"transformer": oof["transformer_score"].to_numpy()} if transformer else {}
+    scores["tfidf"] = oof["tfidf_score"].to_numpy()
     if combine:
         scores["transformer+tfidf"] = oof["combined_score"].to_numpy()
     slices = {c: oof[c].astype(str).tolist() for c in base.data.keep_columns if c in oof.columns}
@@ -157,7 +167,7 @@ def run_cv(
         prevalences=[base.evaluation.prevalence],
         flag_rates=base.evaluation.flag_rates,
         folds=oof["fold"].tolist(),
-        baseline="tfidf",
+        baseline="tfidf" if transformer else None,
         n_boot=n_boot,
         seed=base.training.seed,
         config={
@@ -171,7 +181,7 @@ def run_cv(
     )
     report_dir.mkdir(parents=True, exist_ok=True)
     written = write_report(report, report_dir)
-    columns = ["id", "fold", "label", "transformer_score", "tfidf_score"]
+    columns = ["id", "fold", "label", *(["transformer_score"] if transformer else []), "tfidf_score"]
     if combine:
         columns.append("combined_score")
     oof[columns].to_csv(report_dir / "oof_predictions.csv", index=False)
@@ -208,6 +218,12 @@ def main(argv: list[str] | None = None) -> int:
         "--combine", action="store_true", help="also report the mean of transformer and TF-IDF scores"
     )
     parser.add_argument(
+        "--models",
+        choices=["transformer,tfidf", "tfidf"],
+        default="transformer,tfidf",
+        help="'tfidf' skips the transformer (a quick baseline-only CV report)",
+    )
+    parser.add_argument(
         "--n-boot", type=int, default=1000, help="bootstrap resamples for confidence intervals"
     )
     known, overrides = parser.parse_known_args(args)
@@ -225,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         report_dir=known.report_dir or Path("reports") / f"{stem}_cv",
         combine=known.combine,
         n_boot=known.n_boot,
+        transformer=known.models != "tfidf",
     )
     return 0
 

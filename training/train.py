@@ -62,6 +62,7 @@ def load_splits(cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
         split_column=d.split_column,
         id_column=d.id_column,
         keep_columns=d.keep_columns,
+        prefix_columns=d.prefix_columns,
         bad_rows=d.bad_rows,
         file_format=d.file_format,
         hf_split=d.hf_split,
