@@ -51,7 +51,7 @@ from typing import Any
 import pandas as pd
 
 from fakereview_nlp.labels import LABELS, LabelName
-from fakereview_nlp.text import normalize_text
+from fakereview_nlp.text import normalize_text, text_prefix_key
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +60,6 @@ PathLike = str | os.PathLike[str]
 #: Columns every imported corpus starts with, in this order; split and metadata columns follow.
 CANONICAL_COLUMNS: tuple[str, ...] = ("id", "text", "label", "group")
 
-#: Letters and digits kept by :func:`text_prefix_key` (Unicode-aware, underscore excluded).
-_NOT_ALNUM = re.compile(r"[\W_]+")
 
 # Where this checkout keeps the shared data: <repo>/../shared/data.
 _REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -125,20 +123,6 @@ class CorpusSpec:
             if candidate.exists():
                 return candidate
         return None
-
-
-def text_prefix_key(text: str, n_chars: int = 80) -> str:
-    """The first ``n_chars`` letters and digits of ``text``, lower-cased: a near-duplicate key.
-
-    Why: GPT-2 fakes in fake_reviews_cg (and campaign reviews in amazon_labeled) repeat the
-    same opening with different endings; rows sharing this key must stay in one split.
-
-    Example::
-
-        >>> text_prefix_key("Great  product!! Works, as-described.", n_chars=12)
-        'greatproduct'
-    """
-    return _NOT_ALNUM.sub("", text.lower())[:n_chars]
 
 
 # --------------------------------------------------------------------------------------------

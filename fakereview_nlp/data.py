@@ -27,7 +27,7 @@ from typing import Literal
 import datasets
 
 from fakereview_nlp.labels import LABEL2ID, LABELS
-from fakereview_nlp.text import normalize_text
+from fakereview_nlp.text import normalize_text, text_prefix_key
 
 logger = logging.getLogger(__name__)
 
@@ -267,12 +267,14 @@ def class_balance(labels: Sequence[int]) -> str:
     )
 
 
-def group_keys(ds: datasets.Dataset) -> list[str]:
+def group_keys(ds: datasets.Dataset, *, prefix_chars: int = 0) -> list[str]:
     """One key per row such that rows sharing a group *or* an exact text share a key.
 
     Rows without a group are their own group. Exact duplicate texts are merged into one
     group by union-find, so a duplicate can never sit on both sides of a split even when
-    its copies carry different group values.
+    its copies carry different group values. With ``prefix_chars`` > 0, rows whose texts
+    open with the same ``prefix_chars`` letters and digits (near-duplicates such as GPT-2
+    fakes sharing an opening) are merged too.
     """
     n = len(ds)
     parent = list(range(n))
@@ -285,7 +287,12 @@ def group_keys(ds: datasets.Dataset) -> list[str]:
 
     first_of: dict[tuple[str, str], int] = {}
     for i, (group, text) in enumerate(zip(ds["group"], ds["text"], strict=True)):
-        for key in ((("g", group),) if group else ()) + (("t", text),):
+        keys: tuple[tuple[str, str], ...] = (("t", text),)
+        if group:
+            keys += (("g", group),)
+        if prefix_chars:
+            keys += (("p", text_prefix_key(text, prefix_chars)),)
+        for key in keys:
             if key in first_of:
                 a, b = find(i), find(first_of[key])
                 if a != b:
@@ -296,7 +303,7 @@ def group_keys(ds: datasets.Dataset) -> list[str]:
 
 
 def grouped_split(
-    ds: datasets.Dataset, *, eval_fraction: float, seed: int
+    ds: datasets.Dataset, *, eval_fraction: float, seed: int, prefix_chars: int = 0
 ) -> tuple[datasets.Dataset, datasets.Dataset]:
     """A seeded train/eval split in which no group and no exact duplicate text straddles.
 
@@ -305,7 +312,7 @@ def grouped_split(
     """
     if not 0.0 < eval_fraction < 1.0:
         raise ValueError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
-    keys = group_keys(ds)
+    keys = group_keys(ds, prefix_chars=prefix_chars)
     members: dict[str, list[int]] = {}
     for i, key in enumerate(keys):
         members.setdefault(key, []).append(i)
@@ -327,7 +334,7 @@ def grouped_split(
     return ds.select(train_idx), ds.select(sorted(eval_idx))
 
 
-def grouped_folds(ds: datasets.Dataset, *, n_folds: int, seed: int) -> list[str]:
+def grouped_folds(ds: datasets.Dataset, *, n_folds: int, seed: int, prefix_chars: int = 0) -> list[str]:
     """Assign each row a fold ``"1"``..``"n_folds"``, whole groups (and duplicate texts) together.
 
     Groups are shuffled with ``seed`` and dealt greedily to the currently smallest fold,
@@ -335,7 +342,7 @@ def grouped_folds(ds: datasets.Dataset, *, n_folds: int, seed: int) -> list[str]
     """
     if n_folds < 2:
         raise ValueError(f"n_folds must be at least 2, got {n_folds}")
-    keys = group_keys(ds)
+    keys = group_keys(ds, prefix_chars=prefix_chars)
     members: dict[str, list[int]] = {}
     for i, key in enumerate(keys):
         members.setdefault(key, []).append(i)

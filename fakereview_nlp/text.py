@@ -21,3 +21,21 @@ def normalize_text(text: str) -> str:
         'Great room. Would stay again.'
     """
     return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+#: Letters and digits kept by :func:`text_prefix_key` (Unicode-aware, underscore excluded).
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
+def text_prefix_key(text: str, n_chars: int = 80) -> str:
+    """The first ``n_chars`` letters and digits of ``text``, lower-cased: a near-duplicate key.
+
+    Why: GPT-2 fakes in fake_reviews_cg (and campaign reviews in amazon_labeled) repeat the
+    same opening with different endings; rows sharing this key must stay in one split.
+
+    Example::
+
+        >>> text_prefix_key("Great  product!! Works, as-described.", n_chars=12)
+        'greatproduct'
+    """
+    return _NOT_ALNUM.sub("", text.lower())[:n_chars]

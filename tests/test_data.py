@@ -179,3 +179,22 @@ def test_prefix_columns_put_metadata_before_text(tmp_path: Path) -> None:
     assert ds["text"] == ["verified_purchase: N | rating: 5 | Works well."]
     with pytest.raises(ValueError, match=r"prefix_columns\[0\]='stars' is not a column"):
         load_reviews(write(tmp_path, rows, "csv"), prefix_columns=["stars"])
+
+
+def test_near_duplicate_openings_stay_in_one_fold() -> None:
+    texts = [f"This product is great and I love it, number {i}" for i in range(6)]
+    texts += [f"unrelated review {i} about something else entirely" for i in range(24)]
+    ds = datasets.Dataset.from_dict(
+        {
+            "id": [str(i) for i in range(30)],
+            "text": texts,
+            "label": [i % 2 for i in range(30)],
+            "group": [""] * 30,
+            "split": [""] * 30,
+        }
+    )
+    folds = grouped_folds(ds, n_folds=3, seed=0, prefix_chars=30)
+    assert len(set(folds[:6])) == 1
+    _, val = grouped_split(ds, eval_fraction=0.3, seed=1, prefix_chars=30)
+    shared = [t for t in val["text"] if t.startswith("This product")]
+    assert len(shared) in (0, 6)

@@ -35,6 +35,9 @@ class DataConfig:
     label_map: dict[str, str] | None = None
     #: rows sharing a group (hotel, product) never straddle train and eval.
     group_column: str | None = None
+    #: also keep together rows whose texts open with the same N letters/digits (near-duplicate
+    #: openings, e.g. GPT-2 fakes); 0 = off.
+    near_duplicate_prefix_chars: int = 0
     #: a split/fold column; when set, eval_splits picks the evaluation rows.
     split_column: str | None = None
     id_column: str | None = None
@@ -55,6 +58,7 @@ class DataConfig:
     def __post_init__(self) -> None:
         _check_range("data.eval_fraction", self.eval_fraction, 0.0, 1.0, low_open=True, high_open=True)
         _check_min("data.max_rows", self.max_rows, 0)
+        _check_min("data.near_duplicate_prefix_chars", self.near_duplicate_prefix_chars, 0)
         if self.split_column and not self.eval_splits:
             raise ConfigError(
                 f"data.split_column is {self.split_column!r} but data.eval_splits is empty; "

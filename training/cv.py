@@ -78,7 +78,9 @@ def assign_folds(cfg: TrainConfig, n_folds: int, runs_dir: Path) -> tuple[pd.Dat
     frame = ds.to_pandas()
     if d.split_column:
         return frame, None
-    frame["split"] = grouped_folds(ds, n_folds=n_folds, seed=cfg.training.seed)
+    frame["split"] = grouped_folds(
+        ds, n_folds=n_folds, seed=cfg.training.seed, prefix_chars=d.near_duplicate_prefix_chars
+    )
     runs_dir.mkdir(parents=True, exist_ok=True)
     data_file = runs_dir / "cv_data.parquet"
     frame.to_parquet(data_file, index=False)

@@ -73,7 +73,12 @@ def load_splits(cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
     if d.split_column:
         train, val = split_by_column(ds, eval_splits=d.eval_splits, train_splits=d.train_splits)
     else:
-        train, val = grouped_split(ds, eval_fraction=d.eval_fraction, seed=cfg.training.seed)
+        train, val = grouped_split(
+            ds,
+            eval_fraction=d.eval_fraction,
+            seed=cfg.training.seed,
+            prefix_chars=d.near_duplicate_prefix_chars,
+        )
     for name, part in (("train", train), ("validation", val)):
         if len(part) == 0 or len(set(part["label"])) < 2:
             raise ValueError(
