@@ -20,6 +20,7 @@ import os
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -62,27 +63,23 @@ def build_random_model(folder: Path, texts: list[str]) -> None:
     tokenizer.save_pretrained(folder)
 
 
-def pipeline_scores(model_dir: str, texts: list[str], batch_size: int) -> tuple[np.ndarray, float]:
+def pipeline_runner(model_dir: str, batch_size: int) -> Callable[[list[str]], np.ndarray]:
     from transformers import pipeline
 
     pipe = pipeline("text-classification", model=model_dir, device="cpu", truncation=True, top_k=None)
-    pipe(texts[:2], batch_size=batch_size)  # warm-up: first-call allocations are not throughput
-    start = time.perf_counter()
-    results = pipe(texts, batch_size=batch_size)
-    seconds = time.perf_counter() - start
-    fake = np.array([{d["label"]: d["score"] for d in r}["fake"] for r in results])
-    return fake, seconds
+
+    def run(texts: list[str]) -> np.ndarray:
+        results = pipe(texts, batch_size=batch_size)
+        return np.array([{d["label"]: d["score"] for d in r}["fake"] for r in results])
+
+    return run
 
 
-def classify_scores(model_dir: str, texts: list[str], **kwargs: object) -> tuple[np.ndarray, float, str]:
+def classify_runner(model_dir: str, **kwargs: object) -> tuple[Callable[[list[str]], np.ndarray], str]:
     from fakereview_nlp.inference import FakeReviewClassifier
 
     clf = FakeReviewClassifier.from_pretrained(model_dir, **kwargs)  # type: ignore[arg-type]
-    clf.classify(texts[:2])
-    start = time.perf_counter()
-    verdicts = clf.classify(texts)
-    seconds = time.perf_counter() - start
-    return np.array([v.fake_score for v in verdicts]), seconds, repr(clf)
+    return lambda texts: np.array([v.fake_score for v in clf.classify(texts)]), repr(clf)
 
 
 def main() -> None:
@@ -92,6 +89,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=256, help="number of reviews from the top of the file")
     parser.add_argument(
         "--model", default=None, help="a fine-tuned model directory instead of the random one"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="rounds over all settings; the median is reported"
     )
     parser.add_argument("--pipeline-batch-sizes", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument(
@@ -117,23 +117,36 @@ def main() -> None:
         model_dir = args.model or str(Path(tmp) / "distilbert_random")
         if args.model is None:
             build_random_model(Path(model_dir), texts)
-        rows: list[tuple[str, float, np.ndarray]] = []
-        reference = None
+        runners: list[tuple[str, Callable[[list[str]], np.ndarray]]] = []
         for batch_size in args.pipeline_batch_sizes:
-            scores, seconds = pipeline_scores(model_dir, texts, batch_size)
-            reference = scores if reference is None else reference
-            rows.append((f"pipeline fp32 batch_size={batch_size}", len(texts) / seconds, scores))
-            print(f"  {rows[-1][0]}: {rows[-1][1]:.2f} reviews/s", flush=True)
+            runners.append((f"pipeline fp32 batch_size={batch_size}", pipeline_runner(model_dir, batch_size)))
         for setting in args.classify_dtypes:
-            kwargs = {} if setting == "default" else {"dtype": setting}
-            scores, seconds, described = classify_scores(model_dir, texts, **kwargs)
-            rows.append((f"classify() {setting}: {described}", len(texts) / seconds, scores))
-            print(f"  {rows[-1][0]}: {rows[-1][1]:.2f} reviews/s", flush=True)
-    assert reference is not None
+            run, described = classify_runner(
+                model_dir, **({} if setting == "default" else {"dtype": setting})
+            )
+            print(f"classify() {setting}: {described}")
+            runners.append((f"classify() dtype={setting}", run))
+        rates: dict[str, list[float]] = {name: [] for name, _ in runners}
+        scores: dict[str, np.ndarray] = {}
+        for _name, run in runners:
+            run(texts[:2])  # warm-up: first-call allocations are not throughput
+        # Rounds rotate the order, and the median is reported, so that load from other processes
+        # on a shared machine does not favour whichever setting happened to run in a quiet spell.
+        for round_ in range(args.repeats):
+            shift = round_ % len(runners)
+            for name, run in runners[shift:] + runners[:shift]:
+                start = time.perf_counter()
+                scores[name] = run(texts)
+                rates[name].append(len(texts) / (time.perf_counter() - start))
+                print(f"  round {round_ + 1}: {name}: {rates[name][-1]:.2f} reviews/s "
+                      f"(load average {os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
+    reference = scores[runners[0][0]]
+    rows = [(name, float(np.median(rates[name])), scores[name]) for name, _ in runners]
     best = max(r[1] for r in rows if r[0].startswith("pipeline"))
     ref_labels = reference >= 0.5
     spread = np.percentile(reference, [5, 50, 95])
     print(f"\nfp32 reference P(fake) 5/50/95th percentiles: {spread.round(3).tolist()}")
+    print(f"median of {args.repeats} round(s)")
     print(f"{'setting':<60} {'reviews/s':>10} {'x best pipe':>12} {'agreement':>10} {'max |dP|':>10}")
     for name, rate, scores in rows:
         agreement = float(((scores >= 0.5) == ref_labels).mean())
