@@ -54,7 +54,7 @@ def tiny_cfg(csv: Path, out: Path, tokenizer_dir: Path, **training: object) -> T
 
 def test_smoke_run_writes_complete_output(reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path) -> None:
     out = tmp_path / "model"
-    result = run(tiny_cfg(reviews_csv, out, tokenizer_dir, class_weights="auto"))
+    result = run(tiny_cfg(reviews_csv, out, tokenizer_dir, class_weights="auto", tracker="tensorboard"))
     files = {p.name for p in out.iterdir()}
     assert {
         "model.safetensors",
@@ -67,7 +67,9 @@ def test_smoke_run_writes_complete_output(reviews_csv: Path, tmp_path: Path, tok
         "operating_points.json",
     } <= files
     assert not list(tmp_path.glob(".model.partial-*"))
-    assert not (tmp_path / "model.checkpoints").exists()
+    # only the TensorBoard logs stay beside the model; the scratch copy of the best model is gone
+    assert [p.name for p in (tmp_path / "model.checkpoints").iterdir()] == ["logs"]
+    assert list((tmp_path / "model.checkpoints" / "logs").rglob("events.out.tfevents.*"))
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["world_size"] == 1
     assert [h["epoch"] for h in metrics["history"]] == [0, 1]

@@ -533,8 +533,9 @@ def _write_output(
         (staging / COMPLETE_MARKER).write_text(cfg.to_yaml())
         publish(staging, final, overwrite=cfg.output.overwrite)
         shutil.rmtree(best_dir, ignore_errors=True)
-        if not cfg.training.checkpoint_every_steps:
-            shutil.rmtree(work, ignore_errors=True)
+        # Kept while it holds checkpoints or tracker logs; otherwise it was scratch space.
+        if work.is_dir() and not any(work.iterdir()):
+            work.rmdir()
         logger.info(
             "wrote %s (model of step %d: %s=%.4f) in %.0f s",
             final,
