@@ -181,7 +181,7 @@ def load_reviews(
             ``label_column=None`` reads unlabelled data (``label`` is then -1).
         label_map: raw label value → ``"genuine"``/``"fake"``; default accepts those names and 0/1.
         keep_columns: extra source columns to carry along (e.g. ``polarity`` for slicing).
-        prefix_columns: metadata columns written in front of the text as ``"name: value | "``
+        prefix_columns: metadata columns written in front of the text as ``"name_value ... | "``
             (e.g. ``verified_purchase``, ``rating``) so a text model can use them. Off by
             default: such columns can leak the label (see the amazon_labeled README).
         bad_rows: ``"drop"`` rows with empty text or a missing label, with a warning that counts
@@ -249,7 +249,10 @@ def _prefix(raw: datasets.Dataset, columns: Sequence[str], row: int) -> str:
     if not columns:
         return ""
     record = raw[row]
-    return "".join(f"{c}: {normalize_text(str(record[c]))} | " for c in columns)
+    # One word per column ("verified_purchase_N"), so that bag-of-words models keep one-letter
+    # values such as Y/N or 5 that their tokenisers would drop on their own.
+    words = [f"{c}_{normalize_text(str(record[c])).replace(' ', '_')}" for c in columns]
+    return " ".join(words) + " | "
 
 
 def _split_key(value: object) -> str:

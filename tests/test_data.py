@@ -176,7 +176,7 @@ def test_split_by_column_and_unknown_split() -> None:
 def test_prefix_columns_put_metadata_before_text(tmp_path: Path) -> None:
     rows = [{"text": "Works  well.", "label": "fake", "rating": "5", "verified_purchase": "N"}]
     ds = load_reviews(write(tmp_path, rows, "csv"), prefix_columns=["verified_purchase", "rating"])
-    assert ds["text"] == ["verified_purchase: N | rating: 5 | Works well."]
+    assert ds["text"] == ["verified_purchase_N rating_5 | Works well."]
     with pytest.raises(ValueError, match=r"prefix_columns\[0\]='stars' is not a column"):
         load_reviews(write(tmp_path, rows, "csv"), prefix_columns=["stars"])
 

@@ -43,7 +43,7 @@ class DataConfig:
     id_column: str | None = None
     #: extra columns carried into predictions (e.g. polarity, for slicing reports).
     keep_columns: list[str] = field(default_factory=list)
-    #: metadata columns written before the text ("rating: 5 | ..."); may leak the label.
+    #: metadata columns written before the text ("verified_purchase_N rating_5 | ..."); may leak the label.
     prefix_columns: list[str] = field(default_factory=list)
     eval_splits: list[str] = field(default_factory=list)
     #: when set, only these splits train (e.g. to leave a test fold out entirely).
