@@ -68,6 +68,22 @@ class DataConfig:
         if self.train_splits is not None:
             self.train_splits = [str(s) for s in self.train_splits]
 
+    def load_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`fakereview_nlp.data.load_reviews` for this section."""
+        return {
+            "text_column": self.text_column,
+            "label_column": self.label_column,
+            "label_map": self.label_map,
+            "group_column": self.group_column,
+            "split_column": self.split_column,
+            "id_column": self.id_column,
+            "keep_columns": self.keep_columns,
+            "prefix_columns": self.prefix_columns,
+            "bad_rows": self.bad_rows,
+            "file_format": self.file_format,
+            "hf_split": self.hf_split,
+        }
+
 
 @dataclass
 class ModelConfig:

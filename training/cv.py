@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from fakereview_nlp.baseline import tfidf_scores
 from fakereview_nlp.data import grouped_folds, load_reviews, split_by_column
 from fakereview_nlp.report import build_report, fingerprint_file, write_report
-from training.config import TrainConfig, load_config
+from training.config import TrainConfig, config_from_dict, load_config
 from training.output import COMPLETE_MARKER
 
 logger = logging.getLogger("training.cv")
@@ -61,20 +62,7 @@ def assign_folds(cfg: TrainConfig, n_folds: int, runs_dir: Path) -> tuple[pd.Dat
     Returns the frame and, when folds had to be made, the Parquet file the fold configs read.
     """
     d = cfg.data
-    ds = load_reviews(
-        d.path,
-        text_column=d.text_column,
-        label_column=d.label_column,
-        label_map=d.label_map,
-        group_column=d.group_column,
-        split_column=d.split_column,
-        id_column=d.id_column,
-        keep_columns=d.keep_columns,
-        prefix_columns=d.prefix_columns,
-        bad_rows=d.bad_rows,
-        file_format=d.file_format,
-        hf_split=d.hf_split,
-    )
+    ds = load_reviews(d.path, **d.load_kwargs())
     frame = ds.to_pandas()
     if d.split_column:
         return frame, None
@@ -96,7 +84,8 @@ def train_fold(config_path: str, overrides: list[str]) -> tuple[pd.DataFrame, fl
     cfg.output.overwrite = True
     out = Path(cfg.output.dir)
     marker = out / COMPLETE_MARKER
-    if marker.is_file() and marker.read_text() == cfg.to_yaml():
+    # Compared as configs, not text: a run saved before a key was added (with its default) matches.
+    if marker.is_file() and config_from_dict(yaml.safe_load(marker.read_text())) == cfg:
         logger.info("reusing %s (same resolved config)", out)
         metrics = json.loads((out / "metrics.json").read_text())
         return (

@@ -53,20 +53,7 @@ TRAINER_STATE = "trainer_state.json"
 def load_splits(cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
     """Train and validation sets in the canonical schema, split without leakage."""
     d = cfg.data
-    ds = load_reviews(
-        d.path,
-        text_column=d.text_column,
-        label_column=d.label_column,
-        label_map=d.label_map,
-        group_column=d.group_column,
-        split_column=d.split_column,
-        id_column=d.id_column,
-        keep_columns=d.keep_columns,
-        prefix_columns=d.prefix_columns,
-        bad_rows=d.bad_rows,
-        file_format=d.file_format,
-        hf_split=d.hf_split,
-    )
+    ds = load_reviews(d.path, **d.load_kwargs())
     if d.max_rows and d.max_rows < len(ds):
         # A seeded sample, not the first rows: corpus files are often sorted by label.
         ds = ds.shuffle(seed=cfg.training.seed).select(range(d.max_rows)).flatten_indices()
