@@ -16,9 +16,12 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import sys
 import time
 from pathlib import Path
 
+# training/ is run from a checkout, not installed: make the repository root importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -115,7 +118,8 @@ def trainer(model: torch.nn.Module, tokenizer, train, args: argparse.Namespace, 
         max_grad_norm=1.0,
         bf16=args.precision == "bf16",
         use_cpu=not torch.cuda.is_available(),
-        group_by_length=True,
+        train_sampling_strategy="group_by_length",
+        optim="adamw_torch_fused",
         report_to=[],
         save_strategy="no",
         logging_strategy="no",
