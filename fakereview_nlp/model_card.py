@@ -233,7 +233,7 @@ def build_model_card(
     lines += [
         "## Train it yourself",
         "",
-        "From a checkout of fakereview_nlp (`python3 -m pip install -e \".[dev,offline]\"`):",
+        'From a checkout of fakereview_nlp (`python3 -m pip install -e ".[dev,offline]"`):',
         "",
         "```bash",
         "# GPU with the Hugging Face Hub: distilbert-base-uncased, the default (one GPU, or several)",
