@@ -189,11 +189,16 @@ def class_weight_tensor(cfg: TrainConfig, labels: list[int]) -> torch.Tensor | N
 # ----------------------------------------------------------------------------- metrics
 
 
-def validation_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    """The package's evaluate metric module (loaded from a local path; the Hub is not needed)."""
+def validation_metrics(labels: np.ndarray, scores: np.ndarray, process_index: int = 0) -> dict[str, float]:
+    """The package's evaluate metric module (loaded from a local path; the Hub is not needed).
+
+    Every process computes on the full gathered set; a per-process experiment id keeps their
+    evaluate cache files apart.
+    """
     from fakereview_nlp.metric import load_metric
 
-    result = load_metric().compute(predictions=scores.tolist(), references=labels.tolist())
+    metric = load_metric(experiment_id=f"fakereview-rank{process_index}")
+    result = metric.compute(predictions=scores.tolist(), references=labels.tolist())
     return {k: float(v) for k, v in result.items()}
 
 
@@ -327,7 +332,7 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
         out = evaluate(accelerator, model, val_dl, len(val_ds))
         scores = softmax_fake(out.logits)
         metrics = {"epoch": state.step.epoch, "step": state.step.global_step, "eval_loss": out.loss}
-        metrics.update(validation_metrics(out.labels, scores))
+        metrics.update(validation_metrics(out.labels, scores, accelerator.process_index))
         state.history.append(metrics)
         state.last_eval_step = state.step.global_step
         key = t.early_stopping_metric
