@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from tests.test_train import tiny_raw
@@ -98,3 +99,60 @@ def test_cv_tfidf_only_with_metadata_prefix(reviews_csv: Path, tmp_path: Path, t
     oof = pd.read_csv(report / "oof_predictions.csv", dtype={"id": str, "fold": str})
     assert list(oof.columns) == ["id", "fold", "label", "tfidf_score"] and len(oof) == 48
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("fold*"))
+
+
+def test_cv_seed_ensemble_averages_members(reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path) -> None:
+    config = tmp_path / "cv.yaml"
+    raw = tiny_raw(reviews_csv, tmp_path / "unused", tokenizer_dir, epochs=1)
+    raw["data"]["keep_columns"] = []
+    config.write_text(yaml.safe_dump(raw))
+    runs, report = tmp_path / "runs", tmp_path / "report"
+    args = [str(config), "--folds", "1", "--seeds", "7,8", "--runs-dir", str(runs)]
+    assert main([*args, "--report-dir", str(report), "--n-boot", "0"]) == 0
+    assert sorted(p.name for p in runs.iterdir()) == ["fold1", "fold1-seed8"]
+    for name, seed in [("fold1", 7), ("fold1-seed8", 8)]:
+        saved = yaml.safe_load((runs / name / "training_config.yaml").read_text())
+        assert saved["training"]["seed"] == seed
+    oof = pd.read_csv(report / "oof_predictions.csv", dtype={"id": str, "fold": str})
+    assert list(oof.columns) == [
+        "id",
+        "fold",
+        "label",
+        "transformer_score",
+        "tfidf_score",
+        "transformer_seed7_score",
+        "transformer_seed8_score",
+    ]
+    members = oof[["transformer_seed7_score", "transformer_seed8_score"]]
+    # two seeds give two different models, and the ensemble is exactly their mean
+    assert (members.iloc[:, 0] - members.iloc[:, 1]).abs().max() > 1e-6
+    assert ((oof["transformer_score"] - members.mean(axis=1)).abs() < 1e-9).all()
+    single = pd.read_csv(runs / "fold1-seed8" / "val_predictions.csv", dtype={"id": str}).set_index("id")
+    assert (single.loc[oof["id"], "fake_score"].to_numpy() == oof["transformer_seed8_score"].to_numpy()).all()
+    built = json.loads((report / "report.json").read_text())
+    assert built["models"] == ["transformer", "tfidf", "transformer_seed7"]
+    info = json.loads((report / "cv_runs.json").read_text())["folds"][0]
+    assert [m["seed"] for m in info["members"]] == [7, 8] and info["reused"] is False
+    # the second call reuses both members
+    assert main([*args, "--report-dir", str(tmp_path / "again"), "--n-boot", "0"]) == 0
+    info = json.loads((tmp_path / "again" / "cv_runs.json").read_text())["folds"][0]
+    assert [m["reused"] for m in info["members"]] == [True, True]
+
+
+def test_cv_rejects_repeated_seeds(reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path) -> None:
+    config = tmp_path / "cv.yaml"
+    config.write_text(yaml.safe_dump(tiny_raw(reviews_csv, tmp_path / "unused", tokenizer_dir, epochs=1)))
+    with pytest.raises(ValueError, match=r"seeds=\[3, 3\] must be distinct"):
+        main(
+            [
+                str(config),
+                "--seeds",
+                "3,3",
+                "--runs-dir",
+                str(tmp_path / "r"),
+                "--report-dir",
+                str(tmp_path / "o"),
+            ]
+        )
+    with pytest.raises(SystemExit):
+        main([str(config), "--seeds", "a,b"])

@@ -3,14 +3,17 @@
 Usage::
 
     python -m training.cv CONFIG [--folds 1,2,3] [--n-folds 5] [--runs-dir DIR] [--report-dir DIR]
-                          [--combine] [--section.key=value ...]
+                          [--seeds 42,43,44] [--combine] [--section.key=value ...]
 
 Folds come from the config's split column (op_spam's hotel-grouped ``fold``) or, when it has
 none, from :func:`fakereview_nlp.data.grouped_folds` (whole groups and duplicate texts kept
 together). Each fold trains with ``training.train.run`` into ``RUNS_DIR/fold<k>``; a fold whose
 directory already holds the same resolved config is reused, so a killed CV run continues where
-it stopped. Pooled out-of-fold scores of both models (and, with ``--combine``, their mean) go
-through the evaluation report, paired per fold.
+it stopped. With ``--seeds``, each fold trains one model per seed (``fold<k>`` for the first,
+``fold<k>-seed<s>`` for the others) and the transformer's score is the members' mean P(fake):
+a seed ensemble, reported beside its first member alone so the gain is measured, not assumed.
+Pooled out-of-fold scores of both models (and, with ``--combine``, their mean) go through the
+evaluation report, paired per fold.
 """
 
 from __future__ import annotations
@@ -35,9 +38,24 @@ from training.output import COMPLETE_MARKER
 logger = logging.getLogger("training.cv")
 
 
-def fold_overrides(cfg: TrainConfig, fold: str, runs_dir: Path, data_file: Path | None) -> list[str]:
-    """The overrides that turn the base config into fold ``fold``'s config."""
-    overrides = [f'--data.eval_splits=["{fold}"]', f"--output.dir={runs_dir / f'fold{fold}'}"]
+def member_dir(runs_dir: Path, fold: str, seed: int | None, first: bool) -> Path:
+    """Where fold ``fold``'s model for ``seed`` goes; the first member keeps the plain name."""
+    return runs_dir / (f"fold{fold}" if first or seed is None else f"fold{fold}-seed{seed}")
+
+
+def fold_overrides(
+    cfg: TrainConfig,
+    fold: str,
+    runs_dir: Path,
+    data_file: Path | None,
+    seed: int | None = None,
+    first: bool = True,
+) -> list[str]:
+    """The overrides that turn the base config into fold ``fold``'s config (for one seed)."""
+    out = member_dir(runs_dir, fold, seed, first)
+    overrides = [f'--data.eval_splits=["{fold}"]', f"--output.dir={out}"]
+    if seed is not None:
+        overrides.append(f"--training.seed={seed}")
     if data_file is not None:
         keep = json.dumps(list(cfg.data.keep_columns))
         overrides += [
@@ -108,9 +126,15 @@ def run_cv(
     combine: bool,
     n_boot: int,
     transformer: bool = True,
+    seeds: list[int] | None = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     base = load_config(config_path, overrides)
+    if seeds is not None and (not seeds or len(set(seeds)) != len(seeds)):
+        raise ValueError(f"seeds={seeds} must be distinct and non-empty, e.g. [42, 43, 44]")
+    # One seed (the config's) unless asked: the plain single-model CV.
+    members: list[int | None] = list(seeds) if seeds else [None]
+    ensemble = len(members) > 1
     frame, data_file = assign_folds(base, n_folds, runs_dir)
     present = sorted(set(frame["split"]), key=lambda s: (len(s), s))
     chosen = folds or present
@@ -125,8 +149,25 @@ def run_cv(
         fold_cfg_overrides = overrides + fold_overrides(base, fold, runs_dir, data_file)
         fold_cfg = load_config(config_path, fold_cfg_overrides)
         train, test = _fold_rows(frame, fold, fold_cfg)
+        member_info: list[dict[str, Any]] = []
         if transformer:
-            predictions, seconds, reused = train_fold(config_path, fold_cfg_overrides)
+            runs = []
+            for i, seed in enumerate(members):
+                member_overrides = overrides + fold_overrides(
+                    base, fold, runs_dir, data_file, seed=seed, first=i == 0
+                )
+                runs.append(train_fold(config_path, member_overrides))
+                member_info.append(
+                    {
+                        "seed": base.training.seed if seed is None else seed,
+                        "dir": str(member_dir(runs_dir, fold, seed, i == 0)),
+                        "train_seconds": runs[-1][1],
+                        "reused": runs[-1][2],
+                    }
+                )
+            predictions = _mean_of_members(runs, [m["seed"] for m in member_info])
+            seconds = sum(r[1] for r in runs)
+            reused = all(r[2] for r in runs)
         else:
             keep = ["id", "label", "group", *[c for c in base.data.keep_columns if c in test.columns]]
             predictions, seconds, reused = test[keep].copy(), 0.0, False
@@ -134,9 +175,16 @@ def run_cv(
         tfidf_by_id = pd.Series(tfidf, index=test["id"].to_numpy())
         predictions = predictions.assign(fold=fold, tfidf_score=tfidf_by_id.loc[predictions["id"]].to_numpy())
         pooled.append(predictions)
-        fold_info.append(
-            {"fold": fold, "train": len(train), "test": len(test), "train_seconds": seconds, "reused": reused}
-        )
+        info: dict[str, Any] = {
+            "fold": fold,
+            "train": len(train),
+            "test": len(test),
+            "train_seconds": seconds,
+            "reused": reused,
+        }
+        if ensemble:
+            info["members"] = member_info
+        fold_info.append(info)
     oof = pd.concat(pooled, ignore_index=True)
     oof = oof.rename(columns={"fake_score": "transformer_score"})
     combine = combine and transformer
@@ -148,6 +196,11 @@ def run_cv(
     scores["tfidf"] = oof["tfidf_score"].to_numpy()
     if combine:
         scores["transformer+tfidf"] = oof["combined_score"].to_numpy()
+    member_columns = [c for c in oof.columns if c.startswith("transformer_seed")] if ensemble else []
+    if member_columns:
+        # the first member alone: what the ensemble adds over one model, on the same folds
+        first = member_columns[0]
+        scores[first.removesuffix("_score")] = oof[first].to_numpy()
     slices = {c: oof[c].astype(str).tolist() for c in base.data.keep_columns if c in oof.columns}
     report = build_report(
         oof["label"].to_numpy(),
@@ -165,6 +218,7 @@ def run_cv(
             "command": "python -m training.cv",
             "config": config_path,
             "overrides": overrides,
+            "seeds": [m if m is not None else base.training.seed for m in members],
             "resolved": base.to_dict(),
             "folds": fold_info,
         },
@@ -175,6 +229,7 @@ def run_cv(
     columns = ["id", "fold", "label", *(["transformer_score"] if transformer else []), "tfidf_score"]
     if combine:
         columns.append("combined_score")
+    columns += member_columns
     oof[columns].to_csv(report_dir / "oof_predictions.csv", index=False)
     summary = {
         "folds": fold_info,
@@ -184,6 +239,24 @@ def run_cv(
     (report_dir / "cv_runs.json").write_text(json.dumps(summary, indent=2) + "\n")
     logger.info("wrote %s", report_dir)
     return report
+
+
+def _mean_of_members(runs: list[tuple[pd.DataFrame, float, bool]], seeds: list[int]) -> pd.DataFrame:
+    """One fold's predictions: the first member's rows with P(fake) averaged over all members."""
+    first = runs[0][0]
+    if len(runs) == 1:
+        return first
+    out = first.copy()
+    for (frame, _, _), seed in zip(runs, seeds, strict=True):
+        by_id = frame.set_index("id")["fake_score"]
+        if set(by_id.index) != set(first["id"]):
+            raise ValueError(
+                f"the seed-{seed} model scored different reviews than the seed-{seeds[0]} model on this "
+                "fold; delete its fold directory so it retrains on the same split"
+            )
+        out[f"transformer_seed{seed}_score"] = by_id.loc[first["id"]].to_numpy()
+    out["fake_score"] = out[[f"transformer_seed{s}_score" for s in seeds]].mean(axis=1)
+    return out
 
 
 def _fold_rows(frame: pd.DataFrame, fold: str, cfg: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -215,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
         help="'tfidf' skips the transformer (a quick baseline-only CV report)",
     )
     parser.add_argument(
+        "--seeds",
+        help="comma-separated training seeds: one model per seed and fold, scored as their mean "
+        "(a seed ensemble; default: the config's seed alone)",
+    )
+    parser.add_argument(
         "--n-boot", type=int, default=1000, help="bootstrap resamples for confidence intervals"
     )
     known, overrides = parser.parse_known_args(args)
@@ -233,8 +311,17 @@ def main(argv: list[str] | None = None) -> int:
         combine=known.combine,
         n_boot=known.n_boot,
         transformer=known.models != "tfidf",
+        seeds=_parse_seeds(known.seeds, parser) if known.seeds else None,
     )
     return 0
+
+
+def _parse_seeds(text: str, parser: argparse.ArgumentParser) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--seeds={text!r} must be comma-separated integers, e.g. --seeds 42,43,44")
+        raise  # parser.error exits; this keeps type checkers content
 
 
 if __name__ == "__main__":
