@@ -221,3 +221,36 @@ def test_evaluate_command_with_train_data_and_no_plots(tiny_model_dir, reviews_c
     assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md"]
     report = json.loads((out / "report.json").read_text())
     assert report["config"]["baseline"]["n_train"] == 48 and report["folds"] is None
+
+
+def test_evaluate_command_on_a_fake_reviews_cg_schema_file(tiny_model_dir, tmp_path):
+    """A held-out file in fake_reviews_cg's schema (id,text,label,split,category,rating) scores as is."""
+    import csv
+
+    from fakereview_nlp.cli import main
+
+    path = tmp_path / "heldout.csv"
+    rows = []
+    for i in range(40):
+        fake = i % 2 == 1
+        text = f'Review {i}: the kettle boils fast, café-grade, "quiet"\nand cheap' + ("" if fake else ".")
+        rows.append(
+            {
+                "id": f"test-{i}",
+                "text": text,
+                "label": "fake" if fake else "genuine",
+                "split": "test",
+                "category": ["Books_5", "Kindle_Store_5"][i % 4 // 2],
+                "rating": f"{1 + i % 5}.0",
+            }
+        )
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    out = tmp_path / "report"
+    args = ["evaluate", str(tiny_model_dir), str(path), "-o", str(out), "--id-column", "id"]
+    assert main([*args, "--slice-column", "category", "--n-boot", "10", "--no-plots"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["data"]["n"] == 40 and report["models"] == ["transformer"]
+    assert {r["value"] for r in report["slices"]["category"]} == {"Books_5", "Kindle_Store_5"}
