@@ -14,6 +14,10 @@ it stopped. With ``--seeds``, each fold trains one model per seed (``fold<k>`` f
 a seed ensemble, reported beside its first member alone so the gain is measured, not assumed.
 Pooled out-of-fold scores of both models (and, with ``--combine``, their mean) go through the
 evaluation report, paired per fold.
+
+The transformer's out-of-fold score is its *uncalibrated* P(fake): training fits each fold's
+temperature on that fold's validation rows, which here are the test rows, so the calibrated score
+would carry the test labels into ECE, Brier and the combination.
 """
 
 from __future__ import annotations
@@ -107,12 +111,26 @@ def train_fold(config_path: str, overrides: list[str]) -> tuple[pd.DataFrame, fl
         logger.info("reusing %s (same resolved config)", out)
         metrics = json.loads((out / "metrics.json").read_text())
         return (
-            pd.read_csv(out / "val_predictions.csv", dtype={"id": str}),
+            out_of_fold_scores(pd.read_csv(out / "val_predictions.csv", dtype={"id": str})),
             metrics["train_wall_seconds"],
             True,
         )
     result = run(cfg)
-    return result.val_predictions, result.wall_seconds, False
+    return out_of_fold_scores(result.val_predictions), result.wall_seconds, False
+
+
+def out_of_fold_scores(predictions: pd.DataFrame) -> pd.DataFrame:
+    """A fold's predictions with ``fake_score`` = the uncalibrated P(fake).
+
+    The saved ``fake_score`` is temperature-scaled with a temperature fitted on these very rows
+    (the fold's test rows); the uncalibrated score involves no test labels.
+    """
+    if "fake_score_uncalibrated" not in predictions.columns:
+        raise ValueError(
+            "val_predictions.csv has no fake_score_uncalibrated column (columns: "
+            f"{list(predictions.columns)}); delete the fold directory so the fold retrains"
+        )
+    return predictions.assign(fake_score=predictions["fake_score_uncalibrated"])
 
 
 def run_cv(
