@@ -10,12 +10,19 @@ Example::
     >>> from fakereview_nlp.baseline import TfidfBaseline
     >>> baseline = TfidfBaseline().fit(train_texts, train_labels)  # doctest: +SKIP
     >>> baseline.predict_proba(test_texts)  # P(fake), shape (n,)  # doctest: +SKIP
+    >>> baseline.save("runs/my_model")  # tfidf_model.json, read back by TfidfBaseline.load  # doctest: +SKIP
+
+Saved beside a transformer (``training`` with ``model.combine_tfidf: true``), it makes the
+classifier score the mean of both models' P(fake) (see :mod:`fakereview_nlp.inference`).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +30,10 @@ from numpy.typing import ArrayLike, NDArray
 
 from fakereview_nlp.metrics import check_inputs
 from fakereview_nlp.text import normalize_text
+
+#: the file a fitted baseline is saved to inside a model directory
+TFIDF_FILE = "tfidf_model.json"
+TFIDF_FORMAT = "fakereview-tfidf-logreg/1"
 
 
 @dataclass
@@ -93,6 +104,92 @@ class TfidfBaseline:
         classes = list(self._pipeline.classes_)
         return np.asarray(self._pipeline.predict_proba(docs)[:, classes.index(1)], dtype=np.float64)
 
+    def save(self, folder: str | os.PathLike[str]) -> Path:
+        """Write the fitted model to ``folder/tfidf_model.json``; returns the file's path.
+
+        Plain JSON (vocabulary, idf weights, coefficients), not a pickle, so loading it runs no
+        code; :meth:`load` rebuilds a model that gives the same scores.
+        """
+        if self._pipeline is None:
+            raise RuntimeError(
+                "TfidfBaseline is not fitted; call fit(train_texts, train_labels) before save()"
+            )
+        vectorizer, logreg = self._pipeline[0], self._pipeline[-1]
+        sign = 1.0 if list(logreg.classes_) == [0, 1] else -1.0  # coefficients are for classes_[1]
+        payload = {
+            "format": TFIDF_FORMAT,
+            "params": {
+                "ngram_range": list(self.ngram_range),
+                "min_df": self.min_df,
+                "max_features": self.max_features,
+                "C": self.C,
+                "lowercase": self.lowercase,
+            },
+            "vocabulary": {term: int(i) for term, i in vectorizer.vocabulary_.items()},
+            "idf": vectorizer.idf_.tolist(),
+            "coef": (sign * logreg.coef_[0]).tolist(),
+            "intercept": float(sign * logreg.intercept_[0]),
+        }
+        path = Path(folder) / TFIDF_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(payload), encoding="utf-8")
+        tmp.replace(path)  # atomic: a reader never sees half a file
+        return path
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str]) -> TfidfBaseline:
+        """Read ``folder/tfidf_model.json`` written by :meth:`save`."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        path = Path(folder) / TFIDF_FILE
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"no {TFIDF_FILE} in {folder}; fit a TfidfBaseline and call save({str(folder)!r}) first"
+            ) from None
+        except json.JSONDecodeError as err:
+            raise ValueError(
+                f"{path} is not valid JSON ({err}); write it again with TfidfBaseline.save"
+            ) from err
+        if not isinstance(payload, dict) or payload.get("format") != TFIDF_FORMAT:
+            found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+            raise ValueError(
+                f"{path} has format {found!r}; expected {TFIDF_FORMAT!r} (written by TfidfBaseline.save)"
+            )
+        try:
+            params = dict(payload["params"])
+            params["ngram_range"] = tuple(params["ngram_range"])
+            vocabulary = {str(k): int(v) for k, v in payload["vocabulary"].items()}
+            idf = np.asarray(payload["idf"], dtype=np.float64)
+            coef = np.asarray(payload["coef"], dtype=np.float64)
+            intercept = float(payload["intercept"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{path} is missing or has a malformed field ({err!r}); write it again") from err
+        n = len(vocabulary)
+        if idf.shape != (n,) or coef.shape != (n,) or sorted(vocabulary.values()) != list(range(n)):
+            raise ValueError(
+                f"{path} is inconsistent: {n} vocabulary entries, {idf.size} idf weights, {coef.size} "
+                "coefficients; write it again with TfidfBaseline.save"
+            )
+        model = cls(**params)
+        vectorizer = TfidfVectorizer(
+            ngram_range=model.ngram_range,
+            lowercase=model.lowercase,
+            sublinear_tf=True,
+            vocabulary=vocabulary,
+        )
+        vectorizer.idf_ = idf  # also fits the vectorizer: transform() needs nothing else
+        logreg = LogisticRegression()
+        logreg.classes_ = np.array([0, 1])
+        logreg.coef_ = coef[None, :]
+        logreg.intercept_ = np.array([intercept])
+        model._pipeline = make_pipeline(vectorizer, logreg)
+        return model
+
 
 def _check_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
@@ -105,6 +202,19 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     return [normalize_text(t) for t in docs]
 
 
+def combined_score(transformer: ArrayLike, tfidf: ArrayLike) -> NDArray[np.float64]:
+    """The transformer + TF-IDF combination: the mean of the two models' P(fake).
+
+    A plain mean, not a learned weighting: with a few thousand training rows a weight fitted on
+    validation data would be tuned on the rows that also pick the threshold.
+    """
+    t = np.asarray(transformer, dtype=np.float64)
+    f = np.asarray(tfidf, dtype=np.float64)
+    if t.shape != f.shape:
+        raise ValueError(f"combined_score needs scores of the same shape, got {t.shape} and {f.shape}")
+    return (t + f) / 2.0
+
+
 def tfidf_scores(
     train_texts: Sequence[str], train_labels: ArrayLike, test_texts: Sequence[str], **kwargs: Any
 ) -> NDArray[np.float64]:
@@ -112,4 +222,4 @@ def tfidf_scores(
     return TfidfBaseline(**kwargs).fit(train_texts, train_labels).predict_proba(test_texts)
 
 
-__all__ = ["TfidfBaseline", "tfidf_scores"]
+__all__ = ["TFIDF_FILE", "TfidfBaseline", "combined_score", "tfidf_scores"]

@@ -11,7 +11,10 @@ How a call runs (the speed comes from the first three points):
    float32), its scores are moved to the CPU at once, and the input order is restored at the end;
 4. ``P(fake) = softmax(logits / T)[:, fake]`` with the temperature ``T`` from the model's
    ``calibration.json`` (1.0 without one), and ``flagged = P(fake) >= threshold`` with the
-   threshold from ``operating_points.json`` (0.5 without one).
+   threshold from ``operating_points.json`` (0.5 without one);
+5. when the model directory also holds ``tfidf_model.json`` (trained with
+   ``model.combine_tfidf: true``), the score is the mean of that P(fake) and the TF-IDF model's
+   P(fake) of the whole text (:func:`fakereview_nlp.baseline.combined_score`).
 
 Defined results for awkward input:
 
@@ -39,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from fakereview_nlp.baseline import TFIDF_FILE, TfidfBaseline, combined_score
 from fakereview_nlp.labels import ID2LABEL, LabelName
 from fakereview_nlp.text import normalize_text
 
@@ -118,6 +122,8 @@ class FakeReviewClassifier:
         token_budget (`int`, *optional*): rows x padded length per forward pass; defaults by
             device (4,096 on the CPU, 65,536 on CUDA).
         source (`str`, *optional*): where the model came from, for messages.
+        tfidf (`TfidfBaseline`, *optional*): a fitted TF-IDF model; the score becomes the mean
+            of both models' P(fake). ``from_pretrained`` passes the one saved with the model.
 
     Example::
 
@@ -137,6 +143,7 @@ class FakeReviewClassifier:
         threshold: float = 0.5,
         token_budget: int | None = None,
         source: str | None = None,
+        tfidf: TfidfBaseline | None = None,
     ) -> None:
         from fakereview_nlp.devices import resolve_device, resolve_dtype
 
@@ -158,12 +165,14 @@ class FakeReviewClassifier:
         self.max_length = _max_length(model.config, tokenizer)
         pad = getattr(tokenizer, "pad_token_id", None)
         self.pad_token_id = 0 if pad is None else int(pad)
+        self.tfidf = tfidf
 
     def __repr__(self) -> str:
         return (
             f"FakeReviewClassifier(source={self.source!r}, device={str(self.device)!r}, "
             f"dtype={str(self.dtype).removeprefix('torch.')!r}, max_length={self.max_length}, "
-            f"temperature={self.temperature:g}, threshold={self.threshold:g})"
+            f"temperature={self.temperature:g}, threshold={self.threshold:g}"
+            f"{', tfidf=True' if self.tfidf is not None else ''})"
         )
 
     @classmethod
@@ -222,6 +231,7 @@ class FakeReviewClassifier:
                 "re-save them with tokenizer.save_pretrained(model_dir)"
             ) from err
         calibration = load_calibration(folder) or {}
+        tfidf = TfidfBaseline.load(folder) if (folder / TFIDF_FILE).is_file() else None
         operating = load_operating_points(folder) or {}
         threshold = operating.get("threshold", 0.5)
         if not (isinstance(threshold, int | float) and 0.0 <= threshold <= 1.0):
@@ -237,6 +247,7 @@ class FakeReviewClassifier:
             threshold=float(threshold),
             token_budget=token_budget,
             source=str(path_or_hub_id),
+            tfidf=tfidf,
         )
 
     def classify(
@@ -277,7 +288,7 @@ class FakeReviewClassifier:
         long_text: LongTextMode = "truncate",
         _caller: str = "predict_proba",
     ) -> np.ndarray:
-        """Calibrated P(fake) for each text.
+        """Calibrated P(fake) for each text (averaged with the TF-IDF part's when the model has one).
 
         Args: as :meth:`classify`.
 
@@ -293,7 +304,10 @@ class FakeReviewClassifier:
         out = np.empty(len(items), dtype=np.float64)
         for start in range(0, len(items), SORT_WINDOW):
             window = [normalize_text(t) for t in items[start : start + SORT_WINDOW]]
-            out[start : start + len(window)] = self._score_window(window, cap, long_text)
+            scores = self._score_window(window, cap, long_text)
+            if self.tfidf is not None:
+                scores = combined_score(scores, self.tfidf.predict_proba(window))
+            out[start : start + len(window)] = scores
         return out
 
     # -- internals -------------------------------------------------------------------------

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
-from fakereview_nlp.baseline import TfidfBaseline, tfidf_scores
+from fakereview_nlp.baseline import TFIDF_FILE, TfidfBaseline, combined_score, tfidf_scores
 from tests.conftest import make_reviews
 
 
@@ -37,3 +39,37 @@ def test_baseline_errors():
         TfidfBaseline().fit(train_x, [0] * 40)
     with pytest.raises(ValueError, match=r"ngram_range must satisfy 1 <= low <= high, got \(2, 1\)"):
         TfidfBaseline(ngram_range=(2, 1))
+
+
+def test_save_and_load_give_the_same_scores(tmp_path):
+    train_x, train_y, test_x, _ = _split()
+    fitted = TfidfBaseline(C=3.0).fit(train_x, train_y)
+    path = fitted.save(tmp_path)
+    assert path.name == TFIDF_FILE and json.loads(path.read_text())["format"] == "fakereview-tfidf-logreg/1"
+    loaded = TfidfBaseline.load(tmp_path)
+    assert loaded.C == 3.0 and loaded.ngram_range == (1, 2)
+    probe = [*test_x, "words it never saw", ""]
+    np.testing.assert_allclose(loaded.predict_proba(probe), fitted.predict_proba(probe), rtol=0, atol=1e-12)
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no tfidf_model.json in .*call save"):
+        TfidfBaseline.load(tmp_path)
+    with pytest.raises(RuntimeError, match=r"not fitted; call fit.* before save"):
+        TfidfBaseline().save(tmp_path)
+    (tmp_path / TFIDF_FILE).write_text('{"format": "pickle"}')
+    with pytest.raises(ValueError, match=r"has format 'pickle'; expected 'fakereview-tfidf-logreg/1'"):
+        TfidfBaseline.load(tmp_path)
+    train_x, train_y, _, _ = _split()
+    TfidfBaseline().fit(train_x, train_y).save(tmp_path)
+    payload = json.loads((tmp_path / TFIDF_FILE).read_text())
+    payload["coef"] = payload["coef"][:-1]
+    (tmp_path / TFIDF_FILE).write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match=r"inconsistent: \d+ vocabulary entries, \d+ idf weights"):
+        TfidfBaseline.load(tmp_path)
+
+
+def test_combined_score_is_the_mean():
+    np.testing.assert_array_equal(combined_score([0.2, 1.0], [0.6, 0.0]), [0.4, 0.5])
+    with pytest.raises(ValueError, match=r"same shape, got \(2,\) and \(1,\)"):
+        combined_score([0.2, 1.0], [0.6])

@@ -96,6 +96,9 @@ class ModelConfig:
     model_type: str = "distilbert"
     random_config: dict[str, Any] = field(default_factory=dict)
     max_length: int = 256
+    #: also fit TF-IDF + logistic regression on the same training rows and save it beside the
+    #: model; the classifier then scores the mean of both P(fake) (see training/combine.py).
+    combine_tfidf: bool = False
 
     def __post_init__(self) -> None:
         _check_range("model.max_length", self.max_length, 8, 8192)

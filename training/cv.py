@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from fakereview_nlp.baseline import tfidf_scores
+from fakereview_nlp.baseline import combined_score, tfidf_scores
 from fakereview_nlp.data import grouped_folds, load_reviews, split_by_column
 from fakereview_nlp.report import build_report, fingerprint_file, write_report
 from training.config import TrainConfig, config_from_dict, load_config
@@ -207,7 +207,7 @@ def run_cv(
     oof = oof.rename(columns={"fake_score": "transformer_score"})
     combine = combine and transformer
     if combine:
-        oof["combined_score"] = (oof["transformer_score"] + oof["tfidf_score"]) / 2.0
+        oof["combined_score"] = combined_score(oof["transformer_score"], oof["tfidf_score"])
     texts = by_id.loc[oof["id"], "text"]
     lengths = texts.str.split().str.len().to_numpy()
     scores = {"transformer": oof["transformer_score"].to_numpy()} if transformer else {}

@@ -416,7 +416,9 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
     if state.last_eval_step != state.step.global_step:
         validate()
     accelerator.wait_for_everyone()
-    result = _write_output(accelerator, cfg, state, val_ds, tokenizer, best_dir, final, work, started)
+    result = _write_output(
+        accelerator, cfg, state, train_ds, val_ds, tokenizer, best_dir, final, work, started
+    )
     accelerator.end_training()
     return result
 
@@ -458,6 +460,7 @@ def _write_output(
     accelerator: Accelerator,
     cfg: TrainConfig,
     state: RunState,
+    train_ds: datasets.Dataset,
     val_ds: datasets.Dataset,
     tokenizer: Any,
     best_dir: Path,
@@ -487,6 +490,14 @@ def _write_output(
             **{c: val_ds[c] for c in cfg.data.keep_columns},
         }
     )
+    tfidf_model = None
+    operating_scores = scores
+    if cfg.model.combine_tfidf:
+        from training.combine import combine_predictions, combined_metrics, fit_tfidf_part
+
+        tfidf_model, tfidf = fit_tfidf_part(train_ds["text"], train_ds["label"], val_ds["text"])
+        predictions = combine_predictions(predictions, tfidf)
+        operating_scores = predictions["fake_score"].to_numpy()
     best = next(h for h in state.history if h["step"] == state.best_step)
     wall = time.perf_counter() - started
     if accelerator.is_main_process:
@@ -505,12 +516,14 @@ def _write_output(
         )
         points = compute_operating_points(
             labels,
-            scores,
+            operating_scores,
             flag_rates=cfg.evaluation.flag_rates,
             prevalence=cfg.evaluation.prevalence,
             operating_flag_rate=cfg.evaluation.operating_flag_rate,
         )
         save_operating_points(staging, points)
+        if tfidf_model is not None:
+            tfidf_model.save(staging)
         predictions.to_csv(staging / "val_predictions.csv", index=False)
         summary = {
             "best_step": state.best_step,
@@ -520,6 +533,9 @@ def _write_output(
             "train_wall_seconds": wall,
             "temperature": temperature,
         }
+        if tfidf_model is not None:
+            summary["combined_validation"] = combined_metrics(labels, predictions)
+            logger.info("with the TF-IDF part: %s", summary["combined_validation"])
         (staging / "metrics.json").write_text(json.dumps(summary, indent=2))
         # The resolved config goes last: its presence marks the directory complete.
         (staging / COMPLETE_MARKER).write_text(cfg.to_yaml())
