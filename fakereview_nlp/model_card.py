@@ -185,12 +185,21 @@ def build_model_card(
     threshold = (operating_points or {}).get("threshold")
     operating_rate = (operating_points or {}).get("operating_flag_rate")
     lines = ["---", front, "---", "", f"# {model_name}", ""]
+    combined = bool(((training_config or {}).get("model") or {}).get("combine_tfidf"))
+    score_line = (
+        "- **Labels:** `0 = genuine`, `1 = fake`; the score is the **mean of two P(fake)**: the "
+        "transformer's softmax(logits / T)[:, 1] and that of a TF-IDF (word 1–2-grams) + logistic "
+        "regression model fitted on the same training rows (`tfidf_model.json`, "
+        "`model.combine_tfidf: true`)."
+        if combined
+        else "- **Labels:** `0 = genuine`, `1 = fake`; the score is P(fake) = softmax(logits / T)[:, 1]."
+    )
     lines += [
         "A binary text classifier that scores how likely a review is **fake** (label 1) rather than "
         "**genuine** (label 0). It is meant to **rank reviews for human moderators**, who check a fixed "
         "share of traffic, not to remove or punish anyone automatically.",
         "",
-        "- **Labels:** `0 = genuine`, `1 = fake`; the score is P(fake) = softmax(logits / T)[:, 1].",
+        score_line,
         f"- **Base model:** {f'`{base_model}`' if base_model else 'none named (see config.json)'}; "
         "library: transformers, fine-tuned with fakereview_nlp.",
     ]
@@ -226,7 +235,7 @@ def build_model_card(
         "```",
         "",
         "or with plain transformers: `pipeline('text-classification', model=...)` (uncalibrated scores, "
-        "threshold 0.5).",
+        "threshold 0.5" + ("; the transformer part only, without the TF-IDF model)." if combined else ")."),
         "",
     ]
 

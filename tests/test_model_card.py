@@ -89,6 +89,14 @@ def test_model_card_command_writes_yaml_that_parses(report_dir, tmp_path):
     assert "Mechanical Turk" in text  # op_spam provenance is quoted
     assert "P(fake) ≥ 0.91" in text and "temperature T = 1.5" in text
     assert "truncated" in text
+    assert "mean of two P(fake)" not in text
+
+
+def test_model_card_of_a_combined_model_says_so(report_dir, tmp_path):
+    report = json.loads((report_dir / "report.json").read_text())
+    card = build_model_card(report, training_config={"model": {"combine_tfidf": True, "max_length": 64}})
+    assert "the score is the **mean of two P(fake)**" in card and "`tfidf_model.json`" in card
+    assert "the transformer part only, without the TF-IDF model" in card
 
 
 def test_model_card_bad_inputs(report_dir, tmp_path):
