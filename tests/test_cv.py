@@ -49,6 +49,9 @@ def test_cv_two_folds_from_split_column(reviews_csv: Path, tmp_path: Path, token
     assert (fold1["fake_score"] != fold1["fake_score_uncalibrated"]).any()
     runs_info = json.loads((report / "cv_runs.json").read_text())
     assert [f["reused"] for f in runs_info["folds"]] == [False, False]
+    # the test fold never picks the checkpoint (the tiny config asks for select_best)
+    saved = yaml.safe_load((runs / "fold1" / "training_config.yaml").read_text())["training"]
+    assert saved["select_best"] is False and saved["early_stopping_patience"] == 0
     # a second run reuses the finished folds instead of training again
     assert main(args) == 0
     runs_info = json.loads((report / "cv_runs.json").read_text())

@@ -7,7 +7,8 @@ Usage::
 
 Folds come from the config's split column (op_spam's hotel-grouped ``fold``) or, when it has
 none, from :func:`fakereview_nlp.data.grouped_folds` (whole groups and duplicate texts kept
-together). Each fold trains with ``training.train.run`` into ``RUNS_DIR/fold<k>``; a fold whose
+together). Each fold trains with ``training.train.run`` into ``RUNS_DIR/fold<k>`` with
+``select_best`` and early stopping off (the fold's validation rows are its test rows); a fold whose
 directory already holds the same resolved config is reused, so a killed CV run continues where
 it stopped. With ``--seeds``, each fold trains one model per seed (``fold<k>`` for the first,
 ``fold<k>-seed<s>`` for the others) and the transformer's score is the members' mean P(fake):
@@ -57,7 +58,14 @@ def fold_overrides(
 ) -> list[str]:
     """The overrides that turn the base config into fold ``fold``'s config (for one seed)."""
     out = member_dir(runs_dir, fold, seed, first)
-    overrides = [f'--data.eval_splits=["{fold}"]', f"--output.dir={out}"]
+    # The fold's validation rows are its test rows: picking a checkpoint or stopping early on
+    # them would make the out-of-fold scores optimistic, so every fold trains its full schedule.
+    overrides = [
+        f'--data.eval_splits=["{fold}"]',
+        f"--output.dir={out}",
+        "--training.select_best=false",
+        "--training.early_stopping_patience=0",
+    ]
     if seed is not None:
         overrides.append(f"--training.seed={seed}")
     if data_file is not None:
@@ -153,6 +161,13 @@ def run_cv(
     # One seed (the config's) unless asked: the plain single-model CV.
     members: list[int | None] = list(seeds) if seeds else [None]
     ensemble = len(members) > 1
+    if transformer and (base.training.select_best or base.training.early_stopping_patience):
+        logger.warning(
+            "training.select_best=%s and training.early_stopping_patience=%d are turned off in CV: "
+            "a fold's validation rows are its test rows",
+            base.training.select_best,
+            base.training.early_stopping_patience,
+        )
     frame, data_file = assign_folds(base, n_folds, runs_dir)
     present = sorted(set(frame["split"]), key=lambda s: (len(s), s))
     chosen = folds or present
