@@ -210,3 +210,23 @@ def test_registered_on_the_fakereview_command() -> None:
     args = parser.parse_args(["classify", "model_dir", "in.csv", "-o", "out.csv", "--id-column", "id"])
     assert args.handler is batch._run
     assert (args.model, args.input, args.output, args.id_column) == ("model_dir", "in.csv", "out.csv", "id")
+
+
+def test_a_model_with_a_tfidf_part_scores_the_mean(
+    tmp_path: Path, frame: pd.DataFrame, tiny_model_dir: Path, clf: FakeReviewClassifier
+) -> None:
+    from fakereview_nlp.baseline import TfidfBaseline
+
+    model_dir = tmp_path / "combined"
+    shutil.copytree(tiny_model_dir, model_dir)
+    train = pd.DataFrame(make_reviews(40, seed=1))
+    tfidf = TfidfBaseline().fit(train["text"].tolist(), (train["label"] == "fake").astype(int).to_numpy())
+    tfidf.save(model_dir)
+    source = _write(frame, tmp_path / "in.csv")
+    output = tmp_path / "out.csv"
+    argv = [str(model_dir), str(source), "-o", str(output), "--chunk-rows", "7", "--no-progress"]
+    assert _cli([*argv, "--device", "cpu", "--dtype", "float32"]) == 0
+    out = _read(output)
+    texts = frame["text"].tolist()
+    expected = (clf.predict_proba(texts) + tfidf.predict_proba(texts)) / 2
+    np.testing.assert_allclose(out["fake_score"].astype(float), expected, rtol=0, atol=1e-12)
