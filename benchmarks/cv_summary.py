@@ -12,6 +12,9 @@ import json
 import statistics
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 
 def summarise(report_dir: Path, flag_rate: str = "1%", prevalence: str = "5%") -> list[str]:
     report = json.loads((report_dir / "report.json").read_text())
@@ -31,6 +34,30 @@ def summarise(report_dir: Path, flag_rate: str = "1%", prevalence: str = "5%") -
             f"  {model:22s} {'; '.join(cells)}; pooled P/R@{flag_rate} (π={prevalence}) {p:.3f} / {r:.3f};"
             f" fold accuracies {per_fold}"
         )
+    oof_path = report_dir / "oof_predictions.csv"
+    if oof_path.is_file():
+        lines += _oof_lines(pd.read_csv(oof_path, dtype={"id": str, "fold": str}), report["models"])
+    return lines
+
+
+def _oof_lines(oof: pd.DataFrame, models: list[str]) -> list[str]:
+    """Score columns the report does not show (extra seed members), and errors at 0.5 of each."""
+    reported = {f"{m}_score" for m in models} | {"combined_score"}
+    lines = []
+    for column in [c for c in oof.columns if c.endswith("_score")]:
+        flagged = oof[column] >= 0.5
+        fp = int((flagged & (oof["label"] == 0)).sum())
+        fn = int((~flagged & (oof["label"] == 1)).sum())
+        # the best single cut chosen on these same test scores: an optimistic ceiling, not a result
+        cuts = np.unique(oof[column])
+        oracle = max(float(((oof[column] >= t) == (oof["label"] == 1)).mean()) for t in cuts)
+        extra = ""
+        if column not in reported:
+            per_fold = oof.groupby("fold").apply(
+                lambda g, c=column: float(((g[c] >= 0.5) == (g["label"] == 1)).mean()), include_groups=False
+            )
+            extra = f"; accuracy {per_fold.mean():.3f} ± {per_fold.std(ddof=1):.3f} over folds"
+        lines.append(f"  oof {column:26s} at 0.5: {fp} FP, {fn} FN; oracle-cut accuracy {oracle:.3f}{extra}")
     return lines
 
 

@@ -115,7 +115,7 @@ def attach_tfidf(run_dir: str | Path) -> dict[str, Any]:
 
 def combined_metrics(labels: np.ndarray, combined: pd.DataFrame) -> dict[str, float]:
     """Accuracy and average precision of the transformer, TF-IDF and their mean on the validation rows."""
-    from fakereview_nlp.metrics import average_precision
+    from fakereview_nlp.metrics import average_precision, threshold_metrics
 
     out: dict[str, float] = {}
     for name, column in [
@@ -124,7 +124,7 @@ def combined_metrics(labels: np.ndarray, combined: pd.DataFrame) -> dict[str, fl
         ("combined", "fake_score"),
     ]:
         scores = combined[column].to_numpy()
-        out[f"{name}_accuracy"] = float(np.mean((scores >= 0.5) == (labels == 1)))
+        out[f"{name}_accuracy"] = threshold_metrics(labels, scores).accuracy
         out[f"{name}_average_precision"] = float(average_precision(labels, scores))
     return out
 
