@@ -389,5 +389,27 @@ def split_by_column(
     return ds.select(train_idx), ds.select(eval_idx)
 
 
+def stratified_subsample(labels: Sequence[int], fraction: float, *, seed: int) -> list[int]:
+    """Sorted row indices of a seeded sample holding ``fraction`` of each class (learning curves).
+
+    Per class, ``round(fraction * n)`` rows, at least one, so a small fraction keeps both
+    classes; the same labels, fraction and seed always give the same rows, which lets the
+    transformer and the TF-IDF baseline of a learning curve train on identical subsets.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}; 1.0 keeps every row")
+    if fraction == 1.0:
+        return list(range(len(labels)))
+    rng = random.Random(seed)
+    by_class: dict[int, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_class.setdefault(int(label), []).append(i)
+    keep: list[int] = []
+    for label in sorted(by_class):
+        rows = by_class[label]
+        keep.extend(rng.sample(rows, max(1, round(fraction * len(rows)))))
+    return sorted(keep)
+
+
 def log_split(name: str, ds: datasets.Dataset) -> None:
     logger.info("%s: %d reviews; %s", name, len(ds), class_balance(ds["label"]))

@@ -17,6 +17,8 @@ def test_cv_two_folds_from_split_column(reviews_csv: Path, tmp_path: Path, token
     config = tmp_path / "cv.yaml"
     raw = tiny_raw(reviews_csv, tmp_path / "unused", tokenizer_dir, epochs=1)
     raw["data"]["keep_columns"] = []
+    # a config that serves the combination still gives the transformer alone per fold
+    raw["model"]["combine_tfidf"] = True
     config.write_text(yaml.safe_dump(raw))
     runs, report = tmp_path / "runs", tmp_path / "report"
     args = [
@@ -52,6 +54,11 @@ def test_cv_two_folds_from_split_column(reviews_csv: Path, tmp_path: Path, token
     # the test fold never picks the checkpoint (the tiny config asks for select_best)
     saved = yaml.safe_load((runs / "fold1" / "training_config.yaml").read_text())["training"]
     assert saved["select_best"] is False and saved["early_stopping_patience"] == 0
+    assert (
+        yaml.safe_load((runs / "fold1" / "training_config.yaml").read_text())["model"]["combine_tfidf"]
+        is False
+    )
+    assert not (runs / "fold1" / "tfidf_model.json").exists()
     # a second run reuses the finished folds instead of training again
     assert main(args) == 0
     runs_info = json.loads((report / "cv_runs.json").read_text())

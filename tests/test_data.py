@@ -7,7 +7,14 @@ import datasets
 import pandas as pd
 import pytest
 
-from fakereview_nlp.data import grouped_folds, grouped_split, load_reviews, map_labels, split_by_column
+from fakereview_nlp.data import (
+    grouped_folds,
+    grouped_split,
+    load_reviews,
+    map_labels,
+    split_by_column,
+    stratified_subsample,
+)
 from fakereview_nlp.text import normalize_text
 from tests.conftest import make_reviews
 
@@ -198,3 +205,22 @@ def test_near_duplicate_openings_stay_in_one_fold() -> None:
     _, val = grouped_split(ds, eval_fraction=0.3, seed=1, prefix_chars=30)
     shared = [t for t in val["text"] if t.startswith("This product")]
     assert len(shared) in (0, 6)
+
+
+def test_stratified_subsample_keeps_class_shares_and_is_seeded() -> None:
+    labels = [0] * 30 + [1] * 10
+    rows = stratified_subsample(labels, 0.5, seed=1)
+    assert rows == sorted(rows) and len(set(rows)) == len(rows)
+    assert [labels[i] for i in rows].count(0) == 15
+    assert [labels[i] for i in rows].count(1) == 5
+    assert stratified_subsample(labels, 0.5, seed=1) == rows
+    assert stratified_subsample(labels, 0.5, seed=2) != rows
+    # a tiny share still keeps one row of each class
+    assert sorted({labels[i] for i in stratified_subsample(labels, 0.01, seed=1)}) == [0, 1]
+    assert stratified_subsample(labels, 1.0, seed=1) == list(range(40))
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.5, -0.1])
+def test_stratified_subsample_rejects_fraction_outside_unit_interval(fraction: float) -> None:
+    with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\], got .*1.0 keeps every row"):
+        stratified_subsample([0, 1], fraction, seed=0)

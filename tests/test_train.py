@@ -15,7 +15,7 @@ import yaml
 from tests.conftest import TINY_DISTILBERT
 from training.config import TrainConfig, config_from_dict
 from training.sampler import LengthGroupedBatchSampler
-from training.train import build_optimizer, class_weight_tensor, run
+from training.train import build_optimizer, class_weight_tensor, load_splits, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -213,3 +213,25 @@ def test_accelerate_launch_two_cpu_processes(reviews_csv: Path, tmp_path: Path, 
 
     predictions = pd.read_csv(out / "val_predictions.csv")
     assert len(predictions) == 16 and predictions["id"].is_unique
+
+
+def test_train_fraction_subsamples_training_rows_only(
+    reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path
+) -> None:
+    raw = tiny_raw(reviews_csv, tmp_path / "model", tokenizer_dir)
+    full_train, full_val = load_splits(config_from_dict(raw))
+    raw["data"]["train_fraction"] = 0.5  # type: ignore[index]
+    train, val = load_splits(config_from_dict(raw))
+    assert len(train) == len(full_train) // 2
+    assert set(train["id"]) < set(full_train["id"])
+    assert sorted(set(train["label"])) == [0, 1]
+    assert val["id"] == full_val["id"]
+
+
+def test_train_fraction_out_of_range_names_the_key(
+    reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path
+) -> None:
+    raw = tiny_raw(reviews_csv, tmp_path / "model", tokenizer_dir)
+    raw["data"]["train_fraction"] = 0.0  # type: ignore[index]
+    with pytest.raises(ValueError, match=r"'data.train_fraction' is 0.0; expected a value in \(0.0, 1.0\]"):
+        config_from_dict(raw)

@@ -53,10 +53,14 @@ class DataConfig:
     bad_rows: Literal["drop", "error"] = "drop"
     #: keep a seeded random sample of N rows (debug runs); 0 keeps all.
     max_rows: int = 0
+    #: train on a seeded, class-stratified share of the training rows (learning curves); the
+    #: validation rows are untouched. 1.0 keeps all.
+    train_fraction: float = 1.0
     hf_split: str = "train"
 
     def __post_init__(self) -> None:
         _check_range("data.eval_fraction", self.eval_fraction, 0.0, 1.0, low_open=True, high_open=True)
+        _check_range("data.train_fraction", self.train_fraction, 0.0, 1.0, low_open=True)
         _check_min("data.max_rows", self.max_rows, 0)
         _check_min("data.near_duplicate_prefix_chars", self.near_duplicate_prefix_chars, 0)
         if self.split_column and not self.eval_splits:

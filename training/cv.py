@@ -65,6 +65,9 @@ def fold_overrides(
         f"--output.dir={out}",
         "--training.select_best=false",
         "--training.early_stopping_patience=0",
+        # The fold's transformer alone: the CV adds TF-IDF itself (--combine), on the same folds,
+        # and a served combination (model.combine_tfidf) would count TF-IDF twice.
+        "--model.combine_tfidf=false",
     ]
     if seed is not None:
         overrides.append(f"--training.seed={seed}")
@@ -167,6 +170,11 @@ def run_cv(
             "a fold's validation rows are its test rows",
             base.training.select_best,
             base.training.early_stopping_patience,
+        )
+    if transformer and base.model.combine_tfidf:
+        logger.info(
+            "model.combine_tfidf is turned off in the fold models: the CV scores the transformer alone "
+            "and adds TF-IDF itself (--combine)"
         )
     frame, data_file = assign_folds(base, n_folds, runs_dir)
     present = sorted(set(frame["split"]), key=lambda s: (len(s), s))

@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
 
-from fakereview_nlp.data import grouped_split, load_reviews, log_split, split_by_column
+from fakereview_nlp.data import grouped_split, load_reviews, log_split, split_by_column, stratified_subsample
 from fakereview_nlp.modeling import build_random_classifier, load_pretrained_classifier, load_tokenizer
 from training.config import ConfigError, TrainConfig, load_config
 from training.loop import EvalOutput, StepState, evaluate, train_one_epoch
@@ -66,6 +66,8 @@ def load_splits(cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
             seed=cfg.training.seed,
             prefix_chars=d.near_duplicate_prefix_chars,
         )
+    if d.train_fraction < 1.0:
+        train = train.select(stratified_subsample(train["label"], d.train_fraction, seed=cfg.training.seed))
     for name, part in (("train", train), ("validation", val)):
         if len(part) == 0 or len(set(part["label"])) < 2:
             raise ValueError(
