@@ -18,17 +18,21 @@ import argparse
 import json
 import logging
 import statistics
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from fakereview_nlp.baseline import tfidf_scores
-from fakereview_nlp.data import stratified_subsample
-from fakereview_nlp.metrics import average_precision
-from training.config import TrainConfig, load_config
-from training.cv import _fold_rows, assign_folds, fold_overrides, train_fold
+# training/ is not installed with the package: run from a checkout, like python -m training.cv.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fakereview_nlp.baseline import tfidf_scores  # noqa: E402
+from fakereview_nlp.data import stratified_subsample  # noqa: E402
+from fakereview_nlp.metrics import average_precision  # noqa: E402
+from training.config import TrainConfig, load_config  # noqa: E402
+from training.cv import _fold_rows, assign_folds, fold_overrides, train_fold  # noqa: E402
 
 logger = logging.getLogger("learning_curve")
 
