@@ -26,10 +26,13 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+if TYPE_CHECKING:
+    from fakereview_nlp.inference import FakeReviewClassifier
 
 from fakereview_nlp.metrics import (
     DEFAULT_FLAG_RATES,
@@ -1101,19 +1104,24 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def score_with_model(
-    model: str,
+    model: str | FakeReviewClassifier,
     texts: Sequence[str],
     *,
     batch_size: int | None = None,
     device: str | None = None,
     chunk_size: int = 512,
 ) -> NDArray[np.float64]:
-    """P(fake) for ``texts`` from ``FakeReviewClassifier.from_pretrained(model)``, with a progress bar."""
+    """P(fake) for ``texts`` from a loaded classifier or ``FakeReviewClassifier.from_pretrained(model)``,
+    with a progress bar (``device`` applies only when loading)."""
     from tqdm.auto import tqdm
 
     from fakereview_nlp.inference import FakeReviewClassifier
 
-    classifier = FakeReviewClassifier.from_pretrained(model, device=device)
+    classifier = (
+        model
+        if isinstance(model, FakeReviewClassifier)
+        else FakeReviewClassifier.from_pretrained(model, device=device)
+    )
     out = np.empty(len(texts), dtype=np.float64)
     with tqdm(total=len(texts), desc="scoring", unit="review") as bar:
         # Chunks only drive the progress bar; the classifier batches and length-sorts inside each.
@@ -1160,9 +1168,12 @@ def evaluate_command(args: argparse.Namespace) -> int:
     labels = np.asarray(ds["label"], dtype=np.int64)
     logger.info("evaluating %d reviews from %s", len(ds), args.data)
 
-    scores = {
-        "transformer": score_with_model(args.model, texts, batch_size=args.batch_size, device=args.device)
-    }
+    from fakereview_nlp.inference import FakeReviewClassifier
+
+    classifier = FakeReviewClassifier.from_pretrained(args.model, device=args.device)
+    # A model directory with a TF-IDF part serves the mean of both: the report says so in its name.
+    name = "transformer+tfidf" if classifier.tfidf is not None else "transformer"
+    scores = {name: score_with_model(classifier, texts, batch_size=args.batch_size)}
     baseline_info = None
     if args.baseline == "tfidf":
         from fakereview_nlp.baseline import TfidfBaseline
@@ -1196,7 +1207,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         flag_rates=rates,
         folds=ds["split"] if args.split_column and len(set(ds["split"])) > 1 else None,
         baseline="tfidf" if "tfidf" in scores else None,
-        operating_thresholds={"transformer": operating} if operating is not None else None,
+        operating_thresholds={name: operating} if operating is not None else None,
         n_boot=args.n_boot,
         seed=args.seed,
         config={

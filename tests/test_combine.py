@@ -83,3 +83,27 @@ def test_combine_command_adds_tfidf_to_a_finished_run(
         combine_main([str(out)])
     with pytest.raises(FileNotFoundError, match=r"not a finished training run"):
         combine_main([str(tmp_path / "nothing")])
+
+
+def test_evaluate_names_a_combined_model_and_scores_what_it_serves(
+    reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path
+) -> None:
+    from fakereview_nlp.cli import main as cli_main
+
+    cfg = tiny_cfg(reviews_csv, tmp_path / "model", tokenizer_dir, epochs=1)
+    cfg.model.combine_tfidf = True
+    out = run(cfg).output_dir
+    report_dir = tmp_path / "report"
+    args = ["evaluate", str(out), str(reviews_csv), "-o", str(report_dir), "--id-column", "id"]
+    assert (
+        cli_main([*args, "--group-column", "group", "--n-boot", "10", "--no-plots", "--device", "cpu"]) == 0
+    )
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["models"] == ["transformer+tfidf"]
+    # the saved operating threshold is reported for the model that serves it
+    assert "operating" in {t["name"] for t in report["results"]["transformer+tfidf"]["thresholds"]}
+    clf = FakeReviewClassifier.from_pretrained(out, device="cpu")
+    texts = pd.read_csv(reviews_csv, dtype=str)["text"].tolist()
+    labels = (pd.read_csv(reviews_csv, dtype=str)["label"] == "fake").to_numpy()
+    accuracy = float(np.mean((np.asarray(clf.predict_proba(texts)) >= 0.5) == labels))
+    assert report["results"]["transformer+tfidf"]["metrics"]["accuracy"] == pytest.approx(accuracy, abs=1e-9)
