@@ -1,6 +1,7 @@
 """Print the headline figures of committed CV reports: mean ± sd over folds and pooled flag-rate metrics.
 
     python benchmarks/cv_summary.py reports/opspam_cv reports/fake_reviews_cg_cv
+    python benchmarks/cv_summary.py --paired reports/fake_reviews_cg_cv reports/fake_reviews_cg_cv_len256_ep2
 
 The README's results tables are made from this output (the reports hold every number).
 """
@@ -61,10 +62,49 @@ def _oof_lines(oof: pd.DataFrame, models: list[str]) -> list[str]:
     return lines
 
 
+def paired(before_dir: Path, after_dir: Path) -> list[str]:
+    """Per-fold change from one CV setting to another, on the folds both reports hold.
+
+    Both runs must use the same folds (same config seed and data), so fold k is the same test rows.
+    """
+    reports = [json.loads((d / "report.json").read_text()) for d in (before_dir, after_dir)]
+    folds = [{f["fold"]: f for f in r["folds"]["folds"]} for r in reports]
+    shared = sorted(set(folds[0]) & set(folds[1]), key=lambda k: (len(k), k))
+    for k in shared:
+        if folds[0][k]["n"] != folds[1][k]["n"]:
+            raise ValueError(
+                f"fold {k} has {folds[0][k]['n']} vs {folds[1][k]['n']} reviews: not the same folds"
+            )
+    lines = [f"{after_dir} vs {before_dir} on folds {', '.join(shared)}"]
+    for model in [m for m in reports[1]["models"] if m in reports[0]["models"]]:
+        for metric in ("accuracy", "average_precision"):
+            a = [folds[0][k]["models"][model][metric] for k in shared]
+            b = [folds[1][k]["models"][model][metric] for k in shared]
+            diff = [y - x for x, y in zip(a, b, strict=True)]
+            won = sum(d > 0 for d in diff)
+            lost = sum(d < 0 for d in diff)
+            lines.append(
+                f"  {model:22s} {metric:17s} {statistics.mean(a):.3f} -> {statistics.mean(b):.3f} "
+                f"(per fold {' '.join(f'{d:+.3f}' for d in diff)}; better on {won}, worse on {lost})"
+            )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("reports", nargs="+", type=Path, help="CV report folders (with report.json)")
-    for folder in parser.parse_args().reports:
+    parser.add_argument(
+        "--paired",
+        action="store_true",
+        help="with two reports of the same folds: the per-fold change from the first to the second",
+    )
+    args = parser.parse_args()
+    if args.paired:
+        if len(args.reports) != 2:
+            parser.error(f"--paired compares two reports, got {len(args.reports)}")
+        print("\n".join(paired(*args.reports)))
+        return
+    for folder in args.reports:
         print("\n".join(summarise(folder)))
 
 
