@@ -85,9 +85,8 @@ def learning_curve(
     rows: list[dict[str, Any]] = []
     for fraction in fractions:
         for fold in sorted(set(chosen) | set(every), key=lambda s: (len(s), s)):
-            cfg = load_config(
-                config_path, overrides + member_overrides(base, fold, fraction, runs_dir, data_file)
-            )
+            member = overrides + member_overrides(base, fold, fraction, runs_dir, data_file)
+            cfg = load_config(config_path, member)
             train = fold_training_rows(frame, fold, cfg, fraction)
             _, test = _fold_rows(frame, fold, cfg)
             labels = test["label"].to_numpy()
@@ -103,9 +102,7 @@ def learning_curve(
                     }
                 )
             if transformer and fold in chosen:
-                predictions, seconds, reused = train_fold(
-                    config_path, overrides + member_overrides(base, fold, fraction, runs_dir, data_file)
-                )
+                predictions, seconds, reused = train_fold(config_path, member)
                 by_id = predictions.set_index("id")["fake_score"]
                 scores = by_id.loc[test["id"]].to_numpy()
                 rows.append(
