@@ -37,10 +37,14 @@ from training.cv import _fold_rows, assign_folds, fold_overrides, train_fold  # 
 logger = logging.getLogger("learning_curve")
 
 
-def fold_training_rows(frame: pd.DataFrame, fold: str, cfg: TrainConfig, fraction: float) -> pd.DataFrame:
-    """The training rows fold ``fold``'s transformer sees at ``fraction`` (same rows, same order)."""
-    train, _ = _fold_rows(frame, fold, cfg)
-    return train.iloc[stratified_subsample(train["label"].tolist(), fraction, seed=cfg.training.seed)]
+def fold_rows(
+    frame: pd.DataFrame, fold: str, cfg: TrainConfig, fraction: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fold ``fold``'s training rows at ``fraction`` (the rows its transformer sees, same order) and
+    its whole test fold."""
+    train, test = _fold_rows(frame, fold, cfg)
+    rows = stratified_subsample(train["label"].tolist(), fraction, seed=cfg.training.seed)
+    return train.iloc[rows], test
 
 
 def scores_row(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
@@ -87,8 +91,7 @@ def learning_curve(
         for fold in sorted(set(chosen) | set(every), key=lambda s: (len(s), s)):
             member = overrides + member_overrides(base, fold, fraction, runs_dir, data_file)
             cfg = load_config(config_path, member)
-            train = fold_training_rows(frame, fold, cfg, fraction)
-            _, test = _fold_rows(frame, fold, cfg)
+            train, test = fold_rows(frame, fold, cfg, fraction)
             labels = test["label"].to_numpy()
             if fold in every:
                 tfidf = tfidf_scores(train["text"].tolist(), train["label"].to_numpy(), test["text"].tolist())

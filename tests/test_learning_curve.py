@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from benchmarks.learning_curve import fold_training_rows, main
+from benchmarks.learning_curve import fold_rows, main
 from tests.test_train import tiny_raw
 from training.config import load_config
 from training.cv import assign_folds, fold_overrides
@@ -25,7 +25,7 @@ def test_tfidf_rows_are_the_transformers_training_rows(
     overrides = [*fold_overrides(base, "2", tmp_path / "runs", data_file), "--data.train_fraction=0.5"]
     cfg = load_config(str(config), overrides)
     transformer_train, _ = load_splits(cfg)
-    tfidf_train = fold_training_rows(frame, "2", cfg, 0.5)
+    tfidf_train, _ = fold_rows(frame, "2", cfg, 0.5)
     assert tfidf_train["id"].tolist() == transformer_train["id"]
     assert len(tfidf_train) == 16
 
