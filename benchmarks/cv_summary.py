@@ -1,5 +1,8 @@
 """Print the headline figures of committed CV reports: mean ± sd over folds and pooled flag-rate metrics.
 
+From a report's ``oof_predictions.csv`` it adds errors at 0.5 per score column and where the
+transformer and TF-IDF agree (both right, only one, neither), which bounds what their mean can reach.
+
     python benchmarks/cv_summary.py reports/opspam_cv reports/fake_reviews_cg_cv
     python benchmarks/cv_summary.py --paired reports/fake_reviews_cg_cv reports/fake_reviews_cg_cv_len256_ep2
 
@@ -59,7 +62,30 @@ def _oof_lines(oof: pd.DataFrame, models: list[str]) -> list[str]:
             )
             extra = f"; accuracy {per_fold.mean():.3f} ± {per_fold.std(ddof=1):.3f} over folds"
         lines.append(f"  oof {column:26s} at 0.5: {fp} FP, {fn} FN; oracle-cut accuracy {oracle:.3f}{extra}")
+    if {"transformer_score", "tfidf_score"} <= set(oof.columns):
+        lines.append("  " + agreement(oof))
     return lines
+
+
+def agreement(oof: pd.DataFrame, a: str = "transformer_score", b: str = "tfidf_score") -> str:
+    """Who is right at 0.5 where: both, only one, neither; and what that allows a combiner.
+
+    A rule that follows one of the two decisions per review can only be right where at least one of
+    them is, so 1 − "both wrong" bounds its accuracy. The mean of the two scores cut at 0.5 is such a
+    rule (where both scores fall on the wrong side of 0.5, so does their mean): a ceiling to set
+    against an accuracy goal for the combination.
+    """
+    truth = oof["label"] == 1
+    right_a = (oof[a] >= 0.5) == truth
+    right_b = (oof[b] >= 0.5) == truth
+    shares = {
+        "both right": (right_a & right_b).mean(),
+        f"only {a}": (right_a & ~right_b).mean(),
+        f"only {b}": (~right_a & right_b).mean(),
+        "both wrong": (~right_a & ~right_b).mean(),
+    }
+    cells = "; ".join(f"{name} {share:.3f}" for name, share in shares.items())
+    return f"agreement at 0.5: {cells}; ceiling for following one of the two per review {1 - shares['both wrong']:.3f}"
 
 
 def paired(before_dir: Path, after_dir: Path) -> list[str]:

@@ -1,13 +1,14 @@
-"""benchmarks/cv_summary.py --paired on fabricated reports: per-fold change on the shared folds."""
+"""benchmarks/cv_summary.py on fabricated data: --paired per-fold change on shared folds, and agreement."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from benchmarks.cv_summary import paired
+from benchmarks.cv_summary import agreement, paired
 
 
 def _report(folder: Path, accuracies: dict[str, float], n: int = 100) -> Path:
@@ -38,3 +39,17 @@ def test_paired_refuses_different_folds(tmp_path: Path) -> None:
     after = _report(tmp_path / "b", {"1": 0.9}, n=99)
     with pytest.raises(ValueError, match=r"fold 1 has 100 vs 99 reviews: not the same folds"):
         paired(before, after)
+
+
+def test_agreement_counts_who_is_right_and_the_combiner_ceiling() -> None:
+    oof = pd.DataFrame(
+        {
+            "label": [1, 1, 0, 0],
+            "transformer_score": [0.9, 0.8, 0.7, 0.6],  # right, right, wrong, wrong
+            "tfidf_score": [0.9, 0.2, 0.1, 0.7],  # right, wrong, right, wrong
+        }
+    )
+    assert agreement(oof) == (
+        "agreement at 0.5: both right 0.250; only transformer_score 0.250; only tfidf_score 0.250; "
+        "both wrong 0.250; ceiling for following one of the two per review 0.750"
+    )
