@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fakereview_nlp.baseline import combined_score, tfidf_scores  # noqa: E402
-from fakereview_nlp.metrics import average_precision  # noqa: E402
+from fakereview_nlp.metrics import average_precision, threshold_metrics  # noqa: E402
 from fakereview_nlp.text import normalize_text  # noqa: E402
 
 Variant = Literal["word", "word+char"]
@@ -82,7 +82,7 @@ def oof_scores(rows: pd.DataFrame, variant: Variant) -> NDArray[np.float64]:
 
 
 def _accuracy(labels: NDArray[Any], scores: NDArray[np.float64]) -> float:
-    return float(((scores >= 0.5) == (labels == 1)).mean())
+    return threshold_metrics(labels, scores, threshold=0.5).accuracy
 
 
 def partner_lines(rows: pd.DataFrame, variants: Sequence[Variant] = VARIANTS) -> list[str]:
