@@ -3,7 +3,7 @@
 Example::
 
     >>> from fakereview_nlp import classify
-    >>> classify(["Best hotel ever!!! Amazing!!!"], model="outputs/distilbert_opspam")  # doctest: +SKIP
+    >>> classify(["Best hotel ever!!! Amazing!!!"])  # doctest: +SKIP
     [ReviewVerdict(label='fake', fake_score=0.93, flagged=True)]
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from fakereview_nlp.default_model import default_model_path
 from fakereview_nlp.labels import ID2LABEL, LABEL2ID, LABELS
 
 if TYPE_CHECKING:
@@ -42,5 +43,6 @@ __all__ = [
     "FakeReviewClassifier",
     "ReviewVerdict",
     "classify",
+    "default_model_path",
     "__version__",
 ]

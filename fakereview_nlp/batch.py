@@ -2,11 +2,15 @@
 
 Command line::
 
-    fakereview classify MODEL INPUT -o OUTPUT [--text-column text] [--id-column id]
-    cat reviews.jsonl | fakereview classify MODEL - -o - > scored.jsonl
+    fakereview classify INPUT -o OUTPUT [--model MODEL] [--text-column text] [--id-column id]
+    cat reviews.jsonl | fakereview classify - -o - > scored.jsonl
 
     # several GPUs on one machine (or, for testing, several CPU processes over gloo):
-    accelerate launch --multi_gpu --num_processes 2 -m fakereview_nlp.batch MODEL INPUT -o OUTPUT
+    accelerate launch --multi_gpu --num_processes 2 -m fakereview_nlp.batch INPUT -o OUTPUT --model MODEL
+
+* Without ``--model`` the default model is used (``$FAKEREVIEW_MODEL``, else the installed
+  reference model; see :mod:`fakereview_nlp.default_model`). The older form
+  ``fakereview classify MODEL INPUT -o OUTPUT`` still works.
 
 * The input is read ``--chunk-rows`` rows at a time (pandas ``read_csv(chunksize=...)``, pyarrow
   ``iter_batches``, or line by line for JSONL), so memory stays flat whatever the file size.
@@ -229,7 +233,7 @@ def score_chunk(
 
 
 def classify_file(
-    model: str | os.PathLike[str] | FakeReviewClassifier,
+    model: str | os.PathLike[str] | FakeReviewClassifier | None,
     source: str,
     output: str,
     *,
@@ -247,8 +251,9 @@ def classify_file(
     """Score every review in ``source`` and write ``output``; returns the number of rows written.
 
     Args:
-        model (`str` or `FakeReviewClassifier`): a trained model directory or Hub id, or a
-            loaded classifier.
+        model (`str`, `FakeReviewClassifier` or `None`): a trained model directory or Hub id, a
+            loaded classifier, or ``None`` for the default model
+            (:func:`fakereview_nlp.default_model_path`).
         source (`str`): CSV/TSV/JSONL/Parquet path, or ``"-"`` for JSONL on stdin.
         output (`str`): path whose extension picks the format, or ``"-"`` for JSONL on stdout.
         text_column (`str`, defaults to `"text"`), id_column (`str`, *optional*): input columns;
@@ -408,10 +413,12 @@ def _distributed_state() -> Any:
 
 
 def _load(model: Any, device: str | None, dtype: str | None, state: Any) -> FakeReviewClassifier:
+    from fakereview_nlp.default_model import resolve_model
     from fakereview_nlp.inference import FakeReviewClassifier
 
     if isinstance(model, FakeReviewClassifier):
         return model
+    model = resolve_model(model)
     if state is not None and state.num_processes > 1 and device is None:
         import torch
 
@@ -449,11 +456,15 @@ def _progress_bar(total: int | None, *, enabled: bool, world: int) -> Any:
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "model", help="trained model directory (or Hub id) with config.json, model.safetensors, tokenizer"
-    )
-    parser.add_argument(
         "input", help="CSV, TSV, JSONL or Parquet file of reviews; '-' reads JSONL from stdin"
     )
+    # The older `classify MODEL INPUT` form: a second positional makes the first the model.
+    parser.add_argument("legacy_input", nargs="?", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--model", default=None,
+        help="trained model directory (or Hub id) with config.json, model.safetensors, tokenizer "
+        "(default: $FAKEREVIEW_MODEL, else the installed reference model)",
+    )  # fmt: skip
     parser.add_argument(
         "-o", "--output", required=True,
         help="output file; its extension picks CSV/TSV/JSONL/Parquet; '-' writes JSONL to stdout",
@@ -489,7 +500,24 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
+def _normalize_positionals(args: argparse.Namespace) -> None:
+    """Map the older ``classify MODEL INPUT`` form onto ``classify INPUT --model MODEL``."""
+    if args.legacy_input is None:
+        return
+    if args.model is not None:
+        raise ValueError(
+            f"the model is given twice (positional {args.input!r} and --model {args.model!r}); "
+            "use `fakereview classify INPUT -o OUTPUT --model MODEL`"
+        )
+    args.model, args.input, args.legacy_input = args.input, args.legacy_input, None
+
+
 def _run(args: argparse.Namespace) -> int:
+    try:
+        _normalize_positionals(args)
+    except ValueError as err:
+        print(f"fakereview: error: {err}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     n_rows = classify_file(
         args.model,

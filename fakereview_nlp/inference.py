@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from fakereview_nlp.baseline import TFIDF_FILE, TfidfBaseline, combined_score
+from fakereview_nlp.default_model import MODEL_ENV_VAR, resolve_model
 from fakereview_nlp.labels import ID2LABEL, LabelName
 from fakereview_nlp.text import normalize_text
 
@@ -51,11 +52,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Used by :func:`classify` when neither ``model=`` nor ``$FAKEREVIEW_MODEL`` is given: the Hub id
-#: under which the project publishes its op_spam-trained DistilBERT.
-DEFAULT_MODEL = "fakereview-nlp/distilbert-fake-reviews"
-#: Environment variable naming the model (local directory or Hub id) for :func:`classify`.
-MODEL_ENV_VAR = "FAKEREVIEW_MODEL"
 
 LongTextMode = Literal["truncate", "chunk"]
 
@@ -192,8 +188,8 @@ class FakeReviewClassifier:
         Remote code is never run.
 
         Args:
-            path_or_hub_id (`str` or `os.PathLike`): a local directory, or a Hub id such as
-                ``"fakereview-nlp/distilbert-fake-reviews"``.
+            path_or_hub_id (`str` or `os.PathLike`): a local directory, or a Hub id of a repo
+                holding the same files (``org/name``).
             device (`str`, *optional*): ``None`` picks CUDA, then MPS, then CPU.
             dtype (`str`, *optional*): ``None`` picks bf16 where the hardware runs it natively,
                 else float32; ``"float32"`` forces full precision.
@@ -399,7 +395,9 @@ def classify(
     Args:
         texts (`list[str]`): the reviews.
         model (`str`, *optional*): a trained model directory or Hub id. ``None`` uses
-            ``$FAKEREVIEW_MODEL``, else :data:`DEFAULT_MODEL`.
+            ``$FAKEREVIEW_MODEL``, else the installed reference model
+            (:func:`fakereview_nlp.default_model_path`), else raises ``FileNotFoundError``
+            saying how to get one.
         device, dtype: as :meth:`FakeReviewClassifier.from_pretrained`. One classifier is
             loaded and kept per ``(model, device, dtype)``.
         batch_size, long_text: as :meth:`FakeReviewClassifier.classify`.
@@ -410,13 +408,13 @@ def classify(
     Example::
 
         >>> from fakereview_nlp import classify
-        >>> classify(["Best stay ever!!! Amazing!!!"], model="outputs/distilbert_opspam")  # doctest: +SKIP
+        >>> classify(["Best stay ever!!! Amazing!!!"])  # the installed reference model  # doctest: +SKIP
         [ReviewVerdict(label='fake', fake_score=0.93, flagged=True)]
     """
     items = check_texts(texts, "classify")  # before loading anything: a bad call fails fast
     if not items:
         return []
-    name = os.fspath(model) if model is not None else os.environ.get(MODEL_ENV_VAR) or DEFAULT_MODEL
+    name = resolve_model(model)
     if Path(name).expanduser().is_dir():  # one cache entry per folder, however it is spelled
         name = str(Path(name).expanduser().resolve())
     classifier = _cached_classifier(name, device, dtype)
@@ -443,7 +441,7 @@ def _fetch_model_dir(path_or_hub_id: str | os.PathLike[str]) -> Path:
         raise OSError(
             f"could not load model {text!r}: it is not a local directory and fetching it from the Hugging Face "
             f"Hub failed ({type(err).__name__}: {err}). Pass the path of a trained model directory "
-            f"(written by `python -m training.train --config configs/tiny_debug.yaml` or save_pretrained), "
+            f"(written by `python -m training.train configs/tiny_debug.yaml` or save_pretrained), "
             f"e.g. classify(texts, model='outputs/my_model'), or set {MODEL_ENV_VAR}=/path/to/model"
         ) from err
 
@@ -485,7 +483,6 @@ def _max_length(config: Any, tokenizer: Any) -> int:
 
 
 __all__ = [
-    "DEFAULT_MODEL",
     "MODEL_ENV_VAR",
     "FakeReviewClassifier",
     "LongTextMode",

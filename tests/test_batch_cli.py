@@ -200,16 +200,22 @@ def test_two_processes_under_accelerate_launch(
 
 
 def test_registered_on_the_fakereview_command() -> None:
-    from fakereview_nlp import batch
+    from fakereview_nlp import batch, cli
 
-    cli = pytest.importorskip("fakereview_nlp.cli")
-    try:
-        parser = cli.build_parser()
-    except ImportError as err:  # another subcommand's module is not written yet
-        pytest.skip(f"fakereview CLI incomplete: {err}")
-    args = parser.parse_args(["classify", "model_dir", "in.csv", "-o", "out.csv", "--id-column", "id"])
+    parser = cli.build_parser()  # the real registry: every subcommand module must import
+    args = parser.parse_args(["classify", "in.csv", "-o", "out.csv", "--model", "model_dir", "--id-column", "id"])
     assert args.handler is batch._run
     assert (args.model, args.input, args.output, args.id_column) == ("model_dir", "in.csv", "out.csv", "id")
+    # the older positional form names the same job
+    legacy = parser.parse_args(["classify", "model_dir", "in.csv", "-o", "out.csv", "--id-column", "id"])
+    batch._normalize_positionals(legacy)
+    assert (legacy.model, legacy.input, legacy.legacy_input) == ("model_dir", "in.csv", None)
+
+
+def test_model_given_twice_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _cli(["model_dir", "in.csv", "-o", "out.csv", "--model", "other"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fakereview: error: the model is given twice") and "\n" not in err
 
 
 def test_a_model_with_a_tfidf_part_scores_the_mean(
@@ -224,7 +230,7 @@ def test_a_model_with_a_tfidf_part_scores_the_mean(
     tfidf.save(model_dir)
     source = _write(frame, tmp_path / "in.csv")
     output = tmp_path / "out.csv"
-    argv = [str(model_dir), str(source), "-o", str(output), "--chunk-rows", "7", "--no-progress"]
+    argv = [str(source), "-o", str(output), "--model", str(model_dir), "--chunk-rows", "7", "--no-progress"]
     assert _cli([*argv, "--device", "cpu", "--dtype", "float32"]) == 0
     out = _read(output)
     texts = frame["text"].tolist()

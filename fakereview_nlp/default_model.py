@@ -1,0 +1,81 @@
+"""Which model a call uses when none is named: the argument, ``$FAKEREVIEW_MODEL``, the installed reference.
+
+Resolution order (the first that is set wins):
+
+1. the ``model=`` argument (or ``--model`` at the CLI): a model directory or a Hub id;
+2. the environment variable ``FAKEREVIEW_MODEL``;
+3. the reference model shipped as its own small distribution, ``fakereview-reference-model``
+   (``models/reference/`` in the repository, installed by the README's set-up command), whose
+   package ``fakereview_reference_model`` exposes ``get_model_path()``;
+4. otherwise a :class:`FileNotFoundError` that says how to get one.
+
+There is no fall-back to a Hub id: the project publishes none, and a silent download attempt
+would only turn a clear message into a network error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+#: Environment variable naming the model (local directory or Hub id) for ``classify`` and the CLI.
+MODEL_ENV_VAR = "FAKEREVIEW_MODEL"
+#: The importable package of the reference-model distribution.
+REFERENCE_PACKAGE = "fakereview_reference_model"
+#: Its distribution name, for messages (``pip install ...``).
+REFERENCE_DISTRIBUTION = "fakereview-reference-model"
+
+
+def default_model_path() -> Path:
+    """The model directory used when no model is named: ``$FAKEREVIEW_MODEL`` or the installed reference.
+
+    Returns:
+        `pathlib.Path`: the directory (for a Hub id in ``$FAKEREVIEW_MODEL``, the id as a path;
+        :func:`resolve_model` passes it on unchanged).
+
+    Raises:
+        `FileNotFoundError`: neither is available; the message says how to install the reference model.
+
+    Example::
+
+        >>> from fakereview_nlp import default_model_path
+        >>> default_model_path().name  # doctest: +SKIP
+        'model'
+    """
+    return Path(resolve_model(None))
+
+
+def resolve_model(model: str | os.PathLike[str] | None) -> str:
+    """``model`` if given, else ``$FAKEREVIEW_MODEL``, else the installed reference model's folder."""
+    if model is not None:
+        text = os.fspath(model)
+        if not text:
+            raise ValueError("model is an empty string; pass a model directory, or None for the default model")
+        return text
+    from_env = os.environ.get(MODEL_ENV_VAR, "").strip()
+    if from_env:
+        return from_env
+    return str(reference_model_path())
+
+
+def reference_model_path() -> Path:
+    """The folder of the installed reference model, or a :class:`FileNotFoundError` saying how to install it."""
+    try:
+        module = importlib.import_module(REFERENCE_PACKAGE)
+    except ImportError as err:
+        raise FileNotFoundError(
+            f"no model named and no default model installed: pass model='path/to/model_dir' (--model at the "
+            f"CLI), set {MODEL_ENV_VAR}=/path/to/model_dir, or install the reference model "
+            f"({REFERENCE_DISTRIBUTION}): from a checkout, python3 -m pip install -e models/reference"
+        ) from err
+    folder = Path(module.get_model_path())
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(
+            f"the installed {REFERENCE_DISTRIBUTION} points at {str(folder)!r}, which holds no config.json; "
+            f"reinstall it (python3 -m pip install --force-reinstall -e models/reference) or set {MODEL_ENV_VAR}"
+        )
+    return folder
+
+
+__all__ = ["MODEL_ENV_VAR", "REFERENCE_DISTRIBUTION", "default_model_path", "reference_model_path", "resolve_model"]
