@@ -1,0 +1,63 @@
+"""Atomic file writes: a temporary file in the target's folder, then ``os.replace``.
+
+A reader (or a crash) never sees a half-written report, model card or prediction file under
+its final name. The temporary file is created with ``tempfile.mkstemp`` (mode 0600), so the
+finished file is given the mode a plain ``open(path, "w")`` would have (0666 minus the
+umask): others on a shared machine can read a model or report as they could before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def umask_mode(base: int = 0o666) -> int:
+    """``base`` less the process umask (read without changing it for other threads for long)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return base & ~mask
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success it replaces ``target``, on error it is removed.
+
+    Example::
+
+        >>> with atomic_path("report.json") as tmp:  # doctest: +SKIP
+        ...     tmp.write_text("{}")
+    """
+    final = Path(target)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
+    os.close(descriptor)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, umask_mode())
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_text(target: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``target`` atomically; returns the final path."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding=encoding)
+    return Path(target)
+
+
+def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``target`` atomically; returns the final path."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+    return Path(target)
+
+
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "umask_mode"]
