@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fakereview_nlp.metrics import flag_rate_key
-from fakereview_nlp.report import prevalence_label, prevalence_suffix
+from fakereview_nlp.report_format import prevalence_label, prevalence_suffix
 
 #: What each known corpus's "fakes" are; the card quotes the entries of the datasets it names.
 DATASET_NOTES: dict[str, str] = {

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from fakereview_nlp.report import PLOT_FILES, prevalence_label
+from fakereview_nlp.report_format import PLOT_FILES, prevalence_label
 
 
 def _pyplot() -> Any:
