@@ -18,6 +18,7 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("fakereview_nlp.report_cli", "add_evaluate_parser"),
     ("fakereview_nlp.model_card", "add_model_card_parser"),
     ("fakereview_nlp.corpora", "add_prepare_parser"),
+    ("fakereview_nlp.explain_html", "add_explain_parser"),
 )
 
 

@@ -228,7 +228,9 @@ def explain_texts(
                 found += window_spans([w for w in words if a <= w[0] and w[1] <= b], window_words)
             windows.append(found)
             variants += [_without(text, w) for w in found]
-        scores = classifier.predict_proba(variants, batch_size, _caller="explain").tolist() if variants else []
+        scores = (
+            classifier.predict_proba(variants, batch_size, _caller="explain").tolist() if variants else []
+        )
         spans = []
         at = 0
         for i, found in enumerate(windows):

@@ -53,7 +53,9 @@ def test_offsets_point_into_the_original_unnormalised_text(clf: FakeReviewClassi
         assert span.text == MESSY[span.start : span.end]
         assert span.text == span.text.strip() and span.text
     combining = [s for s in word_spans(MESSY) if "\u0301" in MESSY[s[0] : s[1]]]
-    assert combining and MESSY[combining[0][0] : combining[0][1]] == "cafe\u0301"  # the accent stays with its word
+    assert (
+        combining and MESSY[combining[0][0] : combining[0][1]] == "cafe\u0301"
+    )  # the accent stays with its word
 
 
 def test_deltas_reproduce_a_rescoring_without_the_span(clf: FakeReviewClassifier) -> None:
@@ -100,7 +102,9 @@ def test_empty_and_whitespace_texts_have_a_score_but_no_spans(clf: FakeReviewCla
 
 def test_empty_list_bare_string_and_bad_options(clf: FakeReviewClassifier) -> None:
     assert clf.explain([]) == []
-    with pytest.raises(TypeError, match=r"explain\(\) expects a list of texts; wrap a single review as \[text\]"):
+    with pytest.raises(
+        TypeError, match=r"explain\(\) expects a list of texts; wrap a single review as \[text\]"
+    ):
         clf.explain("Best hotel ever")
     with pytest.raises(TypeError, match=r"explain\(\) expects a list of texts; wrap"):
         explain("Best hotel ever")  # refused before any model is looked up
@@ -134,7 +138,11 @@ def test_module_explain_uses_the_default_model_like_classify(
 
 def test_segments_words_and_windows_on_the_original_string() -> None:
     text = 'He said "Great  stay!" Then left.\nNo  punctuation here'
-    assert [text[a:b] for a, b in segment_spans(text)] == ['He said "Great  stay!"', "Then left.", "No  punctuation here"]
+    assert [text[a:b] for a, b in segment_spans(text)] == [
+        'He said "Great  stay!"',
+        "Then left.",
+        "No  punctuation here",
+    ]
     long = " ".join(f"w{i}" for i in range(7))
     assert [long[a:b] for a, b in segment_spans(long, max_words=3)] == ["w0 w1 w2", "w3 w4 w5", "w6"]
     words = word_spans(long)
