@@ -22,7 +22,6 @@ import datetime as _dt
 import hashlib
 import json
 import logging
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from fakereview_nlp.files import atomic_write_text
 from fakereview_nlp.metrics import (
     DEFAULT_FLAG_RATES,
     _flag_rate_point,
@@ -206,19 +206,30 @@ def _headline_keys(prevalences: Sequence[float | None], flag_rates: Sequence[flo
     return keys
 
 
-def _mean_sd(values: Sequence[float]) -> dict[str, Any]:
-    arr = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
+def _mean_sd(values: Sequence[float | None], of: int) -> dict[str, Any]:
+    """Mean and sd of the defined ``values``; ``n`` says how many of the ``of`` folds they are.
+
+    A fold with one class has no metrics (``None``); it is left out of the mean, and ``n < of``
+    says so in ``report.json`` and ``report.md`` instead of a mean over fewer folds passing as all.
+    """
+    arr = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"fold values {arr.tolist()} include NaN or infinity; a fold metric is broken")
     if not len(arr):
-        return {"mean": None, "sd": None, "n": 0}
-    return {"mean": float(arr.mean()), "sd": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, "n": len(arr)}
+        return {"mean": None, "sd": None, "n": 0, "of": of}
+    sd = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+    return {"mean": float(arr.mean()), "sd": sd, "n": len(arr), "of": of}
 
 
-def _safe(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """A metric, or ``None`` when it is undefined on this subset (e.g. a slice with one class)."""
-    try:
-        return fn(*args, **kwargs)
-    except ValueError:
+def _if_both_classes(y: NDArray[np.int64], fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args)``, or ``None`` when ``y`` lacks fakes or genuine reviews (the metric is undefined there).
+
+    Only that case gives ``None``: any other error (a bad score, a bug) is raised, not hidden.
+    """
+    n_fake = int(np.sum(y))
+    if n_fake == 0 or n_fake == len(y):
         return None
+    return fn(*args, **kwargs)
 
 
 # ----------------------------------------------------------------------------- the report
@@ -562,13 +573,13 @@ def _fold_block(
         yf = y[mask]
         row: dict[str, Any] = {"fold": fold, "n": int(mask.sum()), "n_fake": int(yf.sum()), "models": {}}
         for name, s in scores.items():
-            row["models"][name] = _safe(
-                summary_metrics, yf, s[mask], prevalences=pis, flag_rates=rates, threshold=threshold
+            row["models"][name] = _if_both_classes(
+                yf, summary_metrics, yf, s[mask], prevalences=pis, flag_rates=rates, threshold=threshold
             )
         per_fold.append(row)
     keys = _headline_keys(pis, rates)
     summary = {
-        name: {k: _mean_sd([f["models"][name][k] for f in per_fold if f["models"][name]]) for k in keys}
+        name: {k: _mean_sd([(f["models"][name] or {}).get(k) for f in per_fold], len(per_fold)) for k in keys}
         for name in scores
     }
     paired: dict[str, Any] = {}
@@ -584,7 +595,7 @@ def _fold_block(
                     if f["models"][name] and f["models"][baseline]
                 ]
                 block[k] = {
-                    **_mean_sd(diffs),
+                    **_mean_sd(diffs, len(per_fold)),
                     "wins": int(sum(d > 0 for d in diffs)),
                     "losses": int(sum(d < 0 for d in diffs)),
                 }
@@ -632,8 +643,8 @@ def _slice_block(
             n_fake, n_genuine = int(yv.sum()), int(len(yv) - yv.sum())
             row["models"][name] = {
                 "accuracy": float(np.mean((sv >= threshold) == (yv == 1))),
-                "average_precision": _safe(average_precision, yv, sv),
-                "roc_auc": _safe(roc_auc, yv, sv),
+                "average_precision": _if_both_classes(yv, average_precision, yv, sv),
+                "roc_auc": _if_both_classes(yv, roc_auc, yv, sv),
                 "flagged_share": float(flagged.mean()),
                 "recall_at_global_threshold": float(flagged[yv == 1].mean()) if n_fake else None,
                 "false_flag_rate": float(flagged[yv == 0].mean()) if n_genuine else None,
@@ -673,16 +684,15 @@ def write_report(
     written: dict[str, Path] = {}
     # JSON first: it holds every number, so a plotting failure cannot lose the results.
     json_path = folder / "report.json"
-    json_path.write_text(json.dumps(jsonable(report), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    atomic_write_text(json_path, json.dumps(jsonable(report), indent=2, allow_nan=False) + "\n")
     written["json"] = json_path
     if plots:
         from fakereview_nlp import report_plots
 
         written.update(report_plots.write_plots(report, folder))
     md_path = folder / "report.md"
-    md_path.write_text(
-        render_markdown(report, plot_files={k: p.name for k, p in written.items() if k in PLOT_FILES}),
-        encoding="utf-8",
+    atomic_write_text(
+        md_path, render_markdown(report, plot_files={k: p.name for k, p in written.items() if k in PLOT_FILES})
     )
     written["markdown"] = md_path
     return written

@@ -1,6 +1,6 @@
 """``fakereview evaluate MODEL DATA -o DIR``: read a review file, score it, and write the report.
 
-Reads the file with :func:`fakereview_nlp.data.load_reviews`, scores it with
+Reads the file with :func:`fakereview_nlp.data.load_reviews_with_report` (the rows it drops are counted in the report), scores it with
 :class:`fakereview_nlp.inference.FakeReviewClassifier`, optionally trains the TF-IDF baseline
 on the rows outside the evaluation split, then calls :func:`fakereview_nlp.report.build_report`
 and :func:`fakereview_nlp.report.write_report`. Registered in :data:`fakereview_nlp.cli.SUBCOMMANDS`.
@@ -176,7 +176,7 @@ def score_with_model(
 
 def evaluate_command(args: argparse.Namespace) -> int:
     """Handler of ``fakereview evaluate``."""
-    from fakereview_nlp.data import load_reviews
+    from fakereview_nlp.data import load_reviews_with_report
 
     label_map = parse_label_map(args.label_map)
     rates = parse_flag_rates(args.flag_rates)
@@ -187,7 +187,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         )
     keep = [c for c in args.slice_column if c not in (args.group_column, args.split_column)]
     common = {"text_column": args.text_column, "label_map": label_map, "group_column": args.group_column}
-    ds = load_reviews(
+    ds, bad_rows = load_reviews_with_report(
         args.data,
         label_column=args.label_column,
         split_column=args.split_column,
@@ -195,7 +195,6 @@ def evaluate_command(args: argparse.Namespace) -> int:
         keep_columns=keep,
         **common,
     )
-    all_rows = ds
     if args.split:
         from fakereview_nlp.data import split_by_column
 
@@ -218,10 +217,12 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if args.baseline == "tfidf":
         from fakereview_nlp.baseline import TfidfBaseline
 
+        train_dropped = 0
         if args.train_data:
-            train_rows = load_reviews(
+            train_rows, train_bad = load_reviews_with_report(
                 args.train_data, label_column=args.label_column, id_column=args.id_column, **common
             )
+            train_dropped = train_bad.n_dropped
         if train_rows is None or len(train_rows) == 0:
             raise SystemExit(
                 "--baseline tfidf needs training rows: select the evaluation rows with --split-column/--split "
@@ -229,7 +230,12 @@ def evaluate_command(args: argparse.Namespace) -> int:
             )
         baseline = TfidfBaseline()
         scores["tfidf"] = baseline.fit(train_rows["text"], train_rows["label"]).predict_proba(texts)
-        baseline_info = {"kind": "tfidf", "n_train": len(train_rows), "options": _baseline_options(baseline)}
+        baseline_info = {
+            "kind": "tfidf",
+            "n_train": len(train_rows),
+            "n_train_rows_dropped": train_dropped,  # --train-data only: DATA's drops are in data
+            "options": _baseline_options(baseline),
+        }
 
     operating = _operating_threshold(args.model)
     slices = {}
@@ -261,7 +267,11 @@ def evaluate_command(args: argparse.Namespace) -> int:
             "path": str(args.data),
             "file_sha256": fingerprint_file(args.data),
             "rows_sha256": fingerprint_rows(ds["id"], texts, labels.tolist()),
-            "n_rows_in_file": len(all_rows),
+            # Rows the reader dropped (empty text, missing label) are counted, never silently lost.
+            "n_rows_in_file": bad_rows.n_rows,
+            "n_rows_dropped": bad_rows.n_dropped,
+            "n_rows_dropped_empty_text": bad_rows.empty_text,
+            "n_rows_dropped_missing_label": bad_rows.missing_label,
             "split": list(args.split) or None,
         },
     )

@@ -1,4 +1,4 @@
-"""What the report's parts share: metric-name suffixes, prevalence labels, plot file names, JSON values.
+"""What the report's parts share: metric-name suffixes, prevalence labels, plot file names, fold means, JSON values.
 
 A leaf module: :mod:`fakereview_nlp.report` (computing), :mod:`fakereview_nlp.report_markdown`
 (rendering), :mod:`fakereview_nlp.report_plots` and :mod:`fakereview_nlp.model_card` all import
@@ -33,6 +33,17 @@ def prevalence_label(prevalence: float | None, test_share: float | None = None) 
     return f"prevalence {100 * prevalence:g}%"
 
 
+def mean_sd_text(stat: Mapping[str, Any] | None, signed: bool = False) -> str:
+    """``"0.884 ± 0.021"`` for a fold summary; ``"(4 of 5 folds)"`` is added when folds had no value."""
+    if not stat or stat.get("mean") is None:
+        return "–"
+    text = f"{stat['mean']:+.3f} ± {stat['sd']:.3f}" if signed else f"{stat['mean']:.3f} ± {stat['sd']:.3f}"
+    of = stat.get("of")
+    if of is not None and stat.get("n", of) < of:
+        text += f" ({stat['n']} of {of} folds)"
+    return text
+
+
 def jsonable(value: Any) -> Any:
     """``value`` with numpy scalars as Python numbers, NaN/inf as ``None`` and paths as strings (for ``json.dumps``)."""
     if isinstance(value, Mapping):
@@ -48,4 +59,4 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-__all__ = ["PLOT_FILES", "jsonable", "prevalence_label", "prevalence_suffix"]
+__all__ = ["PLOT_FILES", "jsonable", "mean_sd_text", "prevalence_label", "prevalence_suffix"]

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fakereview_nlp.metrics import flag_rate_key
-from fakereview_nlp.report_format import jsonable, prevalence_label, prevalence_suffix
+from fakereview_nlp.report_format import jsonable, mean_sd_text, prevalence_label, prevalence_suffix
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -39,6 +39,17 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines + [""]
 
 
+def _dropped_rows_line(data: Mapping[str, Any]) -> list[str]:
+    """The data line on rows the reader left out, when the report knows (``fakereview evaluate`` does)."""
+    if data.get("n_rows_dropped") is None:
+        return []
+    return [
+        f"- **Rows dropped when reading:** {data['n_rows_dropped']} of {data['n_rows_in_file']} in the file "
+        f"({data.get('n_rows_dropped_empty_text', 0)} with empty text, "
+        f"{data.get('n_rows_dropped_missing_label', 0)} with a missing label)"
+    ]
+
+
 def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | None = None) -> str:
     """``report.md``: verdict against the baseline, flag-rate tables, threshold metrics, folds, slices, plots."""
     data = report["data"]
@@ -53,6 +64,7 @@ def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | N
         f"- **Data:** {source}; {data['n']} reviews, {data['n_fake']} fake ({100 * share:.1f}%), "
         f"{data['n_genuine']} genuine"
         + ("" if data.get("n_groups") is None else f", {data['n_groups']} groups"),
+        *_dropped_rows_line(data),
         f"- **Models:** {', '.join(f'`{m}`' for m in models)}"
         + ("" if report["baseline"] is None else f"; baseline `{report['baseline']}`"),
         f"- **Fingerprint:** {data.get('rows_sha256') or data.get('file_sha256') or data['labels_sha256']}",
@@ -239,8 +251,7 @@ def _fold_markdown(report: Mapping[str, Any]) -> list[str]:
     summary_row = ["mean ± sd", ""]
     for k in keys:
         for m in models:
-            stat = folds["summary"][m][k]
-            summary_row.append("–" if stat["mean"] is None else f"{stat['mean']:.3f} ± {stat['sd']:.3f}")
+            summary_row.append(mean_sd_text(folds["summary"][m][k]))
     rows.append(summary_row)
     lines += _table(header, rows)
     for name, block in folds["paired_vs_baseline"].items():
@@ -248,7 +259,7 @@ def _fold_markdown(report: Mapping[str, Any]) -> list[str]:
         rows = [
             [
                 k,
-                "–" if block[k]["mean"] is None else f"{block[k]['mean']:+.3f} ± {block[k]['sd']:.3f}",
+                mean_sd_text(block[k], signed=True),
                 f"{block[k]['wins']} / {block[k]['losses']}",
             ]
             for k in keys
