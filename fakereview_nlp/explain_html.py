@@ -45,7 +45,13 @@ ol.spans .delta { font-variant-numeric: tabular-nums; font-weight: 600; }
 """
 
 
+#: Below this |delta| a span is shown grey: no measurable push either way (bf16 scores move in such steps).
+NEUTRAL_DELTA = 5e-4
+
+
 def _colour(delta: float) -> str:
+    if abs(delta) < NEUTRAL_DELTA:
+        return "rgba(140,149,159,0.18)"
     strength = min(1.0, abs(delta) / FULL_COLOUR_DELTA)
     alpha = 0.12 + 0.68 * strength
     rgb = "207,34,46" if delta > 0 else "9,105,218"
@@ -62,7 +68,7 @@ def _highlighted(text: str, explanation: ReviewExplanation) -> str:
         rank = ranked[(span.start, span.end)]
         parts.append(
             f'<mark data-rank="{rank}" data-delta="{span.delta:.4f}" style="background:{_colour(span.delta)}" '
-            f'title="#{rank}: removing it changes P(fake) by {-span.delta:+.3f}">'
+            f'title="#{rank}: without it P(fake) is {explanation.fake_score - span.delta:.3f}">'
             f"{html.escape(text[span.start : span.end])}</mark>"
         )
         at = span.end
@@ -111,14 +117,16 @@ def render_explanations_html(
         '<p class="legend">Highlighted: the parts whose removal changes P(fake) most (measured by '
         f'rescoring the review without them). <mark style="background:{_colour(FULL_COLOUR_DELTA)}">red</mark> '
         f'pushes towards fake, <mark style="background:{_colour(-FULL_COLOUR_DELTA)}">blue</mark> towards '
-        f"genuine; full colour at a change of {FULL_COLOUR_DELTA:g} or more.</p>"
+        f'genuine, <mark style="background:{_colour(0.0)}">grey</mark> neither; full colour at a change of '
+        f"{FULL_COLOUR_DELTA:g} or more.</p>"
     )
     articles = []
     for i, (text, explanation) in enumerate(zip(texts, explanations, strict=True)):
         label = str(i + 1) if ids is None else str(ids[i])
         css = "flagged" if explanation.flagged else "not-flagged"
         items = "".join(
-            f'<li><span class="delta">{-s.delta:+.3f}</span> without “{html.escape(s.text)}”</li>'
+            f'<li>P(fake) <span class="delta">{explanation.fake_score - s.delta:.3f}</span> '
+            f"({-s.delta:+.3f}) without “{html.escape(s.text)}”</li>"
             for s in explanation.spans
         )
         articles.append(
@@ -237,4 +245,10 @@ def explain_command(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["FULL_COLOUR_DELTA", "add_explain_parser", "explain_command", "render_explanations_html"]
+__all__ = [
+    "FULL_COLOUR_DELTA",
+    "NEUTRAL_DELTA",
+    "add_explain_parser",
+    "explain_command",
+    "render_explanations_html",
+]

@@ -112,11 +112,13 @@ def segment_spans(text: str, max_words: int = DEFAULT_MAX_SEGMENT_WORDS) -> list
     return spans
 
 
-def window_spans(words: Sequence[tuple[int, int]], size: int) -> list[tuple[int, int]]:
-    """Windows of ``size`` consecutive words (stride ``size // 2``, at least 1) covering ``words``."""
+def window_spans(
+    words: Sequence[tuple[int, int]], size: int, stride: int | None = None
+) -> list[tuple[int, int]]:
+    """Windows of ``size`` consecutive words, every ``stride`` words (default ``size // 2``), covering ``words``."""
     if len(words) <= size:
         return [(words[0][0], words[-1][1])] if words else []
-    stride = max(1, size // 2)
+    stride = stride or max(1, size // 2)
     starts = list(range(0, len(words) - size + 1, stride))
     if starts[-1] != len(words) - size:  # the last words get a window too
         starts.append(len(words) - size)
@@ -150,6 +152,7 @@ def explain_texts(
     *,
     unit: ExplainUnit = "phrase",
     window_words: int = DEFAULT_WINDOW_WORDS,
+    window_stride: int | None = None,
     refine: int = DEFAULT_REFINE,
     max_segment_words: int = DEFAULT_MAX_SEGMENT_WORDS,
     batch_size: int | None = None,
@@ -163,6 +166,7 @@ def explain_texts(
         unit (`"phrase"` or `"sentence"`, defaults to `"phrase"`): phrases of ``window_words``
             words found inside the strongest sentences, or whole sentences.
         window_words (`int`, defaults to `4`): words per phrase.
+        window_stride (`int`, *optional*): words between phrase starts; default ``window_words // 2``.
         refine (`int`, defaults to `2`): sentences searched for phrases (``unit="phrase"``).
         max_segment_words (`int`, defaults to `30`): longer sentences are cut into pieces.
         batch_size (`int`, *optional*): as :meth:`FakeReviewClassifier.predict_proba`.
@@ -181,6 +185,7 @@ def explain_texts(
     for name, value, low in (
         ("top_k", top_k, 1),
         ("window_words", window_words, 1),
+        ("window_stride", window_words if window_stride is None else window_stride, 1),
         ("refine", refine, 1),
         ("max_segment_words", max_segment_words, 1),
     ):
@@ -225,7 +230,9 @@ def explain_texts(
             found: list[tuple[int, int]] = []
             for j in sorted(strongest):
                 a, b = segs[j]
-                found += window_spans([w for w in words if a <= w[0] and w[1] <= b], window_words)
+                found += window_spans(
+                    [w for w in words if a <= w[0] and w[1] <= b], window_words, window_stride
+                )
             windows.append(found)
             variants += [_without(text, w) for w in found]
         scores = (
