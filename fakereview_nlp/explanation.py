@@ -250,10 +250,113 @@ def explain_texts(
     ]
 
 
+@dataclass(frozen=True)
+class PhraseCount:
+    """A word or word pair and how often it sits in the spans that drive reviews' scores.
+
+    Attributes:
+        phrase (`str`): one or two words, lower-cased, punctuation stripped.
+        n_reviews (`int`): reviews in which a top span contains it.
+        mean_delta (`float`): mean delta of those spans.
+    """
+
+    phrase: str
+    n_reviews: int
+    mean_delta: float
+
+
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+# Function words sit in most spans of any review; a phrase made only of them says nothing.
+_STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "so",
+        "that",
+        "the",
+        "their",
+        "there",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "with",
+        "you",
+    ]
+)
+
+
+def common_phrases(
+    explanations: Sequence[ReviewExplanation], *, max_words: int = 2, top_n: int = 20, min_reviews: int = 2
+) -> list[PhraseCount]:
+    """Words and word pairs that recur in the positive-delta spans of many reviews, most frequent first.
+
+    Phrases made only of function words ("of the") are left out.
+
+    Only phrases of at most ``max_words`` words found in at least ``min_reviews`` reviews are
+    returned, so the result describes what a model over-trusts without quoting any one review.
+
+    Args:
+        explanations (`list[ReviewExplanation]`): e.g. of the genuine reviews a model flags.
+        max_words (`int`, defaults to `2`), top_n (`int`, defaults to `20`), min_reviews (`int`, defaults to `2`).
+
+    Returns:
+        `list[PhraseCount]`, by ``n_reviews`` then ``mean_delta``, descending.
+    """
+    seen: dict[str, list[float]] = {}
+    for explanation in explanations:
+        found: dict[str, float] = {}
+        for span in explanation.spans:
+            if span.delta <= 0:
+                continue
+            words = [w.lower() for w in _TOKEN.findall(span.text)]
+            for n in range(1, max_words + 1):
+                for i in range(len(words) - n + 1):
+                    if all(w in _STOP_WORDS for w in words[i : i + n]):
+                        continue
+                    phrase = " ".join(words[i : i + n])
+                    found[phrase] = max(found.get(phrase, 0.0), span.delta)
+        for phrase, delta in found.items():  # once per review, with its strongest span
+            seen.setdefault(phrase, []).append(delta)
+    ranked = [
+        PhraseCount(phrase=k, n_reviews=len(v), mean_delta=float(sum(v) / len(v)))
+        for k, v in seen.items()
+        if len(v) >= min_reviews
+    ]
+    ranked.sort(key=lambda c: (-c.n_reviews, -c.mean_delta, c.phrase))
+    return ranked[:top_n]
+
+
 __all__ = [
     "ExplainUnit",
     "ExplainedSpan",
+    "PhraseCount",
     "ReviewExplanation",
+    "common_phrases",
     "explain_texts",
     "segment_spans",
     "window_spans",

@@ -139,6 +139,15 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--device", default=None, help="inference device, e.g. cpu or cuda (default: automatic)"
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument(
+        "--explain-errors",
+        type=int,
+        default=0,
+        metavar="N",
+        help="explain the N highest-scoring false flags (genuine reviews at or above the operating threshold) "
+        "and list the words and word pairs that most often drive them (default 0: off). Short phrases "
+        "only, but keep it off for reports committed beside a corpus you may not redistribute",
+    )
     parser.set_defaults(handler=evaluate_command)
     return parser
 
@@ -275,9 +284,42 @@ def evaluate_command(args: argparse.Namespace) -> int:
             "split": list(args.split) or None,
         },
     )
+    if args.explain_errors:
+        report["false_flag_phrases"] = _false_flag_phrases(
+            classifier, texts, labels, scores[name], operating, args.explain_errors
+        )
     written = write_report(report, args.output_dir, plots=not args.no_plots)
     print(f"wrote {', '.join(str(p) for p in written.values())}")
     return 0
+
+
+def _false_flag_phrases(
+    classifier: FakeReviewClassifier,
+    texts: Sequence[str],
+    labels: NDArray[np.int64],
+    scores: NDArray[np.float64],
+    operating: float | None,
+    n: int,
+) -> dict[str, Any]:
+    """What drives false flags: explain the top-``n`` scoring genuine reviews flagged, aggregate their phrases."""
+    from fakereview_nlp.explanation import common_phrases
+
+    if n < 0:
+        raise ValueError(f"--explain-errors must be >= 0, got {n}")
+    threshold = 0.5 if operating is None else operating
+    false_flags = np.flatnonzero((labels == 0) & (scores >= threshold))
+    chosen = false_flags[np.argsort(-scores[false_flags], kind="stable")][:n]
+    explanations = classifier.explain([texts[i] for i in chosen]) if len(chosen) else []
+    return {
+        "threshold": threshold,
+        "threshold_kind": "0.5" if operating is None else "operating",
+        "n_false_flags": int(len(false_flags)),
+        "n_explained": int(len(chosen)),
+        "phrases": [
+            {"phrase": c.phrase, "n_reviews": c.n_reviews, "mean_delta": c.mean_delta}
+            for c in common_phrases(explanations)
+        ],
+    }
 
 
 def _baseline_options(baseline: Any) -> dict[str, Any]:

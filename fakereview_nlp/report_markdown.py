@@ -39,6 +39,21 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines + [""]
 
 
+def _false_flag_markdown(block: Mapping[str, Any]) -> list[str]:
+    lines = [
+        "## What drives false flags",
+        "",
+        f"The {block['n_explained']} highest-scoring of {block['n_false_flags']} genuine reviews scoring at or above "
+        f"the {block['threshold_kind']} threshold ({block['threshold']:.4g}) were explained by occlusion; these "
+        "words and word pairs recur in the spans that push them towards fake (in at least 2 reviews).",
+        "",
+    ]
+    if not block["phrases"]:
+        return lines + ["No phrase recurs.", ""]
+    rows = [[f"`{p['phrase']}`", str(p["n_reviews"]), f"{p['mean_delta']:+.3f}"] for p in block["phrases"]]
+    return lines + _table(["phrase", "reviews", "mean score change it causes"], rows)
+
+
 def _dropped_rows_line(data: Mapping[str, Any]) -> list[str]:
     """The data line on rows the reader left out, when the report knows (``fakereview evaluate`` does)."""
     if data.get("n_rows_dropped") is None:
@@ -198,6 +213,8 @@ def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | N
             report["length_buckets"], models, report["slice_flag_rate"]
         )
 
+    if report.get("false_flag_phrases"):
+        lines += _false_flag_markdown(report["false_flag_phrases"])
     if plot_files:
         lines += ["## Plots", ""]
         captions = {

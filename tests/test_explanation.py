@@ -12,7 +12,7 @@ from conftest import make_reviews
 
 from fakereview_nlp import ExplainedSpan, FakeReviewClassifier, ReviewExplanation, explain
 from fakereview_nlp.baseline import TfidfBaseline
-from fakereview_nlp.explanation import explain_texts, segment_spans, window_spans, word_spans
+from fakereview_nlp.explanation import common_phrases, explain_texts, segment_spans, window_spans, word_spans
 
 # Extra whitespace of every kind, a decomposed accent (not NFC) and a character NFC composes.
 MESSY = (
@@ -149,3 +149,57 @@ def test_segments_words_and_windows_on_the_original_string() -> None:
     assert [long[a:b] for a, b in window_spans(words, 4)] == ["w0 w1 w2 w3", "w2 w3 w4 w5", "w3 w4 w5 w6"]
     assert [long[a:b] for a, b in window_spans(words[:2], 4)] == ["w0 w1"]
     assert window_spans([], 4) == [] and segment_spans("   ") == []
+
+
+def test_common_phrases_count_reviews_not_spans_and_skip_function_words() -> None:
+    def expl(*spans: tuple[str, float]) -> ReviewExplanation:
+        return ReviewExplanation(0.9, True, tuple(ExplainedSpan(0, len(t), t, d) for t, d in spans))
+
+    explanations = [
+        expl(("Amazing stay, amazing!", 0.3), ("of the", 0.2)),
+        expl(("an amazing stay", 0.1)),
+        expl(("Luxurious", 0.2), ("amazing", -0.4)),  # negative spans do not drive a flag
+        expl(("luxurious!", 0.4)),
+    ]
+    counts = common_phrases(explanations)
+    # By reviews (2 each), then mean delta: luxurious 0.3, amazing/amazing stay/stay 0.2.
+    assert [(c.phrase, c.n_reviews) for c in counts] == [
+        ("luxurious", 2),
+        ("amazing", 2),
+        ("amazing stay", 2),
+        ("stay", 2),
+    ]
+    by_phrase = {c.phrase: c for c in counts}
+    assert by_phrase["amazing"].mean_delta == pytest.approx(0.2) and by_phrase[
+        "luxurious"
+    ].mean_delta == pytest.approx(0.3)
+    assert "of the" not in by_phrase and "of" not in by_phrase and "an amazing" not in by_phrase
+    assert common_phrases(explanations, min_reviews=3) == []
+
+
+def test_evaluate_explain_errors_aggregates_false_flag_phrases(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import csv
+    import json
+
+    from fakereview_nlp.cli import main
+
+    rows = make_reviews(30)
+    data = tmp_path / "reviews.csv"
+    with data.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    base = ["evaluate", str(tiny_model_dir), str(data), "--n-boot", "0", "--no-plots", "--device", "cpu"]
+    assert main([*base, "-o", str(tmp_path / "off")]) == 0
+    assert "false_flag_phrases" not in json.loads((tmp_path / "off" / "report.json").read_text())
+    assert main([*base, "-o", str(tmp_path / "on"), "--explain-errors", "5"]) == 0
+    report = json.loads((tmp_path / "on" / "report.json").read_text())
+    block = report["false_flag_phrases"]
+    scores = report["results"]["transformer"]["thresholds"][0]["by_prevalence"][0]
+    assert block["threshold"] == 0.5 and block["threshold_kind"] == "0.5"
+    genuine_flagged = (
+        round(scores["flag_rate"] * 30 * (1 - scores["precision"])) if scores["flag_rate"] else 0
+    )
+    assert block["n_false_flags"] == genuine_flagged and block["n_explained"] == min(5, genuine_flagged)
+    assert all(len(p["phrase"].split()) <= 2 and p["n_reviews"] >= 2 for p in block["phrases"])
+    assert "## What drives false flags" in (tmp_path / "on" / "report.md").read_text()
