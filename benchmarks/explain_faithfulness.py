@@ -249,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     cols = [
         "setting",
         "s/review",
+        "CPU s/review",
+        "passes/review",
+        "passes/s",
         "top-1 drop",
         "random",
         "ratio",
@@ -269,17 +272,18 @@ def main(argv: list[str] | None = None) -> int:
             return "–" if v is None else f"{v:.{d}f}"
 
         print(
-            f"| {name} | {res['seconds_per_review']:.2f} | {f(res['mean_top1_drop'])} | "
+            f"| {name} | {res['seconds_per_review']:.2f} | {res['cpu_seconds_per_review']:.2f} | "
+            f"{res['passes_per_review']:.1f} | {res['passes_per_second']:.1f} | {f(res['mean_top1_drop'])} | "
             f"{f(res['mean_random1_drop'])} | {f(res['top1_vs_random_ratio'], 1)} | "
             f"{100 * res['share_top1_beats_random']:.0f}% | {f(res['mean_topk_drop'])} | "
             f"{f(res['mean_randomk_drop'])} | {f(res['topk_vs_random_ratio'], 1)} | "
             f"{f(res['mean_topk_alone'])} | {f(res['mean_randomk_alone'])} | {res['mean_top1_words']:.1f} |",
             flush=True,
         )
-    out["load_average_end"] = os.getloadavg()[0]
+        out["load_average_end"] = os.getloadavg()[0]
+        if args.json_out:  # after every setting: a killed run keeps what it measured
+            Path(args.json_out).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     print(f"load average at end {out['load_average_end']:.2f}")
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
