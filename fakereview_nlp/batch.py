@@ -63,6 +63,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SCORE_COLUMNS = ("fake_score", "label", "flagged")
+#: Added by ``--explain``: JSON list of ``[start, end, delta]`` of the top spans (see :mod:`fakereview_nlp.explanation`).
+EXPLAIN_COLUMN = "top_spans"
+EXPLAIN_TOP_K = 3
 
 
 def _format_of(path: str, given: str | None, role: str) -> TableFormat:
@@ -88,22 +91,32 @@ def score_chunk(
     batch_size: int | None,
     long_text: Literal["truncate", "chunk"],
     where: str,
+    explain: bool = False,
 ) -> pd.DataFrame:
     """``frame``'s kept columns plus ``fake_score``, ``label`` and ``flagged``.
 
     Missing texts (null, NaN) are scored as the empty string, like an empty review. Input
     columns named ``fake_score``, ``label`` or ``flagged`` are kept as ``input_fake_score``,
-    ``input_label``, ``input_flagged``.
+    ``input_label``, ``input_flagged``. With ``explain``, a ``top_spans`` column holds each
+    review's top spans as JSON ``[[start, end, delta], ...]`` (offsets into the text as read).
     """
+    import json
+
+    import numpy as np
     import pandas as pd
 
     require_columns(list(frame.columns), {"--text-column": text_column, "--id-column": id_column}, where)
-    clash = [c for c in SCORE_COLUMNS if c in frame.columns]
+    added = (*SCORE_COLUMNS, EXPLAIN_COLUMN) if explain else SCORE_COLUMNS
+    clash = [c for c in added if c in frame.columns]
     texts = [
         t if isinstance(t, str) else "" if t is None or (isinstance(t, float) and math.isnan(t)) else str(t)
         for t in frame[text_column]
     ]
-    scores = classifier.predict_proba(texts, batch_size, long_text=long_text)
+    if explain:
+        explanations = classifier.explain(texts, EXPLAIN_TOP_K, batch_size=batch_size)
+        scores = np.asarray([e.fake_score for e in explanations], dtype=np.float64)
+    else:
+        scores = classifier.predict_proba(texts, batch_size, long_text=long_text)
     out = frame[[id_column]].copy() if id_column is not None else frame.copy()
     # An input that already has e.g. a gold `label` column keeps it as `input_label`: the
     # predicted columns always have the same names, and no input value is overwritten.
@@ -111,6 +124,10 @@ def score_chunk(
     out["fake_score"] = scores
     out["label"] = pd.Series(scores >= 0.5, index=out.index).map({True: "fake", False: "genuine"})
     out["flagged"] = scores >= classifier.threshold
+    if explain:
+        out[EXPLAIN_COLUMN] = [
+            json.dumps([[s.start, s.end, round(s.delta, 6)] for s in e.spans]) for e in explanations
+        ]
     return out
 
 
@@ -129,6 +146,7 @@ def classify_file(
     input_format: str | None = None,
     output_format: str | None = None,
     progress: bool = True,
+    explain: bool = False,
 ) -> int:
     """Score every review in ``source`` and write ``output``; returns the number of rows written.
 
@@ -144,12 +162,16 @@ def classify_file(
         chunk_rows (`int`, defaults to `8192`): rows read and written at a time.
         input_format, output_format (`str`, *optional*): override the formats from the extensions.
         progress (`bool`, defaults to `True`): a tqdm bar on stderr with reviews/s.
+        explain (`bool`, defaults to `False`): add the ``top_spans`` column (occlusion, one
+            forward pass per variant: tens of times slower than scoring alone).
 
     Under ``accelerate launch`` with several processes the work is split by chunk and merged
     by the main process (see the module docstring).
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows!r}")
+    if explain and long_text != "truncate":
+        raise ValueError("--explain works on truncated reviews only; drop --long-text chunk or --explain")
     in_fmt = _format_of(source, input_format, "input")
     out_fmt = _format_of(output, output_format, "output")
     reader = TableReader(source, in_fmt)
@@ -168,7 +190,7 @@ def classify_file(
             rank, world, classifier, rank, rank, world,
         )  # fmt: skip
     kept = [id_column] if id_column is not None else []
-    empty_columns = [*kept, *SCORE_COLUMNS]
+    empty_columns = [*kept, *SCORE_COLUMNS, *([EXPLAIN_COLUMN] if explain else [])]
     final = None if output == STDIO else Path(output)
     parts = None if final is None else final.with_name(f".{final.name}.parts")
     if world > 1 and parts is not None:
@@ -194,6 +216,7 @@ def classify_file(
                 batch_size=batch_size,
                 long_text=long_text,
                 where=repr(source),
+                explain=explain,
             )
             if writer is not None:
                 writer.write(scored)
@@ -378,6 +401,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-format", choices=FORMATS, default=None, help="override the input format")
     parser.add_argument("--output-format", choices=FORMATS, default=None, help="override the output format")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument(
+        "--explain", action="store_true",
+        help=f"add a {EXPLAIN_COLUMN} column: JSON [[start, end, delta], ...] of the {EXPLAIN_TOP_K} spans whose "
+        "removal changes P(fake) most (tens of forward passes per review)",
+    )  # fmt: skip
 
 
 def _normalize_positionals(args: argparse.Namespace) -> None:
@@ -413,6 +441,7 @@ def _run(args: argparse.Namespace) -> int:
         input_format=args.input_format,
         output_format=args.output_format,
         progress=not args.no_progress,
+        explain=args.explain,
     )
     elapsed = time.perf_counter() - start
     if args.output != STDIO and int(os.environ.get("RANK", "0")) == 0:

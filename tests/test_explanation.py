@@ -203,3 +203,36 @@ def test_evaluate_explain_errors_aggregates_false_flag_phrases(tiny_model_dir: P
     assert block["n_false_flags"] == genuine_flagged and block["n_explained"] == min(5, genuine_flagged)
     assert all(len(p["phrase"].split()) <= 2 and p["n_reviews"] >= 2 for p in block["phrases"])
     assert "## What drives false flags" in (tmp_path / "on" / "report.md").read_text()
+
+
+def test_fakereview_classify_explain_adds_top_spans(
+    clf: FakeReviewClassifier, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import csv
+    import json
+
+    import pandas as pd
+
+    from fakereview_nlp.cli import main
+
+    texts = [MESSY, "Clean room. Slow lift.", "", "ok"]
+    data = tmp_path / "in.csv"
+    with data.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text"])
+        writer.writerows([[f"r{i}", t] for i, t in enumerate(texts)])
+    out = tmp_path / "out.csv"
+    args = ["classify", str(data), "-o", str(out), "--model", str(tiny_model_dir), "--dtype", "float32"]
+    assert main([*args, "--explain", "--device", "cpu", "--no-progress", "--chunk-rows", "2"]) == 0
+    frame = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(frame.columns) == ["id", "text", "fake_score", "label", "flagged", "top_spans"]
+    expected = clf.explain(texts)
+    for row, text, explanation in zip(frame.itertuples(), texts, expected, strict=True):
+        spans = json.loads(row.top_spans)
+        assert row.text == text  # the offsets index the text column as written
+        assert [(a, b) for a, b, _ in spans] == [(s.start, s.end) for s in explanation.spans]
+        assert [d for _, _, d in spans] == pytest.approx([s.delta for s in explanation.spans], abs=1e-5)
+        assert float(row.fake_score) == pytest.approx(explanation.fake_score, abs=1e-6)
+    assert json.loads(frame.top_spans[2]) == []
+    assert main([*args, "--no-progress"]) == 0
+    assert "top_spans" not in pd.read_csv(out).columns  # off by default
