@@ -177,8 +177,8 @@ def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--unit",
         choices=["phrase", "sentence"],
-        default="sentence",
-        help="explain by sentences (default) or by 4-word phrases inside the strongest sentences (slower)",
+        default="phrase",
+        help="explain by phrases (default) or sentences",
     )
     parser.add_argument(
         "--limit",

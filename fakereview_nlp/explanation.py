@@ -13,8 +13,8 @@ forward pass per variant, no gradients):
    ``?`` or ``…`` before whitespace, or at a line break), with sentences longer than
    ``max_segment_words`` words cut into pieces of that many words;
 2. the review and the review without each segment are scored (one pass each);
-3. ``unit="sentence"`` (default): the spans are the ``top_k`` segments by delta. ``unit="phrase"``:
-   inside the ``refine`` segments with the largest deltas, every window of
+3. ``unit="sentence"``: the spans are the ``top_k`` segments by delta. ``unit="phrase"``
+   (default): inside the ``refine`` segments with the largest deltas, every window of
    ``window_words`` consecutive words (stride ``window_words // 2``) is removed and scored, and the
    spans are the ``top_k`` non-overlapping windows by delta.
 
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
 ExplainUnit = Literal["phrase", "sentence"]
 
-#: Words per phrase window and segments refined into phrases (``unit="phrase"``): chosen by
-#: ``benchmarks/explain_faithfulness.py`` (README, "Why was it flagged?").
+#: Words per phrase window and segments refined into phrases: chosen by
+#: ``benchmarks/explain_faithfulness.py`` (see the README's "Explanations" section).
 DEFAULT_WINDOW_WORDS = 4
 DEFAULT_REFINE = 2
 #: Longest segment of the first pass; a run-on "sentence" is cut so one segment is never the review.
@@ -150,7 +150,7 @@ def explain_texts(
     texts: Iterable[str],
     top_k: int = 3,
     *,
-    unit: ExplainUnit = "sentence",
+    unit: ExplainUnit = "phrase",
     window_words: int = DEFAULT_WINDOW_WORDS,
     window_stride: int | None = None,
     refine: int = DEFAULT_REFINE,
@@ -163,9 +163,8 @@ def explain_texts(
         classifier (`FakeReviewClassifier`): the model, as it serves.
         texts (`list[str]`): the reviews. A bare ``str`` is refused (wrap it as ``[text]``).
         top_k (`int`, defaults to `3`): spans per review.
-        unit (`"sentence"` or `"phrase"`, defaults to `"sentence"`): whole sentences, or phrases
-            of ``window_words`` words found inside the strongest sentences (sharper, about 2.5x the
-            forward passes; see the README's explanation benchmark for why sentences are the default).
+        unit (`"phrase"` or `"sentence"`, defaults to `"phrase"`): phrases of ``window_words``
+            words found inside the strongest sentences, or whole sentences.
         window_words (`int`, defaults to `4`): words per phrase.
         window_stride (`int`, *optional*): words between phrase starts; default ``window_words // 2``.
         refine (`int`, defaults to `2`): sentences searched for phrases (``unit="phrase"``).

@@ -460,7 +460,7 @@ def explain(
     device: str | None = None,
     dtype: str | None = None,
     batch_size: int | None = None,
-    unit: ExplainUnit = "sentence",
+    unit: ExplainUnit = "phrase",
 ) -> list[ReviewExplanation]:
     """Explain reviews with the same cached classifier (and default model) as :func:`classify`.
 
