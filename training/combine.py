@@ -35,10 +35,16 @@ logger = logging.getLogger("training.combine")
 
 
 def fit_tfidf_part(
-    train_texts: Iterable[str], train_labels: Iterable[int], val_texts: Iterable[str]
+    train_texts: Iterable[str],
+    train_labels: Iterable[int],
+    val_texts: Iterable[str],
+    *,
+    min_df: int = 1,
+    max_features: int | None = None,
 ) -> tuple[TfidfBaseline, np.ndarray]:
     """The TF-IDF model on the transformer's training rows, and its P(fake) on the validation rows."""
-    model = TfidfBaseline().fit(list(train_texts), np.asarray(list(train_labels)))
+    model = TfidfBaseline(min_df=min_df, max_features=max_features)
+    model.fit(list(train_texts), np.asarray(list(train_labels)))
     return model, model.predict_proba(list(val_texts))
 
 
@@ -85,7 +91,13 @@ def attach_tfidf(run_dir: str | Path) -> dict[str, Any]:
             f"the validation rows rebuilt from {marker} are not the ones in {final / 'val_predictions.csv'} "
             f"({len(texts)} vs {len(predictions)} ids); was the data file at {cfg.data.path} changed?"
         )
-    model, tfidf = fit_tfidf_part(train["text"], train["label"], texts.loc[predictions["id"]].tolist())
+    model, tfidf = fit_tfidf_part(
+        train["text"],
+        train["label"],
+        texts.loc[predictions["id"]].tolist(),
+        min_df=cfg.model.tfidf_min_df,
+        max_features=cfg.model.tfidf_max_features,
+    )
     combined = combine_predictions(predictions, tfidf)
     labels = combined["label"].to_numpy()
     points = compute_operating_points(
