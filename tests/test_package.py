@@ -27,7 +27,7 @@ def test_weights_become_fp16_and_scores_barely_move(finished_run: Path, tmp_path
     sizes = package(finished_run, target)
     assert "val_logits.npz" not in sizes and "training_config.yaml" in sizes
     with safe_open(str(target / "model.safetensors"), framework="pt") as handle:
-        assert {str(handle.get_tensor(k).dtype) for k in handle.keys()} == {"torch.float16"}
+        assert {str(handle.get_tensor(k).dtype) for k in handle.keys()} == {"torch.float16"}  # noqa: SIM118
     texts = ["Best hotel ever!!!", "The lift was slow and the room small.", "ok"]
     before = FakeReviewClassifier.from_pretrained(finished_run, device="cpu", dtype="float32").predict_proba(texts)
     after = FakeReviewClassifier.from_pretrained(target, device="cpu", dtype="float32").predict_proba(texts)
