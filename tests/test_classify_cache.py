@@ -66,4 +66,6 @@ def test_clear_cache_is_public_and_forgets(model_copy: Path) -> None:
     classify(TEXTS[:1], model=model_copy, device="cpu", dtype="float32")
     first = fakereview_nlp.inference._cached_classifier(str(model_copy.resolve()), "cpu", "float32")
     fakereview_nlp.clear_cache()
-    assert fakereview_nlp.inference._cached_classifier(str(model_copy.resolve()), "cpu", "float32") is not first
+    assert (
+        fakereview_nlp.inference._cached_classifier(str(model_copy.resolve()), "cpu", "float32") is not first
+    )

@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from fakereview_nlp import FakeReviewClassifier, ReviewVerdict, classify
+from fakereview_nlp import FakeReviewClassifier, ReviewVerdict, classify, clear_cache
 from fakereview_nlp.devices import cpu_supports_bf16, resolve_device, resolve_dtype
-from fakereview_nlp import clear_cache
 from fakereview_nlp.inference import _cached_classifier
 
 MIXED = [
