@@ -274,9 +274,10 @@ def test_resume_replays_steps_after_the_last_checkpoint(
     for a, b in zip(full.history, resumed.history, strict=True):
         for key in ("eval_loss", "accuracy", "average_precision"):
             assert a[key] == pytest.approx(b[key], abs=1e-6), key
-    assert json.loads((out / "metrics.json").read_text())["best_step"] == json.loads(
-        (tmp_path / "full" / "metrics.json").read_text()
-    )["best_step"]
+    assert (
+        json.loads((out / "metrics.json").read_text())["best_step"]
+        == json.loads((tmp_path / "full" / "metrics.json").read_text())["best_step"]
+    )
     _assert_same_weights(tmp_path / "full", out)
 
 

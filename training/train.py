@@ -512,7 +512,7 @@ def _write_output(
     operating_scores = scores
     if cfg.model.combine_tfidf:
         # Every process fits it (seconds of CPU) so that all ranks return the same predictions.
-        from training.combine import combine_predictions, combined_metrics, fit_tfidf_part
+        from training.tfidf_part import combine_predictions, combined_metrics, fit_tfidf_part
 
         tfidf_model, tfidf = fit_tfidf_part(train_ds["text"], train_ds["label"], val_ds["text"])
         predictions = combine_predictions(predictions, tfidf)
