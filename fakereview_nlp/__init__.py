@@ -15,13 +15,13 @@ from fakereview_nlp.default_model import default_model_path
 from fakereview_nlp.labels import ID2LABEL, LABEL2ID, LABELS
 
 if TYPE_CHECKING:
-    from fakereview_nlp.inference import FakeReviewClassifier, ReviewVerdict, classify
+    from fakereview_nlp.inference import FakeReviewClassifier, ReviewVerdict, classify, clear_cache
 
 __version__ = "0.1.0"
 
 # The inference names are imported on first use, so `import fakereview_nlp` (and the
 # `fakereview --help` CLI) does not pay for importing torch and transformers.
-_LAZY = {"classify", "FakeReviewClassifier", "ReviewVerdict"}
+_LAZY = {"classify", "clear_cache", "FakeReviewClassifier", "ReviewVerdict"}
 
 
 def __getattr__(name: str) -> Any:
@@ -43,6 +43,7 @@ __all__ = [
     "FakeReviewClassifier",
     "ReviewVerdict",
     "classify",
+    "clear_cache",
     "default_model_path",
     "__version__",
 ]

@@ -36,10 +36,20 @@ from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
 
 from fakereview_nlp.data import grouped_split, load_reviews, log_split, split_by_column, stratified_subsample
+from fakereview_nlp.files import atomic_path, atomic_write_text
 from fakereview_nlp.modeling import build_random_classifier, load_pretrained_classifier, load_tokenizer
 from training.config import ConfigError, SourceFields, TrainConfig, load_config
 from training.loop import EvalOutput, StepState, evaluate, train_one_epoch
-from training.output import COMPLETE_MARKER, check_output_dir, publish, staging_dir
+from training.output import (
+    BEST_DIR,
+    COMPLETE_MARKER,
+    best_folder,
+    check_output_dir,
+    match_umask,
+    publish,
+    save_best_folder,
+    staging_dir,
+)
 from training.sampler import LengthGroupedBatchSampler
 
 logger = logging.getLogger("training")
@@ -376,8 +386,6 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
         state = RunState.from_json((checkpoint / TRAINER_STATE).read_text())
         logger.info("resumed from %s at step %d", checkpoint, state.step.global_step)
 
-    best_dir = work / "best"
-
     def validate() -> None:
         out = evaluate(accelerator, model, val_dl, len(val_ds))
         scores = softmax_fake(out.logits)
@@ -411,7 +419,7 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
                 state.stop = True
         if better or not t.select_best:
             state.best_step = state.step.global_step
-            _save_best(accelerator, model, out, best_dir)
+            _save_best(accelerator, model, out, work, state.best_step)
 
     def after_step(step: StepState, loss: float) -> bool:
         if step.global_step % t.log_every_steps == 0:
@@ -466,9 +474,7 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
     if state.last_eval_step != state.step.global_step:
         validate()
     accelerator.wait_for_everyone()
-    result = _write_output(
-        accelerator, cfg, state, train_ds, val_ds, tokenizer, best_dir, final, work, started
-    )
+    result = _write_output(accelerator, cfg, state, train_ds, val_ds, tokenizer, final, work, started)
     accelerator.end_training()
     return result
 
@@ -484,16 +490,26 @@ def _cpu_processes_launched() -> bool:
     return world > 1 and not torch.cuda.is_available()
 
 
-def _save_best(accelerator: Accelerator, model: torch.nn.Module, out: EvalOutput, best_dir: Path) -> None:
+def _save_best(
+    accelerator: Accelerator, model: torch.nn.Module, out: EvalOutput, work: Path, step: int
+) -> None:
+    """The model validated at ``step`` as the run's best, in ``work/best/step_<step>``.
+
+    Written aside and renamed into place (:func:`training.output.save_best_folder`): the best
+    model a checkpoint refers to survives a crash at any point, so a resumed run finds it.
+    """
     accelerator.wait_for_everyone()
     state_dict = accelerator.get_state_dict(model)
     if accelerator.is_main_process:
-        if best_dir.exists():
-            shutil.rmtree(best_dir)
-        accelerator.unwrap_model(model).save_pretrained(
-            best_dir, state_dict=state_dict, safe_serialization=True
-        )
-        np.savez(best_dir / "val_logits.npz", logits=out.logits, labels=out.labels)
+
+        def write(folder: Path) -> None:
+            accelerator.unwrap_model(model).save_pretrained(
+                folder, state_dict=state_dict, safe_serialization=True
+            )
+            with atomic_path(folder / "val_logits.npz") as tmp, tmp.open("wb") as handle:
+                np.savez(handle, logits=out.logits, labels=out.labels)
+
+        save_best_folder(work, step, write)
     accelerator.wait_for_everyone()
 
 
@@ -502,7 +518,7 @@ def _save_checkpoint(accelerator: Accelerator, work: Path, state: RunState) -> N
     accelerator.save_state(str(folder))
     if accelerator.is_main_process:
         # Written last: a checkpoint without it is incomplete and 'latest' skips it.
-        (folder / TRAINER_STATE).write_text(state.to_json())
+        atomic_write_text(folder / TRAINER_STATE, state.to_json())
     accelerator.wait_for_everyone()
 
 
@@ -513,7 +529,6 @@ def _write_output(
     train_ds: datasets.Dataset,
     val_ds: datasets.Dataset,
     tokenizer: Any,
-    best_dir: Path,
     final: Path,
     work: Path,
     started: float,
@@ -522,6 +537,7 @@ def _write_output(
     from fakereview_nlp.metrics import expected_calibration_error
     from fakereview_nlp.operating_points import compute_operating_points, save_operating_points
 
+    best_dir = best_folder(work, state.best_step)
     saved = np.load(best_dir / "val_logits.npz")
     logits, labels = saved["logits"], saved["labels"]
     raw_scores = softmax_fake(logits)
@@ -544,7 +560,7 @@ def _write_output(
     operating_scores = scores
     if cfg.model.combine_tfidf:
         # Every process fits it (seconds of CPU) so that all ranks return the same predictions.
-        from training.combine import combine_predictions, combined_metrics, fit_tfidf_part
+        from training.tfidf_part import combine_predictions, combined_metrics, fit_tfidf_part
 
         tfidf_model, tfidf = fit_tfidf_part(
             train_ds["text"],
@@ -581,7 +597,8 @@ def _write_output(
         save_operating_points(staging, points)
         if tfidf_model is not None:
             tfidf_model.save(staging)
-        predictions.to_csv(staging / "val_predictions.csv", index=False)
+        with atomic_path(staging / "val_predictions.csv") as tmp:
+            predictions.to_csv(tmp, index=False)
         summary = {
             "best_step": state.best_step,
             "best": best,
@@ -593,11 +610,12 @@ def _write_output(
         if tfidf_model is not None:
             summary["combined_validation"] = combined_metrics(labels, predictions)
             logger.info("with the TF-IDF part: %s", summary["combined_validation"])
-        (staging / "metrics.json").write_text(json.dumps(summary, indent=2))
+        atomic_write_text(staging / "metrics.json", json.dumps(summary, indent=2))
         # The resolved config goes last: its presence marks the directory complete.
-        (staging / COMPLETE_MARKER).write_text(cfg.to_yaml())
+        atomic_write_text(staging / COMPLETE_MARKER, cfg.to_yaml())
+        match_umask(staging)
         publish(staging, final, overwrite=cfg.output.overwrite)
-        shutil.rmtree(best_dir, ignore_errors=True)
+        shutil.rmtree(work / BEST_DIR, ignore_errors=True)
         # Kept while it holds checkpoints or tracker logs; otherwise it was scratch space.
         if work.is_dir() and not any(work.iterdir()):
             work.rmdir()
