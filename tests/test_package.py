@@ -25,7 +25,7 @@ def finished_run(tmp_path: Path, tiny_model_dir: Path) -> Path:
 def test_weights_become_fp16_and_scores_barely_move(finished_run: Path, tmp_path: Path) -> None:
     target = tmp_path / "pkg" / "model"
     sizes = package(finished_run, target)
-    assert "val_logits.npz" not in sizes and "training_config.yaml" in sizes
+    assert "val_logits.npz" not in sizes and "val_predictions.csv" not in sizes and "training_config.yaml" in sizes
     with safe_open(str(target / "model.safetensors"), framework="pt") as handle:
         assert {str(handle.get_tensor(k).dtype) for k in handle.keys()} == {"torch.float16"}  # noqa: SIM118
     texts = ["Best hotel ever!!!", "The lift was slow and the room small.", "ok"]

@@ -26,8 +26,9 @@ from training.output import COMPLETE_MARKER
 
 #: The most a shipped model folder may hold (the repository's rule for models/).
 MAX_BYTES = 48 * 1024 * 1024
-#: Files of a run that are not part of a served model.
-SKIPPED = {"val_logits.npz"}
+#: Files of a run that are not part of a served model (the held-out predictions stay with the run
+#: and in its report; the repository's size budget is tight).
+SKIPPED = {"val_logits.npz", "val_predictions.csv"}
 
 
 def package(run_dir: str | Path, target: str | Path, *, max_bytes: int = MAX_BYTES) -> dict[str, int]:
