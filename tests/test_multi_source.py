@@ -193,3 +193,17 @@ def test_reference_config_holds_out_op_spam_fold_5() -> None:
     op_spam = next(s for s in cfg.data.sources if s.name == "op_spam")
     assert op_spam.split_column == "fold" and op_spam.eval_splits == ["5"] and op_spam.train_splits is None
     assert cfg.training.select_best is False
+
+
+def test_one_source_is_overridden_by_name(two_corpora: tuple[Path, Path], tokenizer_dir: Path) -> None:
+    from training.config import apply_overrides
+
+    hotels, products = two_corpora
+    raw = _raw(hotels, products, tokenizer_dir, Path("unused"))
+    cfg = config_from_dict(apply_overrides(raw, ["--data.sources.hotels.oversample=5"]))
+    assert [s.oversample for s in cfg.data.sources] == [5, 1]
+    assert raw["data"]["sources"][0]["oversample"] == 2  # type: ignore[index]  # the input is not changed
+    with pytest.raises(ConfigError, match=r"names source 'motels'; the config's data.sources are \['hotels', 'products'\]"):
+        apply_overrides(raw, ["--data.sources.motels.oversample=5"])
+    with pytest.raises(ConfigError, match=r"config key 'data.sources\[0\].oversample' has value 'many'"):
+        config_from_dict(apply_overrides(raw, ["--data.sources.hotels.oversample=many"]))

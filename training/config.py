@@ -313,7 +313,10 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a copy of ``raw`` with each ``--section.key=value`` applied (value parsed as YAML)."""
+    """Return a copy of ``raw`` with each ``--section.key=value`` applied (value parsed as YAML).
+
+    One source of ``data.sources`` is reached by its name: ``--data.sources.op_spam.oversample=6``.
+    """
     merged = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
     for item in overrides:
         if not item.startswith("--") or "=" not in item:
@@ -322,6 +325,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             )
         dotted, _, text = item[2:].partition("=")
         section, _, key = dotted.partition(".")
+        if section == "data" and key.startswith("sources.") and key.count(".") == 2:
+            _override_source(merged, item, key, yaml.safe_load(text) if text != "" else "")
+            continue
         if not key or "." in key:
             raise ConfigError(
                 f"override {item!r} must name one section and one key, e.g. --training.epochs=3"
@@ -332,6 +338,16 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             raise ConfigError(f"section {section!r} in the config file is not a mapping")
         target[key] = value
     return merged
+
+
+def _override_source(merged: dict[str, Any], item: str, key: str, value: Any) -> None:
+    _, name, field_name = key.split(".")
+    data = merged.get("data")
+    sources = data.get("sources") if isinstance(data, dict) else None
+    names = [s.get("name") for s in sources or [] if isinstance(s, dict)]
+    if name not in names:
+        raise ConfigError(f"override {item!r} names source {name!r}; the config's data.sources are {names}")
+    data["sources"] = [dict(s, **{field_name: value}) if s.get("name") == name else s for s in sources]
 
 
 def config_from_dict(raw: dict[str, Any]) -> TrainConfig:
