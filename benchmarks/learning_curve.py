@@ -30,9 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fakereview_nlp.baseline import tfidf_scores  # noqa: E402
 from fakereview_nlp.data import stratified_subsample  # noqa: E402
+from fakereview_nlp.files import atomic_write_text  # noqa: E402
 from fakereview_nlp.metrics import average_precision  # noqa: E402
 from training.config import TrainConfig, load_config  # noqa: E402
-from training.cv import _fold_rows, assign_folds, fold_overrides, train_fold  # noqa: E402
+from training.cv import _fold_rows, assign_folds, fold_fingerprint, fold_overrides, train_fold  # noqa: E402
 
 logger = logging.getLogger("learning_curve")
 
@@ -105,7 +106,7 @@ def learning_curve(
                     }
                 )
             if transformer and fold in chosen:
-                predictions, seconds, reused = train_fold(config_path, member)
+                predictions, seconds, reused = train_fold(config_path, member, fold_fingerprint(train, test))
                 by_id = predictions.set_index("id")["fake_score"]
                 scores = by_id.loc[test["id"]].to_numpy()
                 rows.append(
@@ -188,9 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         transformer=known.models != "tfidf",
     )
     known.out.mkdir(parents=True, exist_ok=True)
-    (known.out / "learning_curve.json").write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write_text(known.out / "learning_curve.json", json.dumps(result, indent=2) + "\n")
     markdown = to_markdown(result)
-    (known.out / "learning_curve.md").write_text(markdown)
+    atomic_write_text(known.out / "learning_curve.md", markdown)
     print(markdown)
     return 0
 

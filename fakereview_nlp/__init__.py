@@ -16,13 +16,13 @@ from fakereview_nlp.labels import ID2LABEL, LABEL2ID, LABELS
 
 if TYPE_CHECKING:
     from fakereview_nlp.explanation import ExplainedSpan, ReviewExplanation
-    from fakereview_nlp.inference import FakeReviewClassifier, ReviewVerdict, classify, explain
+    from fakereview_nlp.inference import FakeReviewClassifier, ReviewVerdict, classify, clear_cache, explain
 
 __version__ = "0.1.0"
 
 # The inference names are imported on first use, so `import fakereview_nlp` (and the
 # `fakereview --help` CLI) does not pay for importing torch and transformers.
-_LAZY = {"classify", "explain", "FakeReviewClassifier", "ReviewVerdict"}
+_LAZY = {"classify", "clear_cache", "explain", "FakeReviewClassifier", "ReviewVerdict"}
 # In `explanation.py`, not `explain.py`: a submodule named `explain` would replace the
 # function `fakereview_nlp.explain` with itself as soon as it is imported.
 _LAZY_EXPLAIN = {"ExplainedSpan", "ReviewExplanation"}
@@ -53,6 +53,7 @@ __all__ = [
     "ExplainedSpan",
     "ReviewExplanation",
     "classify",
+    "clear_cache",
     "explain",
     "default_model_path",
     "__version__",

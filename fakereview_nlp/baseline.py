@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from fakereview_nlp.files import atomic_write_text
 from fakereview_nlp.metrics import check_inputs
 from fakereview_nlp.text import normalize_text
 
@@ -131,11 +132,8 @@ class TfidfBaseline:
             "intercept": float(sign * logreg.intercept_[0]),
         }
         path = Path(folder) / TFIDF_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(payload), encoding="utf-8")
-        tmp.replace(path)  # atomic: a reader never sees half a file
-        return path
+        # atomic: a reader never sees half a file
+        return atomic_write_text(path, json.dumps(payload))
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> TfidfBaseline:

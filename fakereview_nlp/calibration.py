@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from fakereview_nlp.files import atomic_write_text
 from fakereview_nlp.metrics import check_inputs
 
 CALIBRATION_FILE = "calibration.json"
@@ -107,16 +108,13 @@ def save_calibration(
     """Write ``calibration.json`` = ``{"temperature", "ece_before", "ece_after"}`` into ``model_dir``."""
     if not (math.isfinite(temperature) and temperature > 0):
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
-    folder = Path(model_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / CALIBRATION_FILE
+    path = Path(model_dir) / CALIBRATION_FILE
     payload = {
         "temperature": float(temperature),
         "ece_before": float(ece_before),
         "ece_after": float(ece_after),
     }
-    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    return path
+    return atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def load_calibration(model_dir: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -39,7 +39,6 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -50,6 +49,7 @@ from typing import Any
 
 import pandas as pd
 
+from fakereview_nlp.files import atomic_path, atomic_write_bytes
 from fakereview_nlp.labels import LABELS, LabelName
 from fakereview_nlp.text import normalize_text, text_prefix_key
 
@@ -773,10 +773,7 @@ def download_corpus(name: str, dest_dir: PathLike, *, timeout: float = 60.0) -> 
         except (urllib.error.URLError, OSError) as exc:  # URLError, HTTPError, timeouts, DNS
             failures.append(f"{url}: {exc}")
             continue
-        descriptor, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-        os.replace(partial, target)
+        atomic_write_bytes(target, payload)  # mode as open() gives it, not mkstemp's 0600
         if spec.sha256 and _sha256(target) != spec.sha256:
             logger.warning(
                 "%s has SHA-256 %s, not the recorded %s; the published file may have changed",
@@ -795,18 +792,12 @@ def download_corpus(name: str, dest_dir: PathLike, *, timeout: float = 60.0) -> 
 def write_canonical_csv(frame: pd.DataFrame, output: PathLike) -> Path:
     """Write ``frame`` as UTF-8 CSV atomically: a temporary file in the same folder, then ``os.replace``.
 
-    A crash half-way leaves either the old file or none, never a truncated corpus.
+    A crash half-way leaves either the old file or none, never a truncated corpus; the file gets
+    the mode ``open()`` would give it (others can read it under the usual umask).
     """
     out = Path(output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            frame.to_csv(handle, index=False, lineterminator="\n")
-        os.replace(partial, out)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as partial, partial.open("w", encoding="utf-8", newline="") as handle:
+        frame.to_csv(handle, index=False, lineterminator="\n")
     return out
 
 

@@ -31,10 +31,11 @@ Defined results for awkward input:
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -394,7 +395,8 @@ def classify(
             (:func:`fakereview_nlp.default_model_path`), else raises ``FileNotFoundError``
             saying how to get one.
         device, dtype: as :meth:`FakeReviewClassifier.from_pretrained`. One classifier is
-            loaded and kept per ``(model, device, dtype)``.
+            loaded and kept per ``(model, device, dtype)``, and loaded again when the model
+            directory's files change; :func:`clear_cache` forgets them all.
         batch_size, long_text: as :meth:`FakeReviewClassifier.classify`.
 
     Returns:
@@ -416,9 +418,59 @@ def classify(
     return classifier.classify(items, batch_size, long_text=long_text)
 
 
-@functools.lru_cache(maxsize=4)
+#: Classifiers loaded by :func:`classify`, most recently used last: key -> (files stamp, classifier).
+_CACHE: OrderedDict[tuple[str, str | None, str | None], tuple[object, FakeReviewClassifier]] = OrderedDict()
+_CACHE_SIZE = 4
+_CACHE_LOCK = threading.Lock()
+#: Files whose change means the directory now holds another model (a retrain into the same
+#: output.dir rewrites them); ``*.safetensors`` covers sharded weights too.
+_MODEL_FILES = ("config.json", "calibration.json", "operating_points.json", TFIDF_FILE, *_TOKENIZER_FILES)
+
+
+def clear_cache() -> None:
+    """Forget the classifiers :func:`classify` has loaded (and free their memory).
+
+    Not needed after retraining into the same directory: a cached classifier is reloaded when
+    its weights, config, calibration, operating points or TF-IDF file change (modification time
+    or size). Call it to release the models, or after replacing files in a way that keeps both.
+    """
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _files_stamp(name: str) -> object:
+    """(file, mtime_ns, size) of every file that defines the model in directory ``name``; None for a Hub id."""
+    folder = Path(name)
+    if not folder.is_dir():
+        return None
+    stamp = []
+    for path in [*sorted(folder.glob("*.safetensors")), *(folder / f for f in _MODEL_FILES)]:
+        try:
+            stat = path.stat()
+        except OSError:
+            stamp.append((path.name, None, None))
+        else:
+            stamp.append((path.name, stat.st_mtime_ns, stat.st_size))
+    return tuple(stamp)
+
+
 def _cached_classifier(name: str, device: str | None, dtype: str | None) -> FakeReviewClassifier:
-    return FakeReviewClassifier.from_pretrained(name, device=device, dtype=dtype)
+    key = (name, device, dtype)
+    # Taken before loading: a file rewritten while the model loads is seen on the next call.
+    stamp = _files_stamp(name)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None and hit[0] == stamp:
+            _CACHE.move_to_end(key)
+            return hit[1]
+        _CACHE.pop(key, None)  # a stale model is not kept alive beside its replacement
+    classifier = FakeReviewClassifier.from_pretrained(name, device=device, dtype=dtype)
+    with _CACHE_LOCK:
+        _CACHE[key] = (stamp, classifier)
+        _CACHE.move_to_end(key)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return classifier
 
 
 def _fetch_model_dir(path_or_hub_id: str | os.PathLike[str]) -> Path:
@@ -522,5 +574,6 @@ __all__ = [
     "ReviewVerdict",
     "check_texts",
     "classify",
+    "clear_cache",
     "explain",
 ]

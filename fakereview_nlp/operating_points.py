@@ -27,6 +27,7 @@ from typing import Any
 
 from numpy.typing import ArrayLike
 
+from fakereview_nlp.files import atomic_write_text
 from fakereview_nlp.metrics import DEFAULT_FLAG_RATES, check_flag_rates, flag_rate_metrics
 
 OPERATING_POINTS_FILE = "operating_points.json"
@@ -75,11 +76,7 @@ def save_operating_points(model_dir: str | os.PathLike[str], points: dict[str, A
         raise ValueError(
             f"operating points lack {sorted(missing)}; build them with compute_operating_points(...)"
         )
-    folder = Path(model_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / OPERATING_POINTS_FILE
-    path.write_text(json.dumps(points, indent=2) + "\n", encoding="utf-8")
-    return path
+    return atomic_write_text(Path(model_dir) / OPERATING_POINTS_FILE, json.dumps(points, indent=2) + "\n")
 
 
 def load_operating_points(model_dir: str | os.PathLike[str]) -> dict[str, Any] | None:

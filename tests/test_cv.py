@@ -175,3 +175,26 @@ def test_cv_rejects_repeated_seeds(reviews_csv: Path, tmp_path: Path, tokenizer_
         )
     with pytest.raises(SystemExit):
         main([str(config), "--seeds", "a,b"])
+
+
+def test_cv_retrains_a_fold_when_its_data_changed_under_the_same_ids(
+    reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path
+) -> None:
+    config = tmp_path / "cv.yaml"
+    raw = tiny_raw(reviews_csv, tmp_path / "unused", tokenizer_dir, epochs=1)
+    raw["data"]["keep_columns"] = []
+    config.write_text(yaml.safe_dump(raw))
+    runs = tmp_path / "runs"
+    args = [str(config), "--folds", "1", "--runs-dir", str(runs), "--n-boot", "0"]
+    assert main([*args, "--report-dir", str(tmp_path / "r1")]) == 0
+    # the same ids and config, but one training review (fold 2) now reads differently
+    frame = pd.read_csv(reviews_csv, dtype=str)
+    row = frame.index[frame["fold"] == "2"][0]
+    frame.loc[row, "text"] = "An entirely different review of the same hotel, written later."
+    frame.to_csv(reviews_csv, index=False)
+    assert main([*args, "--report-dir", str(tmp_path / "r2")]) == 0
+    info = json.loads((tmp_path / "r2" / "cv_runs.json").read_text())["folds"][0]
+    assert info["reused"] is False, "a fold model trained on other data was reused"
+    # unchanged data: reused
+    assert main([*args, "--report-dir", str(tmp_path / "r3")]) == 0
+    assert json.loads((tmp_path / "r3" / "cv_runs.json").read_text())["folds"][0]["reused"] is True

@@ -235,3 +235,94 @@ def test_train_fraction_out_of_range_names_the_key(
     raw["data"]["train_fraction"] = 0.0  # type: ignore[index]
     with pytest.raises(ValueError, match=r"'data.train_fraction' is 0.0; expected a value in \(0.0, 1.0\]"):
         config_from_dict(raw)
+
+
+def _complete_models(folder: Path) -> list[Path]:
+    """Saved best models under ``folder``, outside the accelerate checkpoints (``step_N/``)."""
+    return sorted(
+        p.parent
+        for p in folder.rglob("model.safetensors")
+        if not p.relative_to(folder).parts[0].startswith("step_")
+        and not p.parent.name.startswith(".")
+        and (p.parent / "config.json").is_file()
+        and (p.parent / "val_logits.npz").is_file()
+    )
+
+
+def test_resume_replays_steps_after_the_last_checkpoint(
+    reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path
+) -> None:
+    # 4 steps per epoch, validation at the end of each (steps 4, 8, 12), checkpoints at 3, 6, 9:
+    # killed at step 5, the resumed run starts from step 3 and replays steps 4 and 5.
+    common = {"checkpoint_every_steps": 3, "epochs": 3}
+    full = run(tiny_cfg(reviews_csv, tmp_path / "full", tokenizer_dir, **common))
+
+    def kill_at_5(step: int) -> None:
+        if step == 5:
+            raise Killed("simulated crash between checkpoints")
+
+    out = tmp_path / "resumed"
+    with pytest.raises(Killed):
+        run(tiny_cfg(reviews_csv, out, tokenizer_dir, **common), on_step=kill_at_5)
+    checkpoints = tmp_path / "resumed.checkpoints"
+    assert sorted(p.name for p in checkpoints.glob("step_*")) == ["step_3"]
+    # the step-4 validation ran before the kill, so a best model exists that no checkpoint knows
+    assert _complete_models(checkpoints)
+
+    resumed = run(tiny_cfg(reviews_csv, out, tokenizer_dir, resume_from_checkpoint="latest", **common))
+    assert [h["step"] for h in resumed.history] == [h["step"] for h in full.history]
+    for a, b in zip(full.history, resumed.history, strict=True):
+        for key in ("eval_loss", "accuracy", "average_precision"):
+            assert a[key] == pytest.approx(b[key], abs=1e-6), key
+    assert (
+        json.loads((out / "metrics.json").read_text())["best_step"]
+        == json.loads((tmp_path / "full" / "metrics.json").read_text())["best_step"]
+    )
+    _assert_same_weights(tmp_path / "full", out)
+
+
+def test_crash_while_saving_a_new_best_keeps_the_checkpointed_one(
+    reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import PreTrainedModel
+
+    # select_best off: every validation (steps 4, 8, 12) replaces the best model; checkpoints at
+    # 3, 6, 9. The crash comes inside the save at step 8, after the step-6 checkpoint recorded
+    # step 4's model as the best.
+    common = {"checkpoint_every_steps": 3, "epochs": 3, "select_best": False}
+    full = run(tiny_cfg(reviews_csv, tmp_path / "full", tokenizer_dir, **common))
+    real_save = PreTrainedModel.save_pretrained
+    armed = {"on": False}
+
+    def save(self: PreTrainedModel, *args: object, **kwargs: object) -> None:
+        if armed["on"]:
+            raise Killed("simulated crash while saving the best model")
+        real_save(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def arm_at_8(step: int) -> None:
+        armed["on"] = step == 8  # the step-8 validation (and its save) follows this step
+
+    monkeypatch.setattr(PreTrainedModel, "save_pretrained", save)
+    out = tmp_path / "resumed"
+    with pytest.raises(Killed, match="while saving"):
+        run(tiny_cfg(reviews_csv, out, tokenizer_dir, **common), on_step=arm_at_8)
+    monkeypatch.setattr(PreTrainedModel, "save_pretrained", real_save)
+    checkpoints = tmp_path / "resumed.checkpoints"
+    state = json.loads((checkpoints / "step_6" / "trainer_state.json").read_text())
+    assert state["best_step"] == 4
+    models = _complete_models(checkpoints)
+    assert models, "the crash lost the best model that the last checkpoint refers to"
+    resumed = run(tiny_cfg(reviews_csv, out, tokenizer_dir, resume_from_checkpoint="latest", **common))
+    assert [h["step"] for h in resumed.history] == [4, 8, 12]
+    for a, b in zip(full.history, resumed.history, strict=True):
+        assert a["eval_loss"] == pytest.approx(b["eval_loss"], abs=1e-6)
+    _assert_same_weights(tmp_path / "full", out)
+
+
+def _assert_same_weights(a: Path, b: Path) -> None:
+    from safetensors.numpy import load_file
+
+    left, right = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
+    assert left.keys() == right.keys()
+    for key in left:
+        np.testing.assert_allclose(left[key], right[key], atol=1e-5, err_msg=key)

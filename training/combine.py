@@ -19,41 +19,20 @@ import json
 import logging
 import shutil
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import yaml
 
-from fakereview_nlp.baseline import TFIDF_FILE, TfidfBaseline, combined_score
+from fakereview_nlp.baseline import TFIDF_FILE
+from fakereview_nlp.files import atomic_path, atomic_write_text
 from training.config import TrainConfig, config_from_dict
-from training.output import COMPLETE_MARKER, publish, staging_dir
+from training.output import COMPLETE_MARKER, match_umask, publish, staging_dir
+from training.tfidf_part import combine_predictions, combined_metrics, fit_tfidf_part
+from training.train import load_splits
 
 logger = logging.getLogger("training.combine")
-
-
-def fit_tfidf_part(
-    train_texts: Iterable[str], train_labels: Iterable[int], val_texts: Iterable[str]
-) -> tuple[TfidfBaseline, np.ndarray]:
-    """The TF-IDF model on the transformer's training rows, and its P(fake) on the validation rows."""
-    model = TfidfBaseline().fit(list(train_texts), np.asarray(list(train_labels)))
-    return model, model.predict_proba(list(val_texts))
-
-
-def combine_predictions(predictions: pd.DataFrame, tfidf: np.ndarray) -> pd.DataFrame:
-    """Validation predictions with ``fake_score`` (and its uncalibrated twin) = the combination.
-
-    The transformer's own scores stay as ``transformer_score`` / ``transformer_score_uncalibrated``.
-    """
-    out = predictions.copy()
-    out["transformer_score"] = predictions["fake_score"]
-    out["transformer_score_uncalibrated"] = predictions["fake_score_uncalibrated"]
-    out["tfidf_score"] = tfidf
-    out["fake_score"] = combined_score(predictions["fake_score"], tfidf)
-    out["fake_score_uncalibrated"] = combined_score(predictions["fake_score_uncalibrated"], tfidf)
-    return out
 
 
 def attach_tfidf(run_dir: str | Path) -> dict[str, Any]:
@@ -65,7 +44,6 @@ def attach_tfidf(run_dir: str | Path) -> dict[str, Any]:
     Returns the operating points of the combined model.
     """
     from fakereview_nlp.operating_points import compute_operating_points, save_operating_points
-    from training.train import load_splits
 
     final = Path(run_dir)
     marker = final / COMPLETE_MARKER
@@ -85,7 +63,13 @@ def attach_tfidf(run_dir: str | Path) -> dict[str, Any]:
             f"the validation rows rebuilt from {marker} are not the ones in {final / 'val_predictions.csv'} "
             f"({len(texts)} vs {len(predictions)} ids); was the data file at {cfg.data.path} changed?"
         )
-    model, tfidf = fit_tfidf_part(train["text"], train["label"], texts.loc[predictions["id"]].tolist())
+    model, tfidf = fit_tfidf_part(
+        train["text"],
+        train["label"],
+        texts.loc[predictions["id"]].tolist(),
+        min_df=cfg.model.tfidf_min_df,
+        max_features=cfg.model.tfidf_max_features,
+    )
     combined = combine_predictions(predictions, tfidf)
     labels = combined["label"].to_numpy()
     points = compute_operating_points(
@@ -101,32 +85,18 @@ def attach_tfidf(run_dir: str | Path) -> dict[str, Any]:
     shutil.copytree(final, staging)
     model.save(staging)
     save_operating_points(staging, points)
-    combined.to_csv(staging / "val_predictions.csv", index=False)
+    with atomic_path(staging / "val_predictions.csv") as tmp:
+        combined.to_csv(tmp, index=False)
     metrics_path = staging / "metrics.json"
     metrics = json.loads(metrics_path.read_text())
     metrics["combined_validation"] = combined_metrics(labels, combined)
-    metrics_path.write_text(json.dumps(metrics, indent=2))
+    atomic_write_text(metrics_path, json.dumps(metrics, indent=2))
     cfg.model.combine_tfidf = True
-    (staging / COMPLETE_MARKER).write_text(cfg.to_yaml())
+    atomic_write_text(staging / COMPLETE_MARKER, cfg.to_yaml())
+    match_umask(staging)
     publish(staging, final, overwrite=True)
     logger.info("added %s to %s: %s", TFIDF_FILE, final, metrics["combined_validation"])
     return points
-
-
-def combined_metrics(labels: np.ndarray, combined: pd.DataFrame) -> dict[str, float]:
-    """Accuracy and average precision of the transformer, TF-IDF and their mean on the validation rows."""
-    from fakereview_nlp.metrics import average_precision, threshold_metrics
-
-    out: dict[str, float] = {}
-    for name, column in [
-        ("transformer", "transformer_score"),
-        ("tfidf", "tfidf_score"),
-        ("combined", "fake_score"),
-    ]:
-        scores = combined[column].to_numpy()
-        out[f"{name}_accuracy"] = threshold_metrics(labels, scores).accuracy
-        out[f"{name}_average_precision"] = float(average_precision(labels, scores))
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,8 +9,9 @@ Folds come from the config's split column (op_spam's hotel-grouped ``fold``) or,
 none, from :func:`fakereview_nlp.data.grouped_folds` (whole groups and duplicate texts kept
 together). Each fold trains with ``training.train.run`` into ``RUNS_DIR/fold<k>`` with
 ``select_best`` and early stopping off (the fold's validation rows are its test rows); a fold whose
-directory already holds the same resolved config is reused, so a killed CV run continues where
-it stopped. With ``--seeds``, each fold trains one model per seed (``fold<k>`` for the first,
+directory already holds the same resolved config *and* was trained on the same rows (a fingerprint
+of the fold's training and test ids, labels and texts, in ``fold<k>/cv_fold.json``) is reused, so a
+killed CV run continues where it stopped, and a data file edited under the same ids retrains. With ``--seeds``, each fold trains one model per seed (``fold<k>`` for the first,
 ``fold<k>-seed<s>`` for the others) and the transformer's score is the members' mean P(fake):
 a seed ensemble, reported beside its first member alone so the gain is measured, not assumed.
 Pooled out-of-fold scores of both models (and, with ``--combine``, their mean) go through the
@@ -24,6 +25,7 @@ would carry the test labels into ECE, Brier and the combination.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import sys
@@ -36,11 +38,15 @@ import yaml
 
 from fakereview_nlp.baseline import combined_score, tfidf_scores
 from fakereview_nlp.data import grouped_folds, load_reviews, split_by_column
-from fakereview_nlp.report import build_report, fingerprint_file, write_report
+from fakereview_nlp.files import atomic_path, atomic_write_text
+from fakereview_nlp.report import build_report, fingerprint_file, fingerprint_rows, write_report
 from training.config import TrainConfig, config_from_dict, load_config
 from training.output import COMPLETE_MARKER
 
 logger = logging.getLogger("training.cv")
+
+#: Written into each fold's model folder: the fingerprint of the rows it was trained and tested on.
+FOLD_INFO = "cv_fold.json"
 
 
 def member_dir(runs_dir: Path, fold: str, seed: int | None, first: bool) -> Path:
@@ -104,12 +110,33 @@ def assign_folds(cfg: TrainConfig, n_folds: int, runs_dir: Path) -> tuple[pd.Dat
     )
     runs_dir.mkdir(parents=True, exist_ok=True)
     data_file = runs_dir / "cv_data.parquet"
-    frame.to_parquet(data_file, index=False)
+    with atomic_path(data_file) as tmp:
+        frame.to_parquet(tmp, index=False)
     return frame, data_file
 
 
-def train_fold(config_path: str, overrides: list[str]) -> tuple[pd.DataFrame, float, bool]:
-    """Train one fold, or reuse a finished run of the identical resolved config."""
+def fold_fingerprint(train: pd.DataFrame, test: pd.DataFrame) -> str:
+    """sha256 over the fold's training and test rows (id, label, text), each side in id order.
+
+    The config alone does not say what a fold model saw: the data file can change under the
+    same path and ids.
+    """
+    digest = hashlib.sha256()
+    for name, rows in (("train", train), ("test", test)):
+        rows = rows.sort_values("id", kind="stable")
+        ids, texts, labels = rows["id"].astype(str).tolist(), rows["text"].tolist(), rows["label"].tolist()
+        digest.update(f"{name}:{fingerprint_rows(ids, texts, labels)}\n".encode())
+    return digest.hexdigest()
+
+
+def train_fold(
+    config_path: str, overrides: list[str], fingerprint: str | None = None
+) -> tuple[pd.DataFrame, float, bool]:
+    """Train one fold, or reuse a finished run of the identical resolved config and data.
+
+    ``fingerprint`` (:func:`fold_fingerprint`) is compared with the one saved beside the fold's
+    model; a run without one, or with another, trains again.
+    """
     from training.train import run
 
     cfg = load_config(config_path, overrides)
@@ -118,8 +145,12 @@ def train_fold(config_path: str, overrides: list[str]) -> tuple[pd.DataFrame, fl
     out = Path(cfg.output.dir)
     marker = out / COMPLETE_MARKER
     # Compared as configs, not text: a run saved before a key was added (with its default) matches.
-    if marker.is_file() and config_from_dict(yaml.safe_load(marker.read_text())) == cfg:
-        logger.info("reusing %s (same resolved config)", out)
+    same_config = marker.is_file() and config_from_dict(yaml.safe_load(marker.read_text())) == cfg
+    same_data = fingerprint is None or _saved_fingerprint(out) == fingerprint
+    if same_config and not same_data:
+        logger.info("retraining %s: same config, but its training or test rows changed", out)
+    if same_config and same_data:
+        logger.info("reusing %s (same resolved config and data)", out)
         metrics = json.loads((out / "metrics.json").read_text())
         return (
             out_of_fold_scores(pd.read_csv(out / "val_predictions.csv", dtype={"id": str})),
@@ -127,7 +158,16 @@ def train_fold(config_path: str, overrides: list[str]) -> tuple[pd.DataFrame, fl
             True,
         )
     result = run(cfg)
+    if fingerprint is not None:
+        atomic_write_text(out / FOLD_INFO, json.dumps({"data_fingerprint": fingerprint}, indent=2) + "\n")
     return out_of_fold_scores(result.val_predictions), result.wall_seconds, False
+
+
+def _saved_fingerprint(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / FOLD_INFO).read_text())["data_fingerprint"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def out_of_fold_scores(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -190,6 +230,7 @@ def run_cv(
         fold_cfg_overrides = overrides + fold_overrides(base, fold, runs_dir, data_file)
         fold_cfg = load_config(config_path, fold_cfg_overrides)
         train, test = _fold_rows(frame, fold, fold_cfg)
+        fingerprint = fold_fingerprint(train, test)
         member_info: list[dict[str, Any]] = []
         if transformer:
             runs = []
@@ -197,7 +238,7 @@ def run_cv(
                 member_overrides = overrides + fold_overrides(
                     base, fold, runs_dir, data_file, seed=seed, first=i == 0
                 )
-                runs.append(train_fold(config_path, member_overrides))
+                runs.append(train_fold(config_path, member_overrides, fingerprint))
                 member_info.append(
                     {
                         "seed": base.training.seed if seed is None else seed,
@@ -271,13 +312,14 @@ def run_cv(
     if combine:
         columns.append("combined_score")
     columns += member_columns
-    oof[columns].to_csv(report_dir / "oof_predictions.csv", index=False)
+    with atomic_path(report_dir / "oof_predictions.csv") as tmp:
+        oof[columns].to_csv(tmp, index=False)
     summary = {
         "folds": fold_info,
         "wall_seconds": time.perf_counter() - started,
         "files": {k: str(v) for k, v in written.items()},
     }
-    (report_dir / "cv_runs.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(report_dir / "cv_runs.json", json.dumps(summary, indent=2) + "\n")
     logger.info("wrote %s", report_dir)
     return report
 

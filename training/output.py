@@ -1,10 +1,18 @@
-"""The output directory: written aside, then renamed, so a crash never leaves a complete-looking one."""
+"""The output directory and the best model kept during a run: written aside, then renamed.
+
+A crash never leaves a complete-looking output directory, and never loses the best model a
+checkpoint refers to (see :func:`save_best_folder`).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from fakereview_nlp.files import umask_mode
 
 #: Written last into every finished output directory; its presence means "complete".
 COMPLETE_MARKER = "training_config.yaml"
@@ -39,3 +47,77 @@ def publish(staging: Path, final: Path, *, overwrite: bool) -> None:
     staging.rename(final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def match_umask(folder: Path) -> None:
+    """Give every file under ``folder`` the mode ``open()`` would (0666 less the umask).
+
+    safetensors writes ``model.safetensors`` through a private temporary file (mode 0600); a
+    model others on the machine cannot read is no use in a shared output folder.
+    """
+    file_mode, dir_mode = umask_mode(0o666), umask_mode(0o777)
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_symlink():
+            continue
+        os.chmod(path, dir_mode if path.is_dir() else file_mode)
+
+
+# ----------------------------------------------------------------------------- the best model
+
+#: Beside the checkpoints: ``best/step_<N>`` holds the model validated at step N.
+BEST_DIR = "best"
+
+
+def best_folder(work: Path, step: int) -> Path:
+    """Where the best model of step ``step`` lives during a run (``work/best/step_<step>``).
+
+    A checkpoint written before this layout kept one folder, ``work/best``; it is returned when
+    it is all there is, so such a run still resumes.
+    """
+    folder = work / BEST_DIR / f"step_{step}"
+    legacy = work / BEST_DIR
+    if not folder.is_dir() and (legacy / "model.safetensors").is_file():
+        return legacy
+    return folder
+
+
+def save_best_folder(work: Path, step: int, write: Callable[[Path], None], keep: Iterable[int] = ()) -> Path:
+    """Write the best model of step ``step`` without ever deleting the one before it first.
+
+    ``write(folder)`` fills a fresh temporary folder; it is renamed to ``best/step_<step>``
+    only when complete. The best models of other steps are then removed, except those named in
+    ``keep`` and those a checkpoint's trainer state refers to: a run killed between checkpoints
+    resumes from the last one, and must find the best model *that* checkpoint recorded.
+    """
+    final = work / BEST_DIR / f"step_{step}"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial = final.with_name(f".{final.name}.partial-{os.getpid()}")
+    if partial.exists():
+        shutil.rmtree(partial)
+    write(partial)
+    match_umask(partial)
+    if final.exists():  # a replayed step: set the old copy aside, then drop it
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        final.rename(old)
+        partial.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        partial.rename(final)
+    wanted = {step, *keep, *checkpointed_best_steps(work)}
+    for other in final.parent.iterdir():
+        name = other.name
+        stale_partial = name.startswith(".step_")
+        if stale_partial or (name.startswith("step_") and int(name.removeprefix("step_")) not in wanted):
+            shutil.rmtree(other, ignore_errors=True)
+    return final
+
+
+def checkpointed_best_steps(work: Path, state_file: str = "trainer_state.json") -> set[int]:
+    """The best steps recorded by the checkpoints in ``work`` (``step_<N>/trainer_state.json``)."""
+    steps: set[int] = set()
+    for path in work.glob(f"step_*/{state_file}"):
+        try:
+            steps.add(int(json.loads(path.read_text(encoding="utf-8"))["best_step"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # an unreadable checkpoint cannot be resumed from either
+    return steps

@@ -36,10 +36,20 @@ from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
 
 from fakereview_nlp.data import grouped_split, load_reviews, log_split, split_by_column, stratified_subsample
+from fakereview_nlp.files import atomic_path, atomic_write_text
 from fakereview_nlp.modeling import build_random_classifier, load_pretrained_classifier, load_tokenizer
-from training.config import ConfigError, TrainConfig, load_config
+from training.config import ConfigError, SourceFields, TrainConfig, load_config
 from training.loop import EvalOutput, StepState, evaluate, train_one_epoch
-from training.output import COMPLETE_MARKER, check_output_dir, publish, staging_dir
+from training.output import (
+    BEST_DIR,
+    COMPLETE_MARKER,
+    best_folder,
+    check_output_dir,
+    match_umask,
+    publish,
+    save_best_folder,
+    staging_dir,
+)
 from training.sampler import LengthGroupedBatchSampler
 
 logger = logging.getLogger("training")
@@ -51,21 +61,26 @@ TRAINER_STATE = "trainer_state.json"
 
 
 def load_splits(cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
-    """Train and validation sets in the canonical schema, split without leakage."""
+    """Train and validation sets in the canonical schema, split without leakage.
+
+    With ``data.sources`` every corpus is read and split by its own keys (so each keeps its
+    own folds and groups), tagged with a ``domain`` column, its training rows repeated
+    ``oversample`` times, and the parts joined; the validation set is the union of the
+    sources' held-out rows.
+    """
     d = cfg.data
-    ds = load_reviews(d.path, **d.load_kwargs())
-    if d.max_rows and d.max_rows < len(ds):
-        # A seeded sample, not the first rows: corpus files are often sorted by label.
-        ds = ds.shuffle(seed=cfg.training.seed).select(range(d.max_rows)).flatten_indices()
-    if d.split_column:
-        train, val = split_by_column(ds, eval_splits=d.eval_splits, train_splits=d.train_splits)
+    if not d.sources:
+        train, val = _split_source(d, cfg)
     else:
-        train, val = grouped_split(
-            ds,
-            eval_fraction=d.eval_fraction,
-            seed=cfg.training.seed,
-            prefix_chars=d.near_duplicate_prefix_chars,
-        )
+        parts = [_split_source(source, cfg) for source in d.sources]
+        columns = [c for c in d.prediction_columns() if c != "domain"]
+        trains, vals = [], []
+        for source, (tr, va) in zip(d.sources, parts, strict=True):
+            tr, va = (_as_domain(p, source.name, columns) for p in (tr, va))
+            trains.extend([tr] * source.oversample)
+            vals.append(va)
+        train, val = datasets.concatenate_datasets(trains), datasets.concatenate_datasets(vals)
+        _check_unique_ids(val)
     if d.train_fraction < 1.0:
         train = train.select(stratified_subsample(train["label"], d.train_fraction, seed=cfg.training.seed))
     for name, part in (("train", train), ("validation", val)):
@@ -76,7 +91,50 @@ def load_splits(cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
             )
     log_split("train", train)
     log_split("validation", val)
+    if d.sources:
+        for source in d.sources:
+            n_train = sum(1 for x in train["domain"] if x == source.name)
+            n_val = sum(1 for x in val["domain"] if x == source.name)
+            logger.info("domain %s: %d train rows (x%d oversampled), %d validation rows",
+                        source.name, n_train, source.oversample, n_val)  # fmt: skip
     return train, val
+
+
+def _split_source(source: SourceFields, cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """One file read and split by its own rules: its split column, else a seeded grouped split."""
+    d = cfg.data
+    ds = load_reviews(source.path, **source.load_kwargs(d.bad_rows))
+    if d.max_rows and d.max_rows < len(ds):
+        # A seeded sample, not the first rows: corpus files are often sorted by label.
+        ds = ds.shuffle(seed=cfg.training.seed).select(range(d.max_rows)).flatten_indices()
+    if source.split_column:
+        return split_by_column(ds, eval_splits=source.eval_splits, train_splits=source.train_splits)
+    return grouped_split(
+        ds,
+        eval_fraction=source.eval_fraction,
+        seed=cfg.training.seed,
+        prefix_chars=source.near_duplicate_prefix_chars,
+    )
+
+
+def _as_domain(ds: datasets.Dataset, domain: str, columns: list[str]) -> datasets.Dataset:
+    """``ds`` with a ``domain`` column and every source's kept columns (as text; blank where absent)."""
+    out = {c: ds[c] for c in ("id", "text", "label", "group", "split")}
+    out["domain"] = [domain] * len(ds)
+    for column in columns:
+        out[column] = [str(v) for v in ds[column]] if column in ds.column_names else [""] * len(ds)
+    return datasets.Dataset.from_dict(out)
+
+
+def _check_unique_ids(val: datasets.Dataset) -> None:
+    seen: dict[str, str] = {}
+    for row_id, domain in zip(val["id"], val["domain"], strict=True):
+        if row_id in seen and seen[row_id] != domain:
+            raise ValueError(
+                f"id {row_id!r} appears in the validation rows of both {seen[row_id]!r} and {domain!r}; "
+                "ids must be unique across data.sources (give one source another id_column)"
+            )
+        seen[row_id] = domain
 
 
 def tokenize(ds: datasets.Dataset, tokenizer: Any, max_length: int, *, with_index: bool) -> datasets.Dataset:
@@ -328,8 +386,6 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
         state = RunState.from_json((checkpoint / TRAINER_STATE).read_text())
         logger.info("resumed from %s at step %d", checkpoint, state.step.global_step)
 
-    best_dir = work / "best"
-
     def validate() -> None:
         out = evaluate(accelerator, model, val_dl, len(val_ds))
         scores = softmax_fake(out.logits)
@@ -363,7 +419,7 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
                 state.stop = True
         if better or not t.select_best:
             state.best_step = state.step.global_step
-            _save_best(accelerator, model, out, best_dir)
+            _save_best(accelerator, model, out, work, state.best_step)
 
     def after_step(step: StepState, loss: float) -> bool:
         if step.global_step % t.log_every_steps == 0:
@@ -418,9 +474,7 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
     if state.last_eval_step != state.step.global_step:
         validate()
     accelerator.wait_for_everyone()
-    result = _write_output(
-        accelerator, cfg, state, train_ds, val_ds, tokenizer, best_dir, final, work, started
-    )
+    result = _write_output(accelerator, cfg, state, train_ds, val_ds, tokenizer, final, work, started)
     accelerator.end_training()
     return result
 
@@ -436,16 +490,26 @@ def _cpu_processes_launched() -> bool:
     return world > 1 and not torch.cuda.is_available()
 
 
-def _save_best(accelerator: Accelerator, model: torch.nn.Module, out: EvalOutput, best_dir: Path) -> None:
+def _save_best(
+    accelerator: Accelerator, model: torch.nn.Module, out: EvalOutput, work: Path, step: int
+) -> None:
+    """The model validated at ``step`` as the run's best, in ``work/best/step_<step>``.
+
+    Written aside and renamed into place (:func:`training.output.save_best_folder`): the best
+    model a checkpoint refers to survives a crash at any point, so a resumed run finds it.
+    """
     accelerator.wait_for_everyone()
     state_dict = accelerator.get_state_dict(model)
     if accelerator.is_main_process:
-        if best_dir.exists():
-            shutil.rmtree(best_dir)
-        accelerator.unwrap_model(model).save_pretrained(
-            best_dir, state_dict=state_dict, safe_serialization=True
-        )
-        np.savez(best_dir / "val_logits.npz", logits=out.logits, labels=out.labels)
+
+        def write(folder: Path) -> None:
+            accelerator.unwrap_model(model).save_pretrained(
+                folder, state_dict=state_dict, safe_serialization=True
+            )
+            with atomic_path(folder / "val_logits.npz") as tmp, tmp.open("wb") as handle:
+                np.savez(handle, logits=out.logits, labels=out.labels)
+
+        save_best_folder(work, step, write)
     accelerator.wait_for_everyone()
 
 
@@ -454,7 +518,7 @@ def _save_checkpoint(accelerator: Accelerator, work: Path, state: RunState) -> N
     accelerator.save_state(str(folder))
     if accelerator.is_main_process:
         # Written last: a checkpoint without it is incomplete and 'latest' skips it.
-        (folder / TRAINER_STATE).write_text(state.to_json())
+        atomic_write_text(folder / TRAINER_STATE, state.to_json())
     accelerator.wait_for_everyone()
 
 
@@ -465,7 +529,6 @@ def _write_output(
     train_ds: datasets.Dataset,
     val_ds: datasets.Dataset,
     tokenizer: Any,
-    best_dir: Path,
     final: Path,
     work: Path,
     started: float,
@@ -474,6 +537,7 @@ def _write_output(
     from fakereview_nlp.metrics import expected_calibration_error
     from fakereview_nlp.operating_points import compute_operating_points, save_operating_points
 
+    best_dir = best_folder(work, state.best_step)
     saved = np.load(best_dir / "val_logits.npz")
     logits, labels = saved["logits"], saved["labels"]
     raw_scores = softmax_fake(logits)
@@ -489,16 +553,22 @@ def _write_output(
             "logit_fake": logits[:, 1],
             "group": val_ds["group"],
             "split": val_ds["split"],
-            **{c: val_ds[c] for c in cfg.data.keep_columns},
+            **{c: val_ds[c] for c in cfg.data.prediction_columns()},
         }
     )
     tfidf_model = None
     operating_scores = scores
     if cfg.model.combine_tfidf:
         # Every process fits it (seconds of CPU) so that all ranks return the same predictions.
-        from training.combine import combine_predictions, combined_metrics, fit_tfidf_part
+        from training.tfidf_part import combine_predictions, combined_metrics, fit_tfidf_part
 
-        tfidf_model, tfidf = fit_tfidf_part(train_ds["text"], train_ds["label"], val_ds["text"])
+        tfidf_model, tfidf = fit_tfidf_part(
+            train_ds["text"],
+            train_ds["label"],
+            val_ds["text"],
+            min_df=cfg.model.tfidf_min_df,
+            max_features=cfg.model.tfidf_max_features,
+        )
         predictions = combine_predictions(predictions, tfidf)
         operating_scores = predictions["fake_score"].to_numpy()
     best = next(h for h in state.history if h["step"] == state.best_step)
@@ -527,7 +597,8 @@ def _write_output(
         save_operating_points(staging, points)
         if tfidf_model is not None:
             tfidf_model.save(staging)
-        predictions.to_csv(staging / "val_predictions.csv", index=False)
+        with atomic_path(staging / "val_predictions.csv") as tmp:
+            predictions.to_csv(tmp, index=False)
         summary = {
             "best_step": state.best_step,
             "best": best,
@@ -539,11 +610,12 @@ def _write_output(
         if tfidf_model is not None:
             summary["combined_validation"] = combined_metrics(labels, predictions)
             logger.info("with the TF-IDF part: %s", summary["combined_validation"])
-        (staging / "metrics.json").write_text(json.dumps(summary, indent=2))
+        atomic_write_text(staging / "metrics.json", json.dumps(summary, indent=2))
         # The resolved config goes last: its presence marks the directory complete.
-        (staging / COMPLETE_MARKER).write_text(cfg.to_yaml())
+        atomic_write_text(staging / COMPLETE_MARKER, cfg.to_yaml())
+        match_umask(staging)
         publish(staging, final, overwrite=cfg.output.overwrite)
-        shutil.rmtree(best_dir, ignore_errors=True)
+        shutil.rmtree(work / BEST_DIR, ignore_errors=True)
         # Kept while it holds checkpoints or tracker logs; otherwise it was scratch space.
         if work.is_dir() and not any(work.iterdir()):
             work.rmdir()
