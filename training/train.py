@@ -292,8 +292,7 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
     )
     _setup_logging(accelerator)
     check_output_dir(final, overwrite=cfg.output.overwrite)
-    if t.num_threads:
-        torch.set_num_threads(t.num_threads)
+    torch.set_num_threads(t.num_threads or default_num_threads())
     set_seed(t.seed)
     logger.info(
         "world size %d (%s), device %s, mixed precision %s",
@@ -429,6 +428,19 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
     result = _write_output(accelerator, cfg, state, train_ds, val_ds, tokenizer, final, work, started)
     accelerator.end_training()
     return result
+
+
+def default_num_threads() -> int:
+    """torch threads for one training process: the CPUs it may use, shared by this machine's processes.
+
+    :func:`fakereview_nlp.devices.available_cpus` honours the affinity mask and a cgroup quota;
+    ``LOCAL_WORLD_SIZE`` (set by ``accelerate launch`` / ``torchrun``) splits them so that two
+    processes on a 2-CPU box do not each start 2 threads.
+    """
+    from fakereview_nlp.devices import available_cpus
+
+    local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE") or 1))
+    return max(1, available_cpus() // local)
 
 
 def _cpu_processes_launched() -> bool:
