@@ -50,15 +50,13 @@ from typing import Any
 import pandas as pd
 
 from fakereview_nlp.files import atomic_path, atomic_write_bytes
-from fakereview_nlp.labels import LABELS, LabelName
+from fakereview_nlp.grouping import UnionFind
+from fakereview_nlp.labels import CANONICAL_COLUMNS, ID2LABEL, LABELS, LabelName, map_labels
 from fakereview_nlp.text import normalize_text, text_prefix_key
 
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
-
-#: Columns every imported corpus starts with, in this order; split and metadata columns follow.
-CANONICAL_COLUMNS: tuple[str, ...] = ("id", "text", "label", "group")
 
 
 # Where this checkout keeps the shared data: <repo>/../shared/data.
@@ -194,23 +192,16 @@ def _is_junk(name: str) -> bool:
     )
 
 
-def _map_labels(values: Iterable[str], label_map: Mapping[str, str], where: str) -> list[str]:
-    out: list[str] = []
-    unknown: dict[str, int] = {}
-    for value in values:
-        key = str(value).strip()
-        if key in label_map:
-            out.append(label_map[key])
-        else:
-            unknown[key] = unknown.get(key, 0) + 1
-            out.append("")
-    if unknown:
-        seen = ", ".join(f"{k!r} ({n})" for k, n in sorted(unknown.items()))
+def _label_names(values: Iterable[str], label_map: Mapping[str, str], where: str) -> list[str]:
+    """Raw labels as ``genuine``/``fake`` through :func:`fakereview_nlp.labels.map_labels`; none may be missing."""
+    ids = map_labels(values, label_map, where=where, hint="Is this the right corpus for this importer?")
+    missing = sum(i is None for i in ids)
+    if missing:
         raise ValueError(
-            f"unexpected label values {seen} in {where}; expected one of {sorted(label_map)}. "
+            f"{missing} rows in {where} have an empty label; expected one of {sorted(label_map)}. "
             "Is this the right corpus for this importer?"
         )
-    return out
+    return [ID2LABEL[i] for i in ids]  # type: ignore[index]
 
 
 def _finish(frame: pd.DataFrame, columns: Sequence[str], where: str) -> pd.DataFrame:
@@ -233,25 +224,16 @@ def _finish(frame: pd.DataFrame, columns: Sequence[str], where: str) -> pd.DataF
 
 def _union_groups(keys_per_row: Sequence[Sequence[str]]) -> list[str]:
     """Rows sharing any key end up in one group, named by its smallest first key (union-find)."""
-    parent: dict[str, str] = {}
-
-    def find(key: str) -> str:
-        parent.setdefault(key, key)
-        while parent[key] != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
-
+    sets: UnionFind[str] = UnionFind()
     for keys in keys_per_row:
         for other in keys[1:]:
-            a, b = find(keys[0]), find(other)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
+            a, b = sets.find(keys[0]), sets.find(other)
+            sets.union(max(a, b), min(a, b))
     names: dict[str, str] = {}
     for keys in keys_per_row:
-        root = find(keys[0])
+        root = sets.find(keys[0])
         names[root] = min(names.get(root, keys[0]), keys[0])
-    return [names[find(keys[0])] for keys in keys_per_row]
+    return [names[sets.find(keys[0])] for keys in keys_per_row]
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,7 +373,7 @@ def import_op_spam(source: PathLike) -> pd.DataFrame:
             raise _layout_error(path, f"fold values {bad_folds[:5]}", "fold numbers 1..5")
         raw["fold"] = [str(int(float(f))) for f in raw["fold"]]
     raw = _op_spam_sort_key(raw)
-    raw["label"] = _map_labels(raw["label"], OP_SPAM_LABEL_MAP, str(path))
+    raw["label"] = _label_names(raw["label"], OP_SPAM_LABEL_MAP, str(path))
     raw["group"] = raw["hotel"]
     frame = _finish(raw, _OP_SPAM_COLUMNS, str(path))
     logger.info(
@@ -452,7 +434,7 @@ def import_fake_reviews_cg(source: PathLike, *, prefix_chars: int = 80) -> pd.Da
             {
                 "id": [str(i) for i in range(len(raw))],
                 "text": raw["text_"],
-                "label": _map_labels(raw["label"], FAKE_REVIEWS_CG_LABEL_MAP, where),
+                "label": _label_names(raw["label"], FAKE_REVIEWS_CG_LABEL_MAP, where),
                 "category": raw["category"],
                 "rating": raw["rating"],
                 "source_split": "",
@@ -464,7 +446,7 @@ def import_fake_reviews_cg(source: PathLike, *, prefix_chars: int = 80) -> pd.Da
             {
                 "id": raw["id"],
                 "text": raw["text"],
-                "label": _map_labels(raw["label"], {**FAKE_REVIEWS_CG_LABEL_MAP, **canonical}, where),
+                "label": _label_names(raw["label"], {**FAKE_REVIEWS_CG_LABEL_MAP, **canonical}, where),
                 "category": raw["category"],
                 "rating": raw["rating"],
                 "source_split": raw["split"],
@@ -586,7 +568,7 @@ def import_amazon_labeled(source: PathLike, *, prefix_chars: int = 80) -> pd.Dat
             {
                 "id": raw["DOC_ID"],
                 "text": raw["REVIEW_TEXT"],
-                "label": _map_labels(raw["LABEL"], AMAZON_LABELED_LABEL_MAP, where),
+                "label": _label_names(raw["LABEL"], AMAZON_LABELED_LABEL_MAP, where),
                 "rating": raw["RATING"],
                 "verified_purchase": raw["VERIFIED_PURCHASE"],
                 "category": raw["PRODUCT_CATEGORY"],
@@ -599,7 +581,7 @@ def import_amazon_labeled(source: PathLike, *, prefix_chars: int = 80) -> pd.Dat
         raw = _read_csv_text(content)
         canonical = {name: name for name in LABELS}
         frame = raw[list(_AMAZON_SHARED_COLUMNS)].copy()
-        frame["label"] = _map_labels(raw["label"], {**AMAZON_LABELED_LABEL_MAP, **canonical}, where)
+        frame["label"] = _label_names(raw["label"], {**AMAZON_LABELED_LABEL_MAP, **canonical}, where)
     else:
         raise _layout_error(where, f"the header line {first_line[:200]!r}", _AMAZON_EXPECTED)
     keys = [

@@ -19,14 +19,15 @@ import logging
 import os
 import random
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import datasets
 
-from fakereview_nlp.labels import LABEL2ID, LABELS
+from fakereview_nlp.grouping import UnionFind
+from fakereview_nlp.labels import LABELS, map_labels
 from fakereview_nlp.text import normalize_text, text_prefix_key
 
 logger = logging.getLogger(__name__)
@@ -43,11 +44,6 @@ _EXTENSIONS: dict[str, FileFormat] = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-
-#: Used when no label mapping is configured: the canonical names and 0/1.
-DEFAULT_LABEL_MAP: dict[str, str] = {"genuine": "genuine", "fake": "fake", "0": "genuine", "1": "fake"}
-
-CANONICAL_COLUMNS = ("id", "text", "label", "group", "split")
 
 
 def infer_format(path: str | os.PathLike[str]) -> FileFormat:
@@ -115,39 +111,6 @@ class BadRowReport:
     @property
     def n_bad(self) -> int:
         return self.empty_text + self.missing_label
-
-
-def map_labels(values: Iterable[object], label_map: Mapping[str, str] | None) -> list[int | None]:
-    """Map raw label values to 0/1 through ``label_map`` (raw value → ``genuine``/``fake``).
-
-    ``None`` and empty strings stay ``None`` (a missing label). Any other unmapped
-    value raises ``ValueError`` listing every value seen, so one fix covers them all.
-    """
-    mapping = dict(DEFAULT_LABEL_MAP if label_map is None else label_map)
-    for raw, target in mapping.items():
-        if target not in LABEL2ID:
-            raise ValueError(f"label_map maps {raw!r} to {target!r}; targets must be one of {list(LABELS)}")
-    out: list[int | None] = []
-    unmapped: Counter[str] = Counter()
-    for value in values:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            out.append(None)
-            continue
-        key = str(value).strip()
-        if isinstance(value, float) and value.is_integer():
-            key = str(int(value))
-        if key in mapping:
-            out.append(LABEL2ID[mapping[key]])
-        else:
-            unmapped[key] += 1
-            out.append(None)
-    if unmapped:
-        seen = ", ".join(f"{k!r} ({n})" for k, n in sorted(unmapped.items()))
-        raise ValueError(
-            f"label values {seen} are not in label_map {mapping}; add them to label_map "
-            f"(for example {{'deceptive': 'fake', 'truthful': 'genuine'}})"
-        )
-    return out
 
 
 def _require_columns(ds: datasets.Dataset, wanted: Mapping[str, str | None], source: str) -> None:
@@ -279,15 +242,7 @@ def group_keys(ds: datasets.Dataset, *, prefix_chars: int = 0) -> list[str]:
     open with the same ``prefix_chars`` letters and digits (near-duplicates such as GPT-2
     fakes sharing an opening) are merged too.
     """
-    n = len(ds)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    sets: UnionFind[int] = UnionFind()
     first_of: dict[tuple[str, str], int] = {}
     for i, (group, text) in enumerate(zip(ds["group"], ds["text"], strict=True)):
         keys: tuple[tuple[str, str], ...] = (("t", text),)
@@ -297,12 +252,10 @@ def group_keys(ds: datasets.Dataset, *, prefix_chars: int = 0) -> list[str]:
             keys += (("p", text_prefix_key(text, prefix_chars)),)
         for key in keys:
             if key in first_of:
-                a, b = find(i), find(first_of[key])
-                if a != b:
-                    parent[a] = b
+                sets.union(i, first_of[key])
             else:
                 first_of[key] = i
-    return [str(find(i)) for i in range(n)]
+    return [str(sets.find(i)) for i in range(len(ds))]
 
 
 def grouped_split(
