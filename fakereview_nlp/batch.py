@@ -12,8 +12,11 @@ Command line::
   reference model; see :mod:`fakereview_nlp.default_model`). The older form
   ``fakereview classify MODEL INPUT -o OUTPUT`` still works.
 
-* The input is read ``--chunk-rows`` rows at a time (pandas ``read_csv(chunksize=...)``, pyarrow
-  ``iter_batches``, or line by line for JSONL), so memory stays flat whatever the file size.
+* The input is read ``--chunk-rows`` rows at a time through :mod:`fakereview_nlp.tables`, so
+  memory stays flat whatever the file size. Its schema rule holds for every chunk size: the
+  columns are fixed by the first record (a JSONL record with its keys in another order is
+  aligned to them; a key the first record lacks is an error naming the line), and CSV/TSV cells
+  are strings as written (``NA``, ``None``, ``null`` are reviews).
 * The output holds the input's columns (only the ``--id-column`` when one is given) plus
   ``fake_score``, ``label`` and ``flagged``, rows in input order. An input column that already
   has one of those names (a gold ``label``, say) is kept as ``input_label``.
@@ -32,16 +35,25 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import math
 import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from fakereview_nlp.tables import (
+    DEFAULT_CHUNK_ROWS,
+    FORMATS,
+    STDIO,
+    TableFormat,
+    TableReader,
+    TableWriter,
+    require_columns,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,144 +62,18 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TableFormat = Literal["csv", "tsv", "jsonl", "parquet"]
-FORMATS: tuple[TableFormat, ...] = ("csv", "tsv", "jsonl", "parquet")
-STDIO = "-"
-#: Rows read, scored and written at a time. Bounds memory; large enough to keep batches full.
-DEFAULT_CHUNK_ROWS = 8192
 SCORE_COLUMNS = ("fake_score", "label", "flagged")
 
 
-# -- formats -----------------------------------------------------------------------------------
-
-
 def _format_of(path: str, given: str | None, role: str) -> TableFormat:
-    if given is not None:
-        if given not in FORMATS:
-            raise ValueError(f"--{role}-format {given!r} is not supported; expected one of {list(FORMATS)}")
-        return given  # type: ignore[return-value]
-    if path == STDIO:
-        return "jsonl"
-    from fakereview_nlp.data import infer_format
+    from fakereview_nlp.tables import infer_format
 
+    if given is None and path == STDIO:
+        return "jsonl"
     try:
-        return infer_format(path)
+        return infer_format(path, given)
     except ValueError as err:
         raise ValueError(f"{err}; or pass --{role}-format") from None
-
-
-def read_chunks(source: str, file_format: TableFormat, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """``source`` as DataFrames of at most ``chunk_rows`` rows, in order; ``"-"`` is stdin.
-
-    CSV/TSV cells are read as strings (ids keep leading zeros, empty cells stay ``""``).
-    """
-    import pandas as pd
-
-    if file_format in ("csv", "tsv"):
-        handle: Any = sys.stdin if source == STDIO else source
-        yield from pd.read_csv(
-            handle,
-            sep="\t" if file_format == "tsv" else ",",
-            dtype=str,
-            keep_default_na=False,
-            na_values=[],
-            chunksize=chunk_rows,
-        )
-    elif file_format == "jsonl":
-        with contextlib.ExitStack() as stack:
-            lines = sys.stdin if source == STDIO else stack.enter_context(open(source, encoding="utf-8"))
-            records: list[dict[str, Any]] = []
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{source} line {number} is not valid JSON ({err})") from err
-                if not isinstance(record, dict):
-                    raise ValueError(
-                        f"{source} line {number} is a JSON {type(record).__name__}; expected one object per line"
-                    )
-                records.append(record)
-                if len(records) == chunk_rows:
-                    yield pd.DataFrame.from_records(records)
-                    records = []
-            if records:
-                yield pd.DataFrame.from_records(records)
-    else:
-        if source == STDIO:
-            raise ValueError("Parquet cannot be read from stdin (it needs seeking); pass a file path")
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(source).iter_batches(batch_size=chunk_rows):
-            yield batch.to_pandas()
-
-
-def _count_rows(source: str, file_format: TableFormat) -> int | None:
-    """Row count when it is free (Parquet metadata), for the progress bar's total."""
-    if file_format == "parquet" and source != STDIO:
-        import pyarrow.parquet as pq
-
-        return int(pq.ParquetFile(source).metadata.num_rows)
-    return None
-
-
-class TableWriter:
-    """Appends DataFrame chunks to one CSV/TSV/JSONL/Parquet file (or stdout for JSONL/CSV)."""
-
-    def __init__(self, target: str | Path, file_format: TableFormat, *, header: bool = True) -> None:
-        if str(target) == STDIO and file_format == "parquet":
-            raise ValueError(
-                "Parquet cannot be written to stdout; pass -o FILE.parquet, or use JSONL with -o -"
-            )
-        self.format = file_format
-        self.header = header
-        self._parquet: Any = None
-        self._schema: Any = None
-        self._target = target
-        self._handle: IO[str] | None = None
-        if file_format != "parquet":
-            self._handle = (
-                sys.stdout if str(target) == STDIO else open(target, "w", encoding="utf-8", newline="")  # noqa: SIM115
-            )
-
-    def write(self, frame: pd.DataFrame) -> None:
-        if self.format in ("csv", "tsv"):
-            frame.to_csv(
-                self._handle, index=False, header=self.header, sep="\t" if self.format == "tsv" else ","
-            )
-            self.header = False
-        elif self.format == "jsonl":
-            if len(frame):
-                text = frame.to_json(orient="records", lines=True, force_ascii=False, double_precision=15)
-                self._handle.write(text if text.endswith("\n") else text + "\n")  # type: ignore[union-attr]
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if self._parquet is None:
-                self._schema = table.schema
-                self._parquet = pq.ParquetWriter(str(self._target), self._schema)
-            elif not table.schema.equals(self._schema):
-                table = table.cast(self._schema)
-            self._parquet.write_table(table)
-
-    def close(self, empty_columns: Sequence[str] = ()) -> None:
-        """Finish the file; with no rows written, still leave a valid file with ``empty_columns``."""
-        import pandas as pd
-
-        if self.format == "parquet":
-            if self._parquet is None:
-                self.write(pd.DataFrame({c: pd.Series(dtype=str) for c in empty_columns}))
-            self._parquet.close()
-            return
-        if self.header and self.format in ("csv", "tsv") and empty_columns:
-            self.write(pd.DataFrame(columns=list(empty_columns)))
-        if self._handle is sys.stdout:
-            self._handle.flush()
-        elif self._handle is not None:
-            self._handle.close()
 
 
 # -- scoring -----------------------------------------------------------------------------------
@@ -211,11 +97,7 @@ def score_chunk(
     """
     import pandas as pd
 
-    for option, column in (("--text-column", text_column), ("--id-column", id_column)):
-        if column is not None and column not in frame.columns:
-            raise ValueError(
-                f"{option} {column!r} is not a column of {where}; its columns are {list(frame.columns)}"
-            )
+    require_columns(list(frame.columns), {"--text-column": text_column, "--id-column": id_column}, where)
     clash = [c for c in SCORE_COLUMNS if c in frame.columns]
     texts = [
         t if isinstance(t, str) else "" if t is None or (isinstance(t, float) and math.isnan(t)) else str(t)
@@ -270,10 +152,7 @@ def classify_file(
         raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows!r}")
     in_fmt = _format_of(source, input_format, "input")
     out_fmt = _format_of(output, output_format, "output")
-    if source != STDIO and not Path(source).is_file():
-        raise FileNotFoundError(
-            f"input file {source!r} does not exist (resolved to {Path(source).resolve()})"
-        )
+    reader = TableReader(source, in_fmt)
     state = _distributed_state()
     world = 1 if state is None else state.num_processes
     rank = 0 if state is None else state.process_index
@@ -300,11 +179,12 @@ def classify_file(
     tmp = None if final is None else final.with_name(f".{final.name}.{os.getpid()}.tmp")
     writer = TableWriter(tmp if tmp is not None else STDIO, out_fmt) if world == 1 else None
     n_rows = n_chunks = 0
-    bar = _progress_bar(_count_rows(source, in_fmt), enabled=progress and rank == 0, world=world)
+    bar = _progress_bar(reader.num_rows(), enabled=progress and rank == 0, world=world)
     try:
-        for index, frame in enumerate(read_chunks(source, in_fmt, chunk_rows)):
+        for chunk in reader.chunks(chunk_rows, select=lambda i: i % world == rank):
             n_chunks += 1
-            if index % world != rank:
+            index, frame = chunk.index, chunk.frame
+            if frame is None:
                 continue
             scored = score_chunk(
                 classifier,
@@ -589,6 +469,5 @@ __all__ = [
     "add_classify_parser",
     "classify_file",
     "main",
-    "read_chunks",
     "score_chunk",
 ]

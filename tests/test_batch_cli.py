@@ -159,7 +159,7 @@ def test_input_errors_are_named(tmp_path: Path, clf: FakeReviewClassifier) -> No
     with pytest.raises(ValueError, match=r"cannot tell the format of .*in\.txt\.gz.*or pass --input-format"):
         classify_file(clf, str(tmp_path / "in.txt.gz"), str(tmp_path / "o.csv"), progress=False)
     (tmp_path / "bad.jsonl").write_text('{"text": "a"}\n[1, 2]\n')
-    with pytest.raises(ValueError, match=r"bad\.jsonl line 2 is a JSON list; expected one object per line"):
+    with pytest.raises(ValueError, match=r"bad\.jsonl' line 2 is a JSON list; expected one object per line"):
         classify_file(clf, str(tmp_path / "bad.jsonl"), str(tmp_path / "o.csv"), progress=False)
     with pytest.raises(ValueError, match=r"Parquet cannot be written to stdout"):
         classify_file(clf, str(tmp_path / "bad.jsonl"), "-", output_format="parquet", progress=False)
@@ -236,3 +236,29 @@ def test_a_model_with_a_tfidf_part_scores_the_mean(
     texts = frame["text"].tolist()
     expected = (clf.predict_proba(texts) + tfidf.predict_proba(texts)) / 2
     np.testing.assert_allclose(out["fake_score"].astype(float), expected, rtol=0, atol=1e-12)
+
+
+def test_jsonl_keys_in_another_order_stay_in_their_columns(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """#15: with --chunk-rows 1 each record is a chunk; a record with its keys in another order
+    must be aligned to the header fixed by the first, not written in its own order."""
+    source = tmp_path / "mixed.jsonl"
+    source.write_text('{"id": "a1", "text": "first review"}\n{"text": "second review", "id": "a2"}\n')
+    output = tmp_path / "out.csv"
+    argv = [str(source), "-o", str(output), "--model", str(tiny_model_dir), "--chunk-rows", "1", "--no-progress"]
+    assert _cli(argv) == 0
+    out = pd.read_csv(output, dtype=str, keep_default_na=False)
+    assert list(out.columns) == ["id", "text", "fake_score", "label", "flagged"]
+    assert out["id"].tolist() == ["a1", "a2"] and out["text"].tolist() == ["first review", "second review"]
+    assert out["label"].isin(["fake", "genuine"]).all() and out["flagged"].isin(["True", "False"]).all()
+
+
+def test_jsonl_record_with_a_new_key_is_an_error_naming_its_line(tmp_path: Path, tiny_model_dir: Path) -> None:
+    source = tmp_path / "mixed.jsonl"
+    source.write_text(
+        '{"id": "a1", "text": "first"}\n{"text": "second", "id": "a2"}\n{"id": "a3", "text": "third", "stars": 5}\n'
+    )
+    output = tmp_path / "out.csv"
+    argv = [str(source), "-o", str(output), "--model", str(tiny_model_dir), "--chunk-rows", "1", "--no-progress"]
+    with pytest.raises(ValueError, match=r"mixed\.jsonl' line 3 has key\(s\) \['stars'\] that the first record"):
+        _cli(argv)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed.jsonl"]  # no output, no temporary file
