@@ -16,6 +16,7 @@ column    type     meaning
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 from collections import Counter
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Literal
 
 import datasets
+import numpy as np
+import pandas as pd
 
 from fakereview_nlp.grouping import UnionFind
 from fakereview_nlp.labels import LABELS, map_labels
@@ -35,26 +38,12 @@ logger = logging.getLogger(__name__)
 FileFormat = Literal["csv", "tsv", "jsonl", "parquet"]
 BadRowPolicy = Literal["drop", "error"]
 
-_EXTENSIONS: dict[str, FileFormat] = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".txt": "tsv",
-    ".jsonl": "jsonl",
-    ".json": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
-
 
 def infer_format(path: str | os.PathLike[str]) -> FileFormat:
     """The file format from a path's extension; ``ValueError`` names the supported ones."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in _EXTENSIONS:
-        raise ValueError(
-            f"cannot tell the format of {str(path)!r} from its extension {suffix!r}; expected one of "
-            f"{sorted(_EXTENSIONS)}, or pass file_format='csv'|'tsv'|'jsonl'|'parquet'"
-        )
-    return _EXTENSIONS[suffix]
+    from fakereview_nlp.tables import infer_format as table_format
+
+    return table_format(path)
 
 
 def read_table(
@@ -62,31 +51,28 @@ def read_table(
     *,
     file_format: FileFormat | None = None,
     hf_split: str = "train",
-) -> datasets.Dataset:
-    """Read a CSV, TSV, JSONL or Parquet file, or a Hugging Face dataset id, into a ``Dataset``.
+) -> pd.DataFrame:
+    """Read a CSV, TSV, JSONL or Parquet file, or a Hugging Face dataset id, into a DataFrame.
 
     Args:
         source (`str`): a local file path, or a Hub dataset id such as ``"user/fake-reviews"``.
         file_format (`str`, *optional*): overrides the format inferred from the extension.
         hf_split (`str`, defaults to `"train"`): the split to take from a Hub dataset.
 
-    Every column is read as a string for CSV/TSV so that ids such as ISBNs keep their
-    leading zeros and labels such as ``0``/``1`` are matched as text.
+    Local files go through :mod:`fakereview_nlp.tables`, the reader ``fakereview classify`` uses,
+    so a file reads the same in training, evaluation and batch scoring: CSV/TSV cells are strings
+    (ids such as ISBNs keep their leading zeros, labels ``0``/``1`` are matched as text), JSONL
+    values keep their JSON types (arrays and mixed types included), and a JSONL key the first
+    record lacks is an error naming the line.
     """
-    path = Path(source)
-    if path.exists():
-        fmt = file_format or infer_format(path)
-        if fmt in ("csv", "tsv"):
-            import pandas as pd
+    from fakereview_nlp.tables import EXTENSIONS
+    from fakereview_nlp.tables import read_table as read_local
 
-            frame = pd.read_csv(
-                path, sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False, na_values=[]
-            )
-            return datasets.Dataset.from_pandas(frame, preserve_index=False)
-        builder = {"jsonl": "json", "parquet": "parquet"}[fmt]
-        return datasets.load_dataset(builder, data_files=str(path), split="train")
-    looks_like_file = (
-        path.suffix.lower() in _EXTENSIONS or os.sep in str(source) and str(source).startswith(".")
+    path = Path(source)
+    if path.is_file():
+        return read_local(path, file_format)
+    looks_like_file = path.exists() or (
+        path.suffix.lower() in EXTENSIONS or os.sep in str(source) and str(source).startswith(".")
     )
     if looks_like_file:
         raise FileNotFoundError(
@@ -97,7 +83,7 @@ def read_table(
     loaded = datasets.load_dataset(str(source), split=hf_split)
     if not isinstance(loaded, datasets.Dataset):
         raise TypeError(f"expected one split from {source!r}, got {type(loaded).__name__}; set hf_split")
-    return loaded
+    return loaded.to_pandas()
 
 
 @dataclass(frozen=True)
@@ -113,11 +99,11 @@ class BadRowReport:
         return self.empty_text + self.missing_label
 
 
-def _require_columns(ds: datasets.Dataset, wanted: Mapping[str, str | None], source: str) -> None:
+def _require_columns(raw: pd.DataFrame, wanted: Mapping[str, str | None], source: str) -> None:
     for option, column in wanted.items():
-        if column is not None and column not in ds.column_names:
+        if column is not None and column not in raw.columns:
             raise ValueError(
-                f"{option}={column!r} is not a column of {source}; its columns are {ds.column_names}"
+                f"{option}={column!r} is not a column of {source}; its columns are {list(raw.columns)}"
             )
 
 
@@ -173,9 +159,12 @@ def load_reviews(
         },
         name,
     )
-    texts = raw[text_column]
+    from fakereview_nlp.tables import missing_text
+
+    # A non-string text (a number in a JSONL file) is read as its str(), as fakereview classify does.
+    texts = [t if isinstance(t, str) else str(t) for t in raw[text_column]]
     labels = map_labels(raw[label_column], label_map) if label_column else [-1] * len(raw)
-    empty = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+    empty = np.flatnonzero(missing_text(raw[text_column])).tolist()
     missing = [i for i, lab in enumerate(labels) if lab is None]
     report = BadRowReport(n_rows=len(raw), empty_text=len(empty), missing_label=len(missing))
     if report.n_bad:
@@ -192,9 +181,9 @@ def load_reviews(
         logger.warning("dropping %d of %d rows in %s: %s", report.n_bad, report.n_rows, name, detail)
     bad = set(empty) | set(missing)
     keep = [i for i in range(len(raw)) if i not in bad]
-    ids = raw[id_column] if id_column else [str(i) for i in range(len(raw))]
-    groups = raw[group_column] if group_column else [""] * len(raw)
-    splits = raw[split_column] if split_column else [""] * len(raw)
+    ids = raw[id_column].tolist() if id_column else [str(i) for i in range(len(raw))]
+    groups = raw[group_column].tolist() if group_column else [""] * len(raw)
+    splits = raw[split_column].tolist() if split_column else [""] * len(raw)
     columns: dict[str, list[object]] = {
         "id": [str(ids[i]) for i in keep],
         "text": [_prefix(raw, prefix_columns, i) + normalize_text(texts[i]) for i in keep],
@@ -203,15 +192,23 @@ def load_reviews(
         "split": [_split_key(splits[i]) for i in keep],
     }
     for column in keep_columns:
-        values = raw[column]
-        columns[column] = [values[i] for i in keep]
+        values = raw[column].tolist()
+        columns[column] = [_plain(values[i]) for i in keep]
     return datasets.Dataset.from_dict(columns)
 
 
-def _prefix(raw: datasets.Dataset, columns: Sequence[str], row: int) -> str:
+def _plain(value: object) -> object:
+    """A cell as a Python value: NaN (pandas' missing float) as None, numpy arrays as lists."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    tolist = getattr(value, "tolist", None)
+    return tolist() if callable(tolist) else value
+
+
+def _prefix(raw: pd.DataFrame, columns: Sequence[str], row: int) -> str:
     if not columns:
         return ""
-    record = raw[row]
+    record = raw.iloc[row]
     # One word per column ("verified_purchase_N"), so that bag-of-words models keep one-letter
     # values such as Y/N or 5 that their tokenisers would drop on their own.
     words = [f"{c}_{normalize_text(str(record[c])).replace(' ', '_')}" for c in columns]
