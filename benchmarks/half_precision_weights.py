@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 from fakereview_nlp.inference import FakeReviewClassifier
+from fakereview_nlp.tables import read_table
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16"])
     args = parser.parse_args()
-    frame = pd.read_csv(args.data, dtype=str)
+    frame = read_table(args.data)
     texts = frame["text"].sample(min(args.n, len(frame)), random_state=0).tolist()
     points = Path(args.model) / "operating_points.json"
     threshold = json.loads(points.read_text())["threshold"] if points.is_file() else 0.5
