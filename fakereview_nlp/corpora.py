@@ -34,11 +34,11 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import io
 import logging
 import os
 import re
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -150,9 +150,22 @@ def _decode(raw: bytes, where: str) -> str:
         return raw.decode("cp1252", errors="replace")
 
 
-def _read_csv_text(content: str) -> pd.DataFrame:
-    # dtype=str and no NA parsing: ids such as ISBNs keep leading zeros, "NA" stays a string.
-    return pd.read_csv(io.StringIO(content), dtype=str, keep_default_na=False, na_values=[])
+def _read_csv_text(content: str, where: str) -> pd.DataFrame:
+    """CSV text (a file, or a zip member, already decoded) read by :mod:`fakereview_nlp.tables`.
+
+    The same CSV rule as training and ``fakereview classify``: every cell a string (ids such as
+    ISBNs keep leading zeros, "NA" stays a string), and a malformed row is an error naming its line.
+    """
+    from fakereview_nlp.tables import read_table
+
+    # tables reads files; the content may come out of a zip or need a cp1252 fallback first.
+    with tempfile.TemporaryDirectory(prefix="fakereview-corpus-") as folder:
+        path = Path(folder) / "source.csv"
+        path.write_text(content, encoding="utf-8")
+        try:
+            return read_table(path, "csv")
+        except ValueError as err:  # name the real source, not the temporary copy
+            raise ValueError(str(err).replace(repr(str(path)), repr(where))) from None
 
 
 def _header_of(content: str) -> list[str]:
@@ -359,7 +372,7 @@ def import_op_spam(source: PathLike) -> pd.DataFrame:
         raw = _op_spam_from_files(path)
     else:
         content = _decode(path.read_bytes(), str(path))
-        raw = _read_csv_text(content)
+        raw = _read_csv_text(content, str(path))
         missing = [c for c in _OP_SPAM_CSV_COLUMNS if c not in raw.columns]
         if missing:
             raise _layout_error(
@@ -427,7 +440,7 @@ def import_fake_reviews_cg(source: PathLike, *, prefix_chars: int = 80) -> pd.Da
     content, where = _read_member(
         path, lambda name: name.lower().endswith(".csv"), "CSV file", preferred="fake reviews dataset.csv"
     )
-    raw = _read_csv_text(content)
+    raw = _read_csv_text(content, where)
     columns = set(raw.columns)
     if set(_CG_ORIGINAL_COLUMNS) <= columns:
         frame = pd.DataFrame(
@@ -578,7 +591,7 @@ def import_amazon_labeled(source: PathLike, *, prefix_chars: int = 80) -> pd.Dat
             }
         )
     elif "\t" not in first_line and set(_AMAZON_SHARED_COLUMNS) <= set(_header_of(content)):
-        raw = _read_csv_text(content)
+        raw = _read_csv_text(content, where)
         canonical = {name: name for name in LABELS}
         frame = raw[list(_AMAZON_SHARED_COLUMNS)].copy()
         frame["label"] = _label_names(raw["label"], {**AMAZON_LABELED_LABEL_MAP, **canonical}, where)

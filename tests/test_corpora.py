@@ -460,3 +460,15 @@ def test_prepare_registered_in_fakereview_cli(tmp_path: Path) -> None:
     source = make_amazon_tsv(tmp_path)
     assert cli.main(["prepare", "amazon_labeled", "--source", str(source), "-o", str(out)]) == 0
     assert len(pd.read_csv(out, dtype=str)) == len(AMAZON_LINES)
+
+
+def test_malformed_csv_source_is_an_error_naming_the_file_and_line(tmp_path: Path) -> None:
+    # the CSV rule of fakereview_nlp.tables, as in training and classify: a row wider than the
+    # header is an error, not a silently shifted row
+    source = tmp_path / "fake_reviews.csv"
+    source.write_text(
+        "category,rating,label,text_\nHome,5.0,CG,Great product\nHome,1.0,OR,Broke, after a day,extra\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match=r"fake_reviews\.csv.*line 3"):
+        import_fake_reviews_cg(source)
