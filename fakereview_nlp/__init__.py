@@ -15,13 +15,17 @@ from fakereview_nlp.default_model import default_model_path
 from fakereview_nlp.labels import ID2LABEL, LABEL2ID, LABELS
 
 if TYPE_CHECKING:
-    from fakereview_nlp.inference import FakeReviewClassifier, ReviewVerdict, classify, clear_cache
+    from fakereview_nlp.explanation import ExplainedSpan, ReviewExplanation
+    from fakereview_nlp.inference import FakeReviewClassifier, ReviewVerdict, classify, clear_cache, explain
 
 __version__ = "0.1.0"
 
 # The inference names are imported on first use, so `import fakereview_nlp` (and the
 # `fakereview --help` CLI) does not pay for importing torch and transformers.
-_LAZY = {"classify", "clear_cache", "FakeReviewClassifier", "ReviewVerdict"}
+_LAZY = {"classify", "clear_cache", "explain", "FakeReviewClassifier", "ReviewVerdict"}
+# In `explanation.py`, not `explain.py`: a submodule named `explain` would replace the
+# function `fakereview_nlp.explain` with itself as soon as it is imported.
+_LAZY_EXPLAIN = {"ExplainedSpan", "ReviewExplanation"}
 
 
 def __getattr__(name: str) -> Any:
@@ -29,11 +33,15 @@ def __getattr__(name: str) -> Any:
         from fakereview_nlp import inference
 
         return getattr(inference, name)
+    if name in _LAZY_EXPLAIN:
+        from fakereview_nlp import explanation
+
+        return getattr(explanation, name)
     raise AttributeError(f"module 'fakereview_nlp' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _LAZY)
+    return sorted(set(globals()) | _LAZY | _LAZY_EXPLAIN)
 
 
 __all__ = [
@@ -42,8 +50,11 @@ __all__ = [
     "ID2LABEL",
     "FakeReviewClassifier",
     "ReviewVerdict",
+    "ExplainedSpan",
+    "ReviewExplanation",
     "classify",
     "clear_cache",
+    "explain",
     "default_model_path",
     "__version__",
 ]

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 #: module providing each subcommand, and the name of its ``add_*_parser(subparsers)`` function.
 SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("fakereview_nlp.batch", "add_classify_parser"),
-    ("fakereview_nlp.report", "add_evaluate_parser"),
+    ("fakereview_nlp.report_cli", "add_evaluate_parser"),
     ("fakereview_nlp.model_card", "add_model_card_parser"),
     ("fakereview_nlp.corpora", "add_prepare_parser"),
+    ("fakereview_nlp.explain_html", "add_explain_parser"),
 )
 
 

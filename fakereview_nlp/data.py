@@ -88,11 +88,17 @@ def read_table(
 
 @dataclass(frozen=True)
 class BadRowReport:
-    """What :func:`load_reviews` found wrong and did about it."""
+    """What :func:`load_reviews` found wrong and did about it.
+
+    Attributes:
+        n_rows (`int`): rows in the source. empty_text (`int`), missing_label (`int`): rows with
+        each fault (a row can have both). n_dropped (`int`): rows left out (each counted once).
+    """
 
     n_rows: int
     empty_text: int
     missing_label: int
+    n_dropped: int = 0
 
     @property
     def n_bad(self) -> int:
@@ -144,6 +150,39 @@ def load_reviews(
         >>> ds = load_reviews("op_spam.csv", label_map={"truthful": "genuine", "deceptive": "fake"},
         ...                   group_column="hotel", split_column="fold")  # doctest: +SKIP
     """
+    ds, _ = load_reviews_with_report(
+        source,
+        text_column=text_column,
+        label_column=label_column,
+        label_map=label_map,
+        group_column=group_column,
+        split_column=split_column,
+        id_column=id_column,
+        keep_columns=keep_columns,
+        prefix_columns=prefix_columns,
+        bad_rows=bad_rows,
+        file_format=file_format,
+        hf_split=hf_split,
+    )
+    return ds
+
+
+def load_reviews_with_report(
+    source: str | os.PathLike[str],
+    *,
+    text_column: str = "text",
+    label_column: str | None = "label",
+    label_map: Mapping[str, str] | None = None,
+    group_column: str | None = None,
+    split_column: str | None = None,
+    id_column: str | None = None,
+    keep_columns: Sequence[str] = (),
+    prefix_columns: Sequence[str] = (),
+    bad_rows: BadRowPolicy = "drop",
+    file_format: FileFormat | None = None,
+    hf_split: str = "train",
+) -> tuple[datasets.Dataset, BadRowReport]:
+    """:func:`load_reviews`, and the :class:`BadRowReport` of what it dropped (for reports that count it)."""
     raw = read_table(source, file_format=file_format, hf_split=hf_split)
     name = repr(str(source))
     _require_columns(
@@ -166,7 +205,10 @@ def load_reviews(
     labels = map_labels(raw[label_column], label_map) if label_column else [-1] * len(raw)
     empty = np.flatnonzero(missing_text(raw[text_column])).tolist()
     missing = [i for i, lab in enumerate(labels) if lab is None]
-    report = BadRowReport(n_rows=len(raw), empty_text=len(empty), missing_label=len(missing))
+    bad = set(empty) | set(missing)
+    report = BadRowReport(
+        n_rows=len(raw), empty_text=len(empty), missing_label=len(missing), n_dropped=len(bad)
+    )
     if report.n_bad:
         detail = (
             f"{report.empty_text} with empty or missing {text_column!r}, "
@@ -175,11 +217,10 @@ def load_reviews(
         if bad_rows == "error":
             first = sorted(set(empty) | set(missing))[:5]
             raise ValueError(
-                f"{report.n_bad} of {report.n_rows} rows in {name} are unusable ({detail}); first rows "
+                f"{report.n_dropped} of {report.n_rows} rows in {name} are unusable ({detail}); first rows "
                 f"{first}. Fix the file or set data.bad_rows: drop to skip them"
             )
-        logger.warning("dropping %d of %d rows in %s: %s", report.n_bad, report.n_rows, name, detail)
-    bad = set(empty) | set(missing)
+        logger.warning("dropping %d of %d rows in %s: %s", report.n_dropped, report.n_rows, name, detail)
     keep = [i for i in range(len(raw)) if i not in bad]
     ids = raw[id_column].tolist() if id_column else [str(i) for i in range(len(raw))]
     groups = raw[group_column].tolist() if group_column else [""] * len(raw)
@@ -194,7 +235,7 @@ def load_reviews(
     for column in keep_columns:
         values = raw[column].tolist()
         columns[column] = [_plain(values[i]) for i in keep]
-    return datasets.Dataset.from_dict(columns)
+    return datasets.Dataset.from_dict(columns), report
 
 
 def _plain(value: object) -> object:

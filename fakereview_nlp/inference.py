@@ -47,10 +47,12 @@ from fakereview_nlp.baseline import TFIDF_FILE, TfidfBaseline, combined_score
 from fakereview_nlp.calibration import apply_temperature
 from fakereview_nlp.default_model import MODEL_ENV_VAR, resolve_model
 from fakereview_nlp.labels import ID2LABEL, LabelName
-from fakereview_nlp.text import normalize_text
+from fakereview_nlp.text import check_texts, normalize_text
 
 if TYPE_CHECKING:
     import torch
+
+    from fakereview_nlp.explanation import ExplainUnit, ReviewExplanation
 
 logger = logging.getLogger(__name__)
 
@@ -84,24 +86,6 @@ class ReviewVerdict:
     label: LabelName
     fake_score: float
     flagged: bool
-
-
-def check_texts(texts: object, caller: str = "classify") -> list[str]:
-    """``texts`` as a list of strings, or a ``TypeError`` that says how to fix the call."""
-    if isinstance(texts, str | bytes):
-        raise TypeError(f"{caller}() expects a list of texts; wrap a single review as [text]")
-    if not isinstance(texts, Iterable):
-        raise TypeError(
-            f"{caller}() expects a list of texts, got {type(texts).__name__}; pass e.g. list_of_reviews"
-        )
-    out = list(texts)
-    for i, text in enumerate(out):
-        if not isinstance(text, str):
-            raise TypeError(
-                f"texts[{i}] is {type(text).__name__}, not str; convert it with str() or drop it "
-                "(missing values such as None or NaN have no score)"
-            )
-    return out
 
 
 class FakeReviewClassifier:
@@ -277,6 +261,17 @@ class FakeReviewClassifier:
             )
             for score in scores.tolist()
         ]
+
+    def explain(self, texts: Iterable[str], top_k: int = 3, **kwargs: Any) -> list[ReviewExplanation]:
+        """Scores and the spans that drive them: :func:`fakereview_nlp.explanation.explain_texts` with this model.
+
+        Returns:
+            `list[ReviewExplanation]` of length ``len(texts)``: ``fake_score``, ``flagged`` and up to
+            ``top_k`` spans (offsets into each text as passed) with their measured score change.
+        """
+        from fakereview_nlp.explanation import explain_texts
+
+        return explain_texts(self, texts, top_k, **kwargs)
 
     def predict_proba(
         self,
@@ -512,6 +507,44 @@ def _check_tokenizer_files(folder: Path) -> None:
         )
 
 
+def explain(
+    texts: Iterable[str],
+    model: str | os.PathLike[str] | None = None,
+    top_k: int = 3,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+    batch_size: int | None = None,
+    unit: ExplainUnit = "phrase",
+) -> list[ReviewExplanation]:
+    """Explain reviews with the same cached classifier (and default model) as :func:`classify`.
+
+    Args:
+        texts (`list[str]`): the reviews.
+        model (`str`, *optional*): as :func:`classify` (``None``: ``$FAKEREVIEW_MODEL``, then
+            the installed reference model).
+        top_k (`int`, defaults to `3`): spans per review.
+        device, dtype: as :meth:`FakeReviewClassifier.from_pretrained`.
+        batch_size, unit: as :func:`fakereview_nlp.explanation.explain_texts`.
+
+    Returns:
+        `list[ReviewExplanation]`, same order as ``texts``.
+
+    Example::
+
+        >>> from fakereview_nlp import explain
+        >>> explain(["Best stay ever!!! Amazing!!!"], top_k=1)  # doctest: +SKIP
+        [ReviewExplanation(fake_score=0.93, flagged=True, spans=(ExplainedSpan(...),))]
+    """
+    items = check_texts(texts, "explain")  # before loading anything: a bad call fails fast
+    if not items:
+        return []
+    name = resolve_model(model)
+    if Path(name).expanduser().is_dir():  # the same cache entry as classify()
+        name = str(Path(name).expanduser().resolve())
+    return _cached_classifier(name, device, dtype).explain(items, top_k, unit=unit, batch_size=batch_size)
+
+
 def _label_ids(config: Any, where: str) -> tuple[int, int]:
     """Indices of ``fake`` and ``genuine`` in the logits, from the config's ``id2label``."""
     id2label = {int(k): str(v).lower() for k, v in (getattr(config, "id2label", None) or {}).items()}
@@ -545,4 +578,5 @@ __all__ = [
     "check_texts",
     "classify",
     "clear_cache",
+    "explain",
 ]

@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fakereview_nlp.files import atomic_write_text
 from fakereview_nlp.metrics import flag_rate_key
-from fakereview_nlp.report import prevalence_label, prevalence_suffix
+from fakereview_nlp.report_format import mean_sd_text, prevalence_label, prevalence_suffix
 
 #: What each known corpus's "fakes" are; the card quotes the entries of the datasets it names.
 DATASET_NOTES: dict[str, str] = {
@@ -378,7 +379,7 @@ def build_model_card(
         summary = report["folds"]["summary"]
         rows = []
         for key in ("accuracy", "average_precision", f"average_precision{suffix}"):
-            rows.append([key, *[_mean_sd(summary[n].get(key)) for n in names]])
+            rows.append([key, *[mean_sd_text(summary[n].get(key)) for n in names]])
         lines += ["Per-fold mean ± sd:", ""] + _table(["metric", *[f"`{n}`" for n in names]], rows)
     for column, block in (report.get("slices") or {}).items():
         lines += [
@@ -456,12 +457,6 @@ def _ci(value: float | None, ci: Sequence[float] | None) -> str:
     if value is None:
         return "–"
     return f"{value:.3f}" if not ci else f"{value:.3f} ({ci[0]:.3f}–{ci[1]:.3f})"
-
-
-def _mean_sd(stat: Mapping[str, Any] | None) -> str:
-    if not stat or stat.get("mean") is None:
-        return "–"
-    return f"{stat['mean']:.3f} ± {stat['sd']:.3f}"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -548,9 +543,7 @@ def model_card_command(args: argparse.Namespace) -> int:
         calibration=calibration,
         operating_points=operating,
     )
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(card, encoding="utf-8")
+    out = atomic_write_text(args.output, card)
     print(f"wrote {out}")
     return 0
 

@@ -1,13 +1,14 @@
-"""The evaluation report: ``fakereview evaluate MODEL DATA -o DIR``, and the same from computed scores.
+"""The evaluation report computed from labels and scores: :func:`build_report` and :func:`write_report`.
 
-Two layers:
+:func:`build_report` takes labels and already-computed scores of one or more models (e.g. pooled
+out-of-fold scores of the transformer and the TF-IDF baseline) and returns every number as a
+JSON-ready dict; :func:`write_report` writes it as ``report.json``, ``report.md`` and PNG plots.
+The report's other parts each have their own file:
 
-- :func:`build_report` + :func:`write_report` take labels and already-computed scores of one
-  or more models (e.g. pooled out-of-fold scores of the transformer and the TF-IDF baseline)
-  and write ``report.json``, ``report.md`` and PNG plots. The cross-validation driver uses these.
-- :func:`evaluate_command` (the ``fakereview evaluate`` handler) reads a review file, scores it
-  with :class:`fakereview_nlp.inference.FakeReviewClassifier`, optionally trains the TF-IDF
-  baseline on the rows outside the evaluation split, and calls the two functions above.
+- :mod:`fakereview_nlp.report_markdown`: ``report.md`` from the dict;
+- :mod:`fakereview_nlp.report_plots`: the PNG plots from the dict;
+- :mod:`fakereview_nlp.report_cli`: ``fakereview evaluate`` (read a file, score it, call these);
+- :mod:`fakereview_nlp.report_format`: names they all share (a leaf: no import cycle).
 
 Metric names are flat strings so tables, JSON and per-fold summaries share them:
 ``accuracy``, ``f1`` (at the 0.5 threshold), ``roc_auc``, ``average_precision``,
@@ -17,23 +18,19 @@ suffix such as ``[π=5%]`` when re-weighted to an assumed prevalence.
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import hashlib
 import json
 import logging
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-if TYPE_CHECKING:
-    from fakereview_nlp.inference import FakeReviewClassifier
-
+from fakereview_nlp.files import atomic_write_text
 from fakereview_nlp.metrics import (
     DEFAULT_FLAG_RATES,
     _flag_rate_point,
@@ -52,6 +49,8 @@ from fakereview_nlp.metrics import (
     roc_auc,
     threshold_metrics,
 )
+from fakereview_nlp.report_format import PLOT_FILES, jsonable, prevalence_label, prevalence_suffix
+from fakereview_nlp.report_markdown import render_markdown
 
 logger = logging.getLogger(__name__)
 
@@ -60,29 +59,9 @@ REPORT_VERSION = 1
 DEFAULT_LENGTH_EDGES: tuple[int, ...] = (50, 100, 200, 400)
 #: Prevalences reported besides the test set's own share of fakes.
 DEFAULT_PREVALENCES: tuple[float, ...] = (0.05,)
-PLOT_FILES = {
-    "flag_rate_curves": "flag_rate_curves.png",
-    "pr_curve": "pr_curve.png",
-    "reliability": "reliability.png",
-    "score_histograms": "score_histograms.png",
-}
 _MAX_PR_POINTS = 400
 # Flag rates of the curves in the plots, besides the table's rates.
 _CURVE_RATES = tuple(float(r) for r in np.geomspace(0.002, 1.0, 40))
-
-
-# ----------------------------------------------------------------------------- names
-
-
-def prevalence_suffix(prevalence: float | None) -> str:
-    """``None`` → ``""`` (the test set's own share of fakes); ``0.05`` → ``"[π=5%]"``."""
-    return "" if prevalence is None else f"[π={100 * prevalence:g}%]"
-
-
-def prevalence_label(prevalence: float | None, test_share: float | None = None) -> str:
-    if prevalence is None:
-        return "test prevalence" + ("" if test_share is None else f" ({100 * test_share:.1f}% fake)")
-    return f"prevalence {100 * prevalence:g}%"
 
 
 def fingerprint_rows(ids: Sequence[str], texts: Sequence[str], labels: Sequence[int]) -> str:
@@ -227,19 +206,30 @@ def _headline_keys(prevalences: Sequence[float | None], flag_rates: Sequence[flo
     return keys
 
 
-def _mean_sd(values: Sequence[float]) -> dict[str, Any]:
-    arr = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
+def _mean_sd(values: Sequence[float | None], of: int) -> dict[str, Any]:
+    """Mean and sd of the defined ``values``; ``n`` says how many of the ``of`` folds they are.
+
+    A fold with one class has no metrics (``None``); it is left out of the mean, and ``n < of``
+    says so in ``report.json`` and ``report.md`` instead of a mean over fewer folds passing as all.
+    """
+    arr = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"fold values {arr.tolist()} include NaN or infinity; a fold metric is broken")
     if not len(arr):
-        return {"mean": None, "sd": None, "n": 0}
-    return {"mean": float(arr.mean()), "sd": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, "n": len(arr)}
+        return {"mean": None, "sd": None, "n": 0, "of": of}
+    sd = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+    return {"mean": float(arr.mean()), "sd": sd, "n": len(arr), "of": of}
 
 
-def _safe(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """A metric, or ``None`` when it is undefined on this subset (e.g. a slice with one class)."""
-    try:
-        return fn(*args, **kwargs)
-    except ValueError:
+def _if_both_classes(y: NDArray[np.int64], fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args)``, or ``None`` when ``y`` lacks fakes or genuine reviews (the metric is undefined there).
+
+    Only that case gives ``None``: any other error (a bad score, a bug) is raised, not hidden.
+    """
+    n_fake = int(np.sum(y))
+    if n_fake == 0 or n_fake == len(y):
         return None
+    return fn(*args, **kwargs)
 
 
 # ----------------------------------------------------------------------------- the report
@@ -583,13 +573,13 @@ def _fold_block(
         yf = y[mask]
         row: dict[str, Any] = {"fold": fold, "n": int(mask.sum()), "n_fake": int(yf.sum()), "models": {}}
         for name, s in scores.items():
-            row["models"][name] = _safe(
-                summary_metrics, yf, s[mask], prevalences=pis, flag_rates=rates, threshold=threshold
+            row["models"][name] = _if_both_classes(
+                yf, summary_metrics, yf, s[mask], prevalences=pis, flag_rates=rates, threshold=threshold
             )
         per_fold.append(row)
     keys = _headline_keys(pis, rates)
     summary = {
-        name: {k: _mean_sd([f["models"][name][k] for f in per_fold if f["models"][name]]) for k in keys}
+        name: {k: _mean_sd([(f["models"][name] or {}).get(k) for f in per_fold], len(per_fold)) for k in keys}
         for name in scores
     }
     paired: dict[str, Any] = {}
@@ -605,7 +595,7 @@ def _fold_block(
                     if f["models"][name] and f["models"][baseline]
                 ]
                 block[k] = {
-                    **_mean_sd(diffs),
+                    **_mean_sd(diffs, len(per_fold)),
                     "wins": int(sum(d > 0 for d in diffs)),
                     "losses": int(sum(d < 0 for d in diffs)),
                 }
@@ -653,8 +643,8 @@ def _slice_block(
             n_fake, n_genuine = int(yv.sum()), int(len(yv) - yv.sum())
             row["models"][name] = {
                 "accuracy": float(np.mean((sv >= threshold) == (yv == 1))),
-                "average_precision": _safe(average_precision, yv, sv),
-                "roc_auc": _safe(roc_auc, yv, sv),
+                "average_precision": _if_both_classes(yv, average_precision, yv, sv),
+                "roc_auc": _if_both_classes(yv, roc_auc, yv, sv),
                 "flagged_share": float(flagged.mean()),
                 "recall_at_global_threshold": float(flagged[yv == 1].mean()) if n_fake else None,
                 "false_flag_rate": float(flagged[yv == 0].mean()) if n_genuine else None,
@@ -694,569 +684,30 @@ def write_report(
     written: dict[str, Path] = {}
     # JSON first: it holds every number, so a plotting failure cannot lose the results.
     json_path = folder / "report.json"
-    json_path.write_text(json.dumps(_jsonable(report), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    atomic_write_text(json_path, json.dumps(jsonable(report), indent=2, allow_nan=False) + "\n")
     written["json"] = json_path
     if plots:
         from fakereview_nlp import report_plots
 
         written.update(report_plots.write_plots(report, folder))
     md_path = folder / "report.md"
-    md_path.write_text(
-        render_markdown(report, plot_files={k: p.name for k, p in written.items() if k in PLOT_FILES}),
-        encoding="utf-8",
+    atomic_write_text(
+        md_path, render_markdown(report, plot_files={k: p.name for k, p in written.items() if k in PLOT_FILES})
     )
     written["markdown"] = md_path
     return written
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _fmt_ci(value: float | None, ci: Sequence[float] | None) -> str:
-    if value is None:
-        return "–"
-    return _fmt(value) if not ci else f"{value:.3f} ({ci[0]:.3f}–{ci[1]:.3f})"
-
-
-def _bold_best(cells: list[str], values: list[float | None]) -> list[str]:
-    """Bold the highest value of a row when several models are compared."""
-    present = [v for v in values if v is not None]
-    if len(present) < 2 or max(present) == min(present):
-        return cells
-    best = max(present)
-    return [f"**{c}**" if v == best else c for c, v in zip(cells, values, strict=True)]
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines + [""]
-
-
-def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | None = None) -> str:
-    """``report.md``: verdict against the baseline, flag-rate tables, threshold metrics, folds, slices, plots."""
-    data = report["data"]
-    models: list[str] = report["models"]
-    results = report["results"]
-    pis = report["prevalences"]
-    share = data["share_fake"]
-    boot = report["bootstrap"]
-    lines = ["# Fake-review detection report", ""]
-    source = data.get("path") or data.get("source") or "scores passed in"
-    lines += [
-        f"- **Data:** {source}; {data['n']} reviews, {data['n_fake']} fake ({100 * share:.1f}%), "
-        f"{data['n_genuine']} genuine"
-        + ("" if data.get("n_groups") is None else f", {data['n_groups']} groups"),
-        f"- **Models:** {', '.join(f'`{m}`' for m in models)}"
-        + ("" if report["baseline"] is None else f"; baseline `{report['baseline']}`"),
-        f"- **Fingerprint:** {data.get('rows_sha256') or data.get('file_sha256') or data['labels_sha256']}",
-        "- **CIs:** "
-        + (
-            f"{100 * boot['confidence']:g}% percentile bootstrap, {boot['n_boot']} resamples of "
-            f"{boot['unit']}s, seed {boot['seed']}"
-            if boot["n_boot"]
-            else "none (n_boot = 0)"
-        ),
-        f"- **Created:** {report['created']} by fakereview_nlp {report['package_version']}",
-        "",
-    ]
-    if boot["n_boot"] and boot["unit"] == "group" and (data.get("n_groups") or 0) < 10:
-        lines += [
-            f"> Only {data['n_groups']} groups are resampled: the intervals are rough; pool more folds "
-            "(out-of-fold scores) for tighter ones.",
-            "",
-        ]
-    lines += [
-        "Flag rate *r*: the top *r* share of reviews by score is flagged. Precision is the share of",
-        "flagged reviews that are fake, recall the share of all fakes flagged. At an assumed",
-        "prevalence π the reviews are re-weighted so that a share π is fake, as in real traffic.",
-        "",
-    ]
-    # Verdict first: a transformer that loses to TF-IDF must be visible at a glance.
-    for block in report["comparison"]:
-        name, base = block["model"], block["baseline"]
-        worse = block["worse_on"]
-        significant = [r["metric"] for r in block["rows"] if r["verdict"] == "worse"]
-        lines.append(f"## Verdict: `{name}` vs baseline `{base}`")
-        lines.append("")
-        if significant:
-            lines.append(
-                f"> ❌ **`{name}` LOSES to `{base}`** on {len(significant)} of {len(block['rows'])} metrics "
-                f"(the CI of the difference excludes 0): {', '.join(significant)}."
-            )
-        elif worse:
-            lines.append(
-                f"> ⚠️ **`{name}` is below `{base}`** on {len(worse)} of {len(block['rows'])} metrics, none "
-                f"significantly: {', '.join(worse)}."
-            )
-        else:
-            lines.append(f"> ✅ **`{name}` matches or beats `{base}`** on all {len(block['rows'])} metrics.")
-        lines.append("")
-        key_rows = [r for r in block["rows"] if _is_key_metric(r["metric"], report)]
-        rows = []
-        for r in key_rows:
-            ci = r["difference_ci"]
-            mark = {"better": "✅", "worse": "❌", "worse (not significant)": "⚠️"}.get(r["verdict"], "≈")
-            rows.append(
-                [
-                    r["metric"],
-                    _fmt(r["model"]),
-                    _fmt(r["baseline"]),
-                    f"{r['difference']:+.3f}" + ("" if ci is None else f" ({ci[0]:+.3f} to {ci[1]:+.3f})"),
-                    f"{mark} {r['verdict']}",
-                ]
-            )
-        lines += _table(["metric", f"`{name}`", f"`{base}`", "difference (CI)", "verdict"], rows)
-
-    lines += ["## Ranking and calibration", ""]
-    rows = []
-    header = ["metric", *[f"`{m}`" for m in models]]
-    metric_names = ["accuracy", "f1", "roc_auc"] + [f"average_precision{prevalence_suffix(pi)}" for pi in pis]
-    for key in metric_names:
-        values = [results[m]["metrics"][key] for m in models]
-        cells = [_fmt_ci(v, (results[m]["ci"] or {}).get(key)) for m, v in zip(models, values, strict=True)]
-        label = key if key not in ("accuracy", "f1") else f"{key} (score ≥ {report['threshold']:g})"
-        rows.append([label, *_bold_best(cells, values)])
-    for key, label in (("ece", "ECE (10 bins, lower is better)"), ("brier", "Brier score (lower is better)")):
-        rows.append([label, *[_fmt((results[m]["calibration"] or {}).get(key)) for m in models]])
-    lines += _table(header, rows)
-
-    lines += ["## Precision and recall at fixed flag rates", ""]
-    for i, pi in enumerate(pis):
-        lines += [f"### At {prevalence_label(pi, share)}", ""]
-        header = ["flag rate"]
-        header += [f"precision `{m}`" for m in models] + [f"recall `{m}`" for m in models]
-        header += [f"threshold (n flagged) `{m}`" for m in models]
-        rows = []
-        tables = [results[m]["flag_rates"][i]["rows"] for m in models]
-        for j, rate in enumerate(report["flag_rates"]):
-            entries = [t[j] for t in tables]
-            precision = _bold_best(
-                [_fmt_ci(e["precision"], e["precision_ci"]) for e in entries],
-                [e["precision"] for e in entries],
-            )
-            recall = _bold_best(
-                [_fmt_ci(e["recall"], e["recall_ci"]) for e in entries], [e["recall"] for e in entries]
-            )
-            thresholds = [f"{e['threshold']:.5g} ({e['n_flagged']})" for e in entries]
-            rows.append([f"{100 * rate:g}%", *precision, *recall, *thresholds])
-        lines += _table(header, rows)
-        if pi is not None:
-            low, high = min(report["flag_rates"]), max(report["flag_rates"])
-            note = (
-                f"At π = {100 * pi:g}%, recall cannot exceed r/π ({min(1.0, low / pi):.3f} at {100 * low:g}%)"
-            )
-            if high > pi:
-                note += f" and precision cannot exceed π/r when r > π ({pi / high:.3f} at {100 * high:g}%)"
-            lines += [note + ".", ""]
-
-    lines += ["## Threshold metrics", ""]
-    rows = []
-    for m in models:
-        for block in results[m]["thresholds"]:
-            for tm in block["by_prevalence"]:
-                rows.append(
-                    [
-                        f"`{m}`",
-                        f"{block['name']} ({block['threshold']:.4g})",
-                        prevalence_label(tm["prevalence"], share),
-                        _fmt(tm["accuracy"]),
-                        _fmt(tm["precision"]),
-                        _fmt(tm["recall"]),
-                        _fmt(tm["f1"]),
-                        _fmt(tm["flag_rate"]),
-                    ]
-                )
-    lines += _table(
-        ["model", "threshold", "weighting", "accuracy", "precision", "recall", "F1", "flag rate"], rows
-    )
-
-    if report.get("folds"):
-        lines += _fold_markdown(report)
-    for column, block in (report.get("slices") or {}).items():
-        lines += [f"## By {column}", ""] + _slice_markdown(block, models, report["slice_flag_rate"])
-    if report.get("length_buckets"):
-        lines += ["## By review length", ""] + _slice_markdown(
-            report["length_buckets"], models, report["slice_flag_rate"]
-        )
-
-    if plot_files:
-        lines += ["## Plots", ""]
-        captions = {
-            "flag_rate_curves": "Precision and recall vs flag rate (bands: bootstrap CIs)",
-            "pr_curve": "Precision–recall curves",
-            "reliability": "Reliability diagram of P(fake)",
-            "score_histograms": "Score histograms per class",
-        }
-        for key, file in plot_files.items():
-            lines += [f"![{captions.get(key, key)}]({file})", ""]
-    if report.get("config"):
-        lines += [
-            "## Configuration",
-            "",
-            "```json",
-            json.dumps(_jsonable(report["config"]), indent=2),
-            "```",
-            "",
-        ]
-    return "\n".join(lines)
-
-
-def _is_key_metric(metric: str, report: Mapping[str, Any]) -> bool:
-    """Rows of the verdict table: accuracy, AUC, AP, and precision/recall at 1 % (or the smallest rate)."""
-    if metric in ("accuracy", "roc_auc") or metric.startswith("average_precision"):
-        return True
-    rates = report["flag_rates"]
-    key_rate = 0.01 if 0.01 in rates else min(rates)
-    head = metric.split("[")[0]
-    return head in (f"precision@{flag_rate_key(key_rate)}", f"recall@{flag_rate_key(key_rate)}")
-
-
-def _fold_markdown(report: Mapping[str, Any]) -> list[str]:
-    folds = report["folds"]
-    models: list[str] = report["models"]
-    rates = report["flag_rates"]
-    key_rate = flag_rate_key(0.01 if 0.01 in rates else min(rates))
-    pis = report["prevalences"]
-    keys = ["accuracy", "average_precision", f"precision@{key_rate}", f"recall@{key_rate}"]
-    keys += [f"average_precision{prevalence_suffix(pi)}" for pi in pis if pi is not None]
-    keys += [f"precision@{key_rate}{prevalence_suffix(pi)}" for pi in pis if pi is not None]
-    lines = ["## Per fold (paired: every model on the same folds)", ""]
-    header = ["fold", "n"] + [f"{k} `{m}`" for k in keys for m in models]
-    rows = []
-    for fold in folds["folds"]:
-        row = [fold["fold"], str(fold["n"])]
-        for k in keys:
-            values = [(fold["models"][m] or {}).get(k) for m in models]
-            row += _bold_best([_fmt(v) for v in values], values)
-        rows.append(row)
-    summary_row = ["mean ± sd", ""]
-    for k in keys:
-        for m in models:
-            stat = folds["summary"][m][k]
-            summary_row.append("–" if stat["mean"] is None else f"{stat['mean']:.3f} ± {stat['sd']:.3f}")
-    rows.append(summary_row)
-    lines += _table(header, rows)
-    for name, block in folds["paired_vs_baseline"].items():
-        lines += [f"Paired per-fold difference `{name}` − `{report['baseline']}`:", ""]
-        rows = [
-            [
-                k,
-                "–" if block[k]["mean"] is None else f"{block[k]['mean']:+.3f} ± {block[k]['sd']:.3f}",
-                f"{block[k]['wins']} / {block[k]['losses']}",
-            ]
-            for k in keys
-        ]
-        lines += _table(["metric", "mean ± sd of difference", "folds won / lost"], rows)
-    return lines
-
-
-def _slice_markdown(
-    block: Sequence[Mapping[str, Any]], models: Sequence[str], slice_rate: float
-) -> list[str]:
-    lines = [
-        f"Flagged, recall and false-flag rate use each model's threshold that flags {100 * slice_rate:g}% of "
-        "*all* reviews; a slice flagged far above that rate is where false accusations concentrate.",
-        "",
-    ]
-    header = ["value", "n", "fake"]
-    for k in ("accuracy", "AP", "flagged", "recall", "false-flag rate"):
-        header += [f"{k} `{m}`" for m in models]
-    rows = []
-    for row in block:
-        cells = [row["value"], str(row["n"]), str(row["n_fake"])]
-        for key in ("accuracy", "average_precision"):
-            values = [row["models"][m][key] for m in models]
-            cells += _bold_best([_fmt(v) for v in values], values)
-        for key in ("flagged_share", "recall_at_global_threshold", "false_flag_rate"):
-            cells += [_fmt(row["models"][m][key]) for m in models]
-        rows.append(cells)
-    return lines + _table(header, rows)
-
-
-# ----------------------------------------------------------------------------- command
-
-
-def parse_label_map(text: str | None) -> dict[str, str] | None:
-    """``"truthful=genuine,deceptive=fake"`` → ``{"truthful": "genuine", "deceptive": "fake"}``."""
-    if not text:
-        return None
-    mapping = {}
-    for part in text.split(","):
-        raw, sep, target = part.partition("=")
-        if not sep or not raw.strip() or not target.strip():
-            raise ValueError(
-                f"--label-map entry {part!r} is not RAW=LABEL; write e.g. truthful=genuine,deceptive=fake"
-            )
-        mapping[raw.strip()] = target.strip()
-    return mapping
-
-
-def parse_flag_rates(text: str) -> tuple[float, ...]:
-    """``"0.005,0.01,5%"`` → ``(0.005, 0.01, 0.05)``."""
-    rates = []
-    for part in text.split(","):
-        part = part.strip()
-        try:
-            rates.append(float(part[:-1]) / 100 if part.endswith("%") else float(part))
-        except ValueError as err:
-            raise ValueError(
-                f"--flag-rates entry {part!r} is not a number; write e.g. 0.005,0.01,0.05 or 1%"
-            ) from err
-    return check_flag_rates(rates)
-
-
-def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``fakereview evaluate`` on an ``argparse`` subparsers object."""
-    parser = subparsers.add_parser(
-        "evaluate",
-        help="precision/recall at fixed flag rates, calibration and plots for a model on a review file",
-        description=(
-            "Score DATA with the model in MODEL and write report.json, report.md and PNG plots to -o DIR. "
-            "With --baseline tfidf a TF-IDF + logistic regression baseline, trained on the rows outside "
-            "the evaluation split (or on --train-data), is scored side by side."
-        ),
-    )
-    parser.add_argument("model", metavar="MODEL", help="model directory (or Hub id) for FakeReviewClassifier")
-    parser.add_argument("data", metavar="DATA", help="review file (CSV/TSV/JSONL/Parquet) or Hub dataset id")
-    parser.add_argument(
-        "-o", "--output-dir", required=True, help="directory for report.json, report.md and plots"
-    )
-    parser.add_argument(
-        "--text-column", default="text", help="column holding the review text (default: text)"
-    )
-    parser.add_argument("--label-column", default="label", help="column holding the label (default: label)")
-    parser.add_argument(
-        "--label-map",
-        default=None,
-        help="raw label values to genuine/fake, e.g. truthful=genuine,deceptive=fake "
-        "(default: genuine/fake and 0/1 are understood)",
-    )
-    parser.add_argument("--id-column", default=None, help="column of review ids (default: the row number)")
-    parser.add_argument(
-        "--group-column", default=None, help="hotel/product column; the bootstrap resamples groups"
-    )
-    parser.add_argument(
-        "--slice-column",
-        action="append",
-        default=[],
-        help="report metrics per value of this column (repeatable)",
-    )
-    parser.add_argument("--split-column", default=None, help="column holding the split or fold (e.g. fold)")
-    parser.add_argument(
-        "--split",
-        action="append",
-        default=[],
-        help="evaluate only rows whose --split-column equals this value (repeatable); the other rows are "
-        "the baseline's training data",
-    )
-    parser.add_argument(
-        "--prevalence",
-        action="append",
-        type=float,
-        default=None,
-        help="assumed share of fakes in real traffic (repeatable; default 0.05); the test share is always shown",
-    )
-    parser.add_argument(
-        "--flag-rates",
-        default=",".join(f"{r:g}" for r in DEFAULT_FLAG_RATES),
-        help="comma-separated shares of reviews to flag (default: 0.005,0.01,0.02,0.05,0.1)",
-    )
-    parser.add_argument(
-        "--baseline", choices=["tfidf", "none"], default="none", help="also score a TF-IDF + LR baseline"
-    )
-    parser.add_argument(
-        "--train-data",
-        default=None,
-        help="training file for the baseline (default: DATA rows outside --split)",
-    )
-    parser.add_argument(
-        "--n-boot", type=int, default=1000, help="bootstrap resamples for CIs; 0 = none (default 1000)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=None,
-        help="most reviews per forward pass (default: by token budget)",
-    )
-    parser.add_argument(
-        "--device", default=None, help="inference device, e.g. cpu or cuda (default: automatic)"
-    )
-    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    parser.set_defaults(handler=evaluate_command)
-    return parser
-
-
-def score_with_model(
-    model: str | FakeReviewClassifier,
-    texts: Sequence[str],
-    *,
-    batch_size: int | None = None,
-    device: str | None = None,
-    chunk_size: int = 512,
-) -> NDArray[np.float64]:
-    """P(fake) for ``texts`` from a loaded classifier or ``FakeReviewClassifier.from_pretrained(model)``,
-    with a progress bar (``device`` applies only when loading)."""
-    from tqdm.auto import tqdm
-
-    from fakereview_nlp.inference import FakeReviewClassifier
-
-    classifier = (
-        model
-        if isinstance(model, FakeReviewClassifier)
-        else FakeReviewClassifier.from_pretrained(model, device=device)
-    )
-    out = np.empty(len(texts), dtype=np.float64)
-    with tqdm(total=len(texts), desc="scoring", unit="review") as bar:
-        # Chunks only drive the progress bar; the classifier batches and length-sorts inside each.
-        for start in range(0, len(texts), chunk_size):
-            chunk = list(texts[start : start + chunk_size])
-            out[start : start + len(chunk)] = np.asarray(
-                classifier.predict_proba(chunk, batch_size=batch_size), dtype=np.float64
-            ).reshape(-1)
-            bar.update(len(chunk))
-    return out
-
-
-def evaluate_command(args: argparse.Namespace) -> int:
-    """Handler of ``fakereview evaluate``."""
-    from fakereview_nlp.data import load_reviews
-
-    label_map = parse_label_map(args.label_map)
-    rates = parse_flag_rates(args.flag_rates)
-    prevalences = tuple(args.prevalence) if args.prevalence else DEFAULT_PREVALENCES
-    if args.split and not args.split_column:
-        raise SystemExit(
-            "--split needs --split-column (the column holding the split or fold, e.g. --split-column fold)"
-        )
-    keep = [c for c in args.slice_column if c not in (args.group_column, args.split_column)]
-    common = {"text_column": args.text_column, "label_map": label_map, "group_column": args.group_column}
-    ds = load_reviews(
-        args.data,
-        label_column=args.label_column,
-        split_column=args.split_column,
-        id_column=args.id_column,
-        keep_columns=keep,
-        **common,
-    )
-    all_rows = ds
-    if args.split:
-        from fakereview_nlp.data import split_by_column
-
-        train_rows, ds = split_by_column(ds, eval_splits=args.split)
-    else:
-        train_rows = None
-    if len(ds) == 0:
-        raise SystemExit(f"no rows to evaluate in {args.data!r} (split {args.split})")
-    texts: list[str] = ds["text"]
-    labels = np.asarray(ds["label"], dtype=np.int64)
-    logger.info("evaluating %d reviews from %s", len(ds), args.data)
-
-    from fakereview_nlp.inference import FakeReviewClassifier
-
-    classifier = FakeReviewClassifier.from_pretrained(args.model, device=args.device)
-    # A model directory with a TF-IDF part serves the mean of both: the report says so in its name.
-    name = "transformer+tfidf" if classifier.tfidf is not None else "transformer"
-    scores = {name: score_with_model(classifier, texts, batch_size=args.batch_size)}
-    baseline_info = None
-    if args.baseline == "tfidf":
-        from fakereview_nlp.baseline import TfidfBaseline
-
-        if args.train_data:
-            train_rows = load_reviews(
-                args.train_data, label_column=args.label_column, id_column=args.id_column, **common
-            )
-        if train_rows is None or len(train_rows) == 0:
-            raise SystemExit(
-                "--baseline tfidf needs training rows: select the evaluation rows with --split-column/--split "
-                "(the rest of DATA trains the baseline) or pass --train-data"
-            )
-        baseline = TfidfBaseline()
-        scores["tfidf"] = baseline.fit(train_rows["text"], train_rows["label"]).predict_proba(texts)
-        baseline_info = {"kind": "tfidf", "n_train": len(train_rows), "options": _baseline_options(baseline)}
-
-    operating = _operating_threshold(args.model)
-    slices = {}
-    for column in args.slice_column:
-        source = {args.group_column: "group", args.split_column: "split"}.get(column, column)
-        slices[column] = ds[source]
-    groups = ds["group"] if args.group_column else None
-    report = build_report(
-        labels,
-        scores,
-        groups=groups,
-        slices=slices,
-        lengths=[len(t.split()) for t in texts],
-        prevalences=prevalences,
-        flag_rates=rates,
-        folds=ds["split"] if args.split_column and len(set(ds["split"])) > 1 else None,
-        baseline="tfidf" if "tfidf" in scores else None,
-        operating_thresholds={name: operating} if operating is not None else None,
-        n_boot=args.n_boot,
-        seed=args.seed,
-        config={
-            "command": "fakereview evaluate",
-            "model": args.model,
-            **{k: v for k, v in vars(args).items() if k not in ("handler", "model", "command")},
-            "baseline": baseline_info,
-            "calibration": _calibration_info(args.model),
-        },
-        data={
-            "path": str(args.data),
-            "file_sha256": fingerprint_file(args.data),
-            "rows_sha256": fingerprint_rows(ds["id"], texts, labels.tolist()),
-            "n_rows_in_file": len(all_rows),
-            "split": list(args.split) or None,
-        },
-    )
-    written = write_report(report, args.output_dir, plots=not args.no_plots)
-    print(f"wrote {', '.join(str(p) for p in written.values())}")
-    return 0
-
-
-def _baseline_options(baseline: Any) -> dict[str, Any]:
-    return {"ngram_range": list(baseline.ngram_range), "min_df": baseline.min_df, "C": baseline.C}
-
-
-def _operating_threshold(model: str) -> float | None:
-    from fakereview_nlp.operating_points import load_operating_points
-
-    if not Path(model).is_dir():
-        return None
-    points = load_operating_points(model)
-    return None if points is None else float(points["threshold"])
-
-
-def _calibration_info(model: str) -> dict[str, Any] | None:
-    from fakereview_nlp.calibration import load_calibration
-
-    return load_calibration(model) if Path(model).is_dir() else None
-
-
 __all__ = [
-    "add_evaluate_parser",
+    "DEFAULT_LENGTH_EDGES",
+    "DEFAULT_PREVALENCES",
+    "PLOT_FILES",
     "build_report",
-    "evaluate_command",
     "fingerprint_file",
     "fingerprint_rows",
+    "prevalence_label",
+    "prevalence_suffix",
     "render_markdown",
-    "score_with_model",
     "summary_metrics",
     "write_report",
 ]

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from fakereview_nlp.report import PLOT_FILES, prevalence_label
+from fakereview_nlp.files import atomic_path
+from fakereview_nlp.report_format import PLOT_FILES, prevalence_label
 
 
 def _pyplot() -> Any:
@@ -39,7 +40,8 @@ def write_plots(report: Mapping[str, Any], folder: Path) -> dict[str, Path]:
         if fig is None:
             continue
         path = folder / PLOT_FILES[key]
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
         plt.close(fig)
         written[key] = path
     return written

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -39,3 +40,21 @@ def text_prefix_key(text: str, n_chars: int = 80) -> str:
         'greatproduct'
     """
     return _NOT_ALNUM.sub("", text.lower())[:n_chars]
+
+
+def check_texts(texts: object, caller: str = "classify") -> list[str]:
+    """``texts`` as a list of strings, or a ``TypeError`` that says how to fix the call."""
+    if isinstance(texts, str | bytes):
+        raise TypeError(f"{caller}() expects a list of texts; wrap a single review as [text]")
+    if not isinstance(texts, Iterable):
+        raise TypeError(
+            f"{caller}() expects a list of texts, got {type(texts).__name__}; pass e.g. list_of_reviews"
+        )
+    out = list(texts)
+    for i, text in enumerate(out):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"texts[{i}] is {type(text).__name__}, not str; convert it with str() or drop it "
+                "(missing values such as None or NaN have no score)"
+            )
+    return out

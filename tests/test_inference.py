@@ -271,14 +271,14 @@ def test_module_classify_uses_env_var_and_caches(
     clear_cache()
 
 
-def test_unusable_default_model_says_how_to_point_at_a_directory(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FAKEREVIEW_MODEL", raising=False)
+def test_unreachable_hub_id_says_how_to_point_at_a_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the default model is covered in test_default_model.py; a Hub id is only tried when named
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     clear_cache()
     with pytest.raises(
         OSError, match=r"Pass the path of a trained model directory.*FAKEREVIEW_MODEL=/path/to/model"
     ):
-        classify(["a review"])
+        classify(["a review"], model="no-such-org/no-such-model")
     clear_cache()
 
 

@@ -12,12 +12,17 @@ from fakereview_nlp.model_card import build_model_card
 from fakereview_nlp.report import build_report, write_report
 
 
-@pytest.fixture()
-def report_dir(tmp_path):
+def _inputs():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 300)
     model = 1 / (1 + np.exp(-(rng.normal(0, 1, 300) + 2 * (2 * labels - 1))))
     tfidf = 1 / (1 + np.exp(-(rng.normal(0, 1, 300) + 1 * (2 * labels - 1))))
+    return labels, model, tfidf
+
+
+@pytest.fixture()
+def report_dir(tmp_path):
+    labels, model, tfidf = _inputs()
     report = build_report(
         labels,
         {"transformer": model, "tfidf": tfidf},
@@ -109,3 +114,33 @@ def test_model_card_bad_inputs(report_dir, tmp_path):
         build_model_card(report, model_key="x")
     with pytest.raises(FileNotFoundError, match=r"no report.json"):
         load_report(tmp_path / "missing")
+
+
+def test_model_card_values_equal_the_report_and_the_metric_functions(report_dir, tmp_path):
+    """Each model-index value is the report's number, which is the metric function's on the same inputs."""
+    from fakereview_nlp.cli import main
+    from fakereview_nlp.metrics import average_precision, flag_rate_metrics, roc_auc, threshold_metrics
+
+    labels, model, _ = _inputs()
+    out = tmp_path / "model_card.md"
+    assert main(["model-card", str(report_dir), "-o", str(out), "--prevalence", "0.05"]) == 0
+    (entry,) = _front_matter(out.read_text())["model-index"]
+    card = {m["type"]: m["value"] for m in entry["results"][0]["metrics"]}
+    report = json.loads((report_dir / "report.json").read_text())
+    metrics = report["results"]["transformer"]["metrics"]
+    (table,) = [t for t in report["results"]["transformer"]["flag_rates"] if t["prevalence"] == 0.05]
+    direct = {
+        "accuracy": (metrics["accuracy"], threshold_metrics(labels, model, 0.5).accuracy),
+        "f1": (metrics["f1"], threshold_metrics(labels, model, 0.5).f1),
+        "roc_auc": (metrics["roc_auc"], roc_auc(labels, model)),
+        "average_precision": (metrics["average_precision[π=5%]"], average_precision(labels, model, 0.05)),
+    }
+    rates = [row["flag_rate"] for row in table["rows"]]
+    for row, result in zip(table["rows"], flag_rate_metrics(labels, model, rates, prevalence=0.05), strict=True):
+        key = f"{100 * row['flag_rate']:g}pct"
+        direct[f"precision_at_{key}_flag_rate"] = (row["precision"], result.precision)
+        direct[f"recall_at_{key}_flag_rate"] = (row["recall"], result.recall)
+    assert set(card) == set(direct)
+    for kind, (in_report, from_metrics) in direct.items():
+        assert in_report == pytest.approx(from_metrics, abs=1e-12), kind
+        assert card[kind] == pytest.approx(in_report, abs=5e-5), kind  # the card rounds to 4 decimals

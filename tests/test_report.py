@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from fakereview_nlp.report import PLOT_FILES, build_report, parse_flag_rates, parse_label_map, write_report
+from fakereview_nlp.report import PLOT_FILES, build_report, write_report
+from fakereview_nlp.report_cli import parse_flag_rates, parse_label_map
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -63,7 +63,13 @@ def attach_tfidf(run_dir: str | Path) -> dict[str, Any]:
             f"the validation rows rebuilt from {marker} are not the ones in {final / 'val_predictions.csv'} "
             f"({len(texts)} vs {len(predictions)} ids); was the data file at {cfg.data.path} changed?"
         )
-    model, tfidf = fit_tfidf_part(train["text"], train["label"], texts.loc[predictions["id"]].tolist())
+    model, tfidf = fit_tfidf_part(
+        train["text"],
+        train["label"],
+        texts.loc[predictions["id"]].tolist(),
+        min_df=cfg.model.tfidf_min_df,
+        max_features=cfg.model.tfidf_max_features,
+    )
     combined = combine_predictions(predictions, tfidf)
     labels = combined["label"].to_numpy()
     points = compute_operating_points(

@@ -25,7 +25,9 @@ class ConfigError(ValueError):
 
 
 @dataclass
-class DataConfig:
+class SourceFields:
+    """How to read one review file: the keys shared by ``data`` and each entry of ``data.sources``."""
+
     #: CSV/TSV/JSONL/Parquet path, or a Hugging Face dataset id.
     path: str = "../shared/data/op_spam/op_spam.csv"
     file_format: Literal["csv", "tsv", "jsonl", "parquet"] | None = None
@@ -50,30 +52,22 @@ class DataConfig:
     train_splits: list[str] | None = None
     #: share of rows (by whole groups) held out when there is no split column.
     eval_fraction: float = 0.2
-    bad_rows: Literal["drop", "error"] = "drop"
-    #: keep a seeded random sample of N rows (debug runs); 0 keeps all.
-    max_rows: int = 0
-    #: train on a seeded, class-stratified share of the training rows (learning curves); the
-    #: validation rows are untouched. 1.0 keeps all.
-    train_fraction: float = 1.0
     hf_split: str = "train"
 
-    def __post_init__(self) -> None:
-        _check_range("data.eval_fraction", self.eval_fraction, 0.0, 1.0, low_open=True, high_open=True)
-        _check_range("data.train_fraction", self.train_fraction, 0.0, 1.0, low_open=True)
-        _check_min("data.max_rows", self.max_rows, 0)
-        _check_min("data.near_duplicate_prefix_chars", self.near_duplicate_prefix_chars, 0)
+    def _check_source(self, where: str) -> None:
+        _check_range(f"{where}.eval_fraction", self.eval_fraction, 0.0, 1.0, low_open=True, high_open=True)
+        _check_min(f"{where}.near_duplicate_prefix_chars", self.near_duplicate_prefix_chars, 0)
         if self.split_column and not self.eval_splits:
             raise ConfigError(
-                f"data.split_column is {self.split_column!r} but data.eval_splits is empty; "
-                "name the evaluation split(s), e.g. data.eval_splits: ['5']"
+                f"{where}.split_column is {self.split_column!r} but {where}.eval_splits is empty; "
+                f"name the evaluation split(s), e.g. {where}.eval_splits: ['5']"
             )
         self.eval_splits = [str(s) for s in self.eval_splits]
         if self.train_splits is not None:
             self.train_splits = [str(s) for s in self.train_splits]
 
-    def load_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`fakereview_nlp.data.load_reviews` for this section."""
+    def load_kwargs(self, bad_rows: Literal["drop", "error"] = "drop") -> dict[str, Any]:
+        """Keyword arguments of :func:`fakereview_nlp.data.load_reviews` for this file."""
         return {
             "text_column": self.text_column,
             "label_column": self.label_column,
@@ -83,10 +77,77 @@ class DataConfig:
             "id_column": self.id_column,
             "keep_columns": self.keep_columns,
             "prefix_columns": self.prefix_columns,
-            "bad_rows": self.bad_rows,
+            "bad_rows": bad_rows,
             "file_format": self.file_format,
             "hf_split": self.hf_split,
         }
+
+
+@dataclass
+class SourceConfig(SourceFields):
+    """One corpus of a multi-source training set (an entry of ``data.sources``).
+
+    Each source is read and split by its own rules (its folds, groups and near-duplicate
+    openings), so the leakage rules hold inside every corpus; the parts are then joined, with
+    a ``domain`` column naming the source.
+    """
+
+    #: the domain name written to the ``domain`` column (e.g. op_spam); unique among sources.
+    name: str = ""
+    path: str = ""
+    #: repeat this source's training rows N times per epoch, so a small corpus is not drowned
+    #: by a large one (validation rows are never repeated).
+    oversample: int = 1
+
+    def __post_init__(self) -> None:
+        where = f"data.sources[{self.name!r}]" if self.name else "data.sources[...]"
+        if not self.name:
+            raise ConfigError("every entry of data.sources needs a name (the domain, e.g. name: op_spam)")
+        if not self.path:
+            raise ConfigError(f"{where}.path is not set; give the file of this source")
+        _check_min(f"{where}.oversample", self.oversample, 1)
+        self._check_source(where)
+
+
+@dataclass
+class DataConfig(SourceFields):
+    #: several corpora trained together (each read and split by its own keys); when set, the
+    #: per-file keys above must stay unset and live in each source instead.
+    sources: list[SourceConfig] = field(default_factory=list)
+    bad_rows: Literal["drop", "error"] = "drop"
+    #: keep a seeded random sample of N rows (debug runs); with sources, N rows of each; 0 keeps all.
+    max_rows: int = 0
+    #: train on a seeded, class-stratified share of the training rows (learning curves); the
+    #: validation rows are untouched. 1.0 keeps all.
+    train_fraction: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_range("data.train_fraction", self.train_fraction, 0.0, 1.0, low_open=True)
+        _check_min("data.max_rows", self.max_rows, 0)
+        self._check_source("data")
+        if not self.sources:
+            return
+        defaults = SourceFields()
+        for f in dataclasses.fields(SourceFields):
+            if getattr(self, f.name) != getattr(defaults, f.name):
+                raise ConfigError(
+                    f"data.{f.name} is set beside data.sources; with several sources every per-file key "
+                    f"belongs in its source (data.sources[i].{f.name})"
+                )
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"data.sources names {names} repeat; each source needs its own name (its domain)")
+
+    def load_kwargs(self, bad_rows: Literal["drop", "error"] | None = None) -> dict[str, Any]:
+        """Keyword arguments of :func:`fakereview_nlp.data.load_reviews` for the single-file case."""
+        return super().load_kwargs(bad_rows or self.bad_rows)
+
+    def prediction_columns(self) -> list[str]:
+        """Columns carried into validation predictions: the kept columns, and ``domain`` with sources."""
+        if not self.sources:
+            return list(self.keep_columns)
+        kept = [c for s in self.sources for c in s.keep_columns]
+        return ["domain", *dict.fromkeys(kept)]
 
 
 @dataclass
@@ -103,9 +164,16 @@ class ModelConfig:
     #: also fit TF-IDF + logistic regression on the same training rows and save it beside the
     #: model; the classifier then scores the mean of both P(fake) (see training/combine.py).
     combine_tfidf: bool = False
+    #: prune the TF-IDF part: drop n-grams seen in fewer training reviews, keep at most N (None:
+    #: all). Its JSON for fake_reviews_cg unpruned is 13 MB, too large to ship with a model.
+    tfidf_min_df: int = 1
+    tfidf_max_features: int | None = None
 
     def __post_init__(self) -> None:
         _check_range("model.max_length", self.max_length, 8, 8192)
+        _check_min("model.tfidf_min_df", self.tfidf_min_df, 1)
+        if self.tfidf_max_features is not None:
+            _check_min("model.tfidf_max_features", self.tfidf_max_features, 1)
         if self.init == "random" and self.tokenizer is None:
             raise ConfigError(
                 "model.init is 'random' but model.tokenizer is not set; a random model still needs "
@@ -246,7 +314,10 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a copy of ``raw`` with each ``--section.key=value`` applied (value parsed as YAML)."""
+    """Return a copy of ``raw`` with each ``--section.key=value`` applied (value parsed as YAML).
+
+    One source of ``data.sources`` is reached by its name: ``--data.sources.op_spam.oversample=6``.
+    """
     merged = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
     for item in overrides:
         if not item.startswith("--") or "=" not in item:
@@ -255,6 +326,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             )
         dotted, _, text = item[2:].partition("=")
         section, _, key = dotted.partition(".")
+        if section == "data" and key.startswith("sources.") and key.count(".") == 2:
+            _override_source(merged, item, key, yaml.safe_load(text) if text != "" else "")
+            continue
         if not key or "." in key:
             raise ConfigError(
                 f"override {item!r} must name one section and one key, e.g. --training.epochs=3"
@@ -265,6 +339,16 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             raise ConfigError(f"section {section!r} in the config file is not a mapping")
         target[key] = value
     return merged
+
+
+def _override_source(merged: dict[str, Any], item: str, key: str, value: Any) -> None:
+    _, name, field_name = key.split(".")
+    data = merged.get("data")
+    sources = data.get("sources") if isinstance(data, dict) else None
+    names = [s.get("name") for s in sources or [] if isinstance(s, dict)]
+    if name not in names:
+        raise ConfigError(f"override {item!r} names source {name!r}; the config's data.sources are {names}")
+    data["sources"] = [dict(s, **{field_name: value}) if s.get("name") == name else s for s in sources]
 
 
 def config_from_dict(raw: dict[str, Any]) -> TrainConfig:
@@ -308,7 +392,7 @@ def _describe(hint: Any) -> str:
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:
     """``value`` if it fits ``hint`` (ints widen to float; YAML's string '1e-4' becomes 1e-4)."""
-    ok, converted = _fits(value, hint)
+    ok, converted = _fits(value, hint, key)
     if not ok:
         raise ConfigError(
             f"config key {key!r} has value {value!r} ({type(value).__name__}); expected {_describe(hint)}"
@@ -316,7 +400,7 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     return converted
 
 
-def _fits(value: Any, hint: Any) -> tuple[bool, Any]:
+def _fits(value: Any, hint: Any, key: str = "") -> tuple[bool, Any]:
     if hint is Any:
         return True, value
     origin = typing.get_origin(hint)
@@ -334,6 +418,9 @@ def _fits(value: Any, hint: Any) -> tuple[bool, Any]:
         (item_hint,) = typing.get_args(hint)
         out = []
         for item in value:
+            if dataclasses.is_dataclass(item_hint):
+                out.append(_build(item_hint, item, prefix=f"{key}[{len(out)}]."))
+                continue
             ok, converted = _fits(item, item_hint)
             if not ok:
                 return False, value

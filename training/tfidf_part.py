@@ -15,10 +15,19 @@ from fakereview_nlp.baseline import TfidfBaseline, combined_score
 
 
 def fit_tfidf_part(
-    train_texts: Iterable[str], train_labels: Iterable[int], val_texts: Iterable[str]
+    train_texts: Iterable[str],
+    train_labels: Iterable[int],
+    val_texts: Iterable[str],
+    *,
+    min_df: int = 1,
+    max_features: int | None = None,
 ) -> tuple[TfidfBaseline, np.ndarray]:
-    """The TF-IDF model on the transformer's training rows, and its P(fake) on the validation rows."""
-    model = TfidfBaseline().fit(list(train_texts), np.asarray(list(train_labels)))
+    """The TF-IDF model on the transformer's training rows, and its P(fake) on the validation rows.
+
+    ``min_df`` and ``max_features`` prune it (``model.tfidf_min_df`` / ``model.tfidf_max_features``).
+    """
+    model = TfidfBaseline(min_df=min_df, max_features=max_features)
+    model.fit(list(train_texts), np.asarray(list(train_labels)))
     return model, model.predict_proba(list(val_texts))
 
 

@@ -39,7 +39,7 @@ from fakereview_nlp.calibration import apply_temperature
 from fakereview_nlp.data import grouped_split, load_reviews, log_split, split_by_column, stratified_subsample
 from fakereview_nlp.files import atomic_path, atomic_write_text
 from fakereview_nlp.modeling import build_random_classifier, load_pretrained_classifier, load_tokenizer
-from training.config import ConfigError, TrainConfig, load_config
+from training.config import ConfigError, SourceFields, TrainConfig, load_config
 from training.loop import EvalOutput, StepState, evaluate, train_one_epoch
 from training.output import (
     BEST_DIR,
@@ -62,21 +62,26 @@ TRAINER_STATE = "trainer_state.json"
 
 
 def load_splits(cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
-    """Train and validation sets in the canonical schema, split without leakage."""
+    """Train and validation sets in the canonical schema, split without leakage.
+
+    With ``data.sources`` every corpus is read and split by its own keys (so each keeps its
+    own folds and groups), tagged with a ``domain`` column, its training rows repeated
+    ``oversample`` times, and the parts joined; the validation set is the union of the
+    sources' held-out rows.
+    """
     d = cfg.data
-    ds = load_reviews(d.path, **d.load_kwargs())
-    if d.max_rows and d.max_rows < len(ds):
-        # A seeded sample, not the first rows: corpus files are often sorted by label.
-        ds = ds.shuffle(seed=cfg.training.seed).select(range(d.max_rows)).flatten_indices()
-    if d.split_column:
-        train, val = split_by_column(ds, eval_splits=d.eval_splits, train_splits=d.train_splits)
+    if not d.sources:
+        train, val = _split_source(d, cfg)
     else:
-        train, val = grouped_split(
-            ds,
-            eval_fraction=d.eval_fraction,
-            seed=cfg.training.seed,
-            prefix_chars=d.near_duplicate_prefix_chars,
-        )
+        parts = [_split_source(source, cfg) for source in d.sources]
+        columns = [c for c in d.prediction_columns() if c != "domain"]
+        trains, vals = [], []
+        for source, (tr, va) in zip(d.sources, parts, strict=True):
+            tr, va = (_as_domain(p, source.name, columns) for p in (tr, va))
+            trains.extend([tr] * source.oversample)
+            vals.append(va)
+        train, val = datasets.concatenate_datasets(trains), datasets.concatenate_datasets(vals)
+        _check_unique_ids(val)
     if d.train_fraction < 1.0:
         train = train.select(stratified_subsample(train["label"], d.train_fraction, seed=cfg.training.seed))
     for name, part in (("train", train), ("validation", val)):
@@ -87,7 +92,50 @@ def load_splits(cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
             )
     log_split("train", train)
     log_split("validation", val)
+    if d.sources:
+        for source in d.sources:
+            n_train = sum(1 for x in train["domain"] if x == source.name)
+            n_val = sum(1 for x in val["domain"] if x == source.name)
+            logger.info("domain %s: %d train rows (x%d oversampled), %d validation rows",
+                        source.name, n_train, source.oversample, n_val)  # fmt: skip
     return train, val
+
+
+def _split_source(source: SourceFields, cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """One file read and split by its own rules: its split column, else a seeded grouped split."""
+    d = cfg.data
+    ds = load_reviews(source.path, **source.load_kwargs(d.bad_rows))
+    if d.max_rows and d.max_rows < len(ds):
+        # A seeded sample, not the first rows: corpus files are often sorted by label.
+        ds = ds.shuffle(seed=cfg.training.seed).select(range(d.max_rows)).flatten_indices()
+    if source.split_column:
+        return split_by_column(ds, eval_splits=source.eval_splits, train_splits=source.train_splits)
+    return grouped_split(
+        ds,
+        eval_fraction=source.eval_fraction,
+        seed=cfg.training.seed,
+        prefix_chars=source.near_duplicate_prefix_chars,
+    )
+
+
+def _as_domain(ds: datasets.Dataset, domain: str, columns: list[str]) -> datasets.Dataset:
+    """``ds`` with a ``domain`` column and every source's kept columns (as text; blank where absent)."""
+    out = {c: ds[c] for c in ("id", "text", "label", "group", "split")}
+    out["domain"] = [domain] * len(ds)
+    for column in columns:
+        out[column] = [str(v) for v in ds[column]] if column in ds.column_names else [""] * len(ds)
+    return datasets.Dataset.from_dict(out)
+
+
+def _check_unique_ids(val: datasets.Dataset) -> None:
+    seen: dict[str, str] = {}
+    for row_id, domain in zip(val["id"], val["domain"], strict=True):
+        if row_id in seen and seen[row_id] != domain:
+            raise ValueError(
+                f"id {row_id!r} appears in the validation rows of both {seen[row_id]!r} and {domain!r}; "
+                "ids must be unique across data.sources (give one source another id_column)"
+            )
+        seen[row_id] = domain
 
 
 def tokenize(ds: datasets.Dataset, tokenizer: Any, max_length: int, *, with_index: bool) -> datasets.Dataset:
@@ -511,7 +559,7 @@ def _write_output(
             "logit_fake": logits[:, 1],
             "group": val_ds["group"],
             "split": val_ds["split"],
-            **{c: val_ds[c] for c in cfg.data.keep_columns},
+            **{c: val_ds[c] for c in cfg.data.prediction_columns()},
         }
     )
     tfidf_model = None
@@ -520,7 +568,13 @@ def _write_output(
         # Every process fits it (seconds of CPU) so that all ranks return the same predictions.
         from training.tfidf_part import combine_predictions, combined_metrics, fit_tfidf_part
 
-        tfidf_model, tfidf = fit_tfidf_part(train_ds["text"], train_ds["label"], val_ds["text"])
+        tfidf_model, tfidf = fit_tfidf_part(
+            train_ds["text"],
+            train_ds["label"],
+            val_ds["text"],
+            min_df=cfg.model.tfidf_min_df,
+            max_features=cfg.model.tfidf_max_features,
+        )
         predictions = combine_predictions(predictions, tfidf)
         operating_scores = predictions["fake_score"].to_numpy()
     best = next(h for h in state.history if h["step"] == state.best_step)

@@ -1,0 +1,254 @@
+"""Why was a review flagged? Occlusion explanations: :func:`explain_texts`, :class:`ReviewExplanation`.
+
+A span's ``delta`` is measured, not estimated: ``fake_score(review) - fake_score(review with the
+span removed)``, both scored by the classifier exactly as it serves (normalisation, truncation,
+temperature, the TF-IDF part when the model has one). A positive delta means the span pushed
+the review towards *fake*; removing it lowers the score by that much.
+
+How a call runs (every variant of every review is scored through
+:meth:`FakeReviewClassifier.predict_proba`, so variants share its length-sorted batches; one
+forward pass per variant, no gradients):
+
+1. each review is cut into *segments* on its original string: sentences (ending in ``.``, ``!``,
+   ``?`` or ``…`` before whitespace, or at a line break), with sentences longer than
+   ``max_segment_words`` words cut into pieces of that many words;
+2. the review and the review without each segment are scored (one pass each);
+3. ``unit="sentence"``: the spans are the ``top_k`` segments by delta. ``unit="phrase"``
+   (default): inside the ``refine`` segments with the largest deltas, every window of
+   ``window_words`` consecutive words (stride ``window_words // 2``) is removed and scored, and the
+   spans are the ``top_k`` non-overlapping windows by delta.
+
+Offsets are into the caller's string (``review[span.start:span.end] == span.text``): segments and
+words are found on the original text (words are runs of non-whitespace, so a combining accent
+stays with its letter), and the variant scored is ``review[:start] + review[end:]``, which the
+classifier normalises like any other input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from fakereview_nlp.text import check_texts
+
+if TYPE_CHECKING:
+    from fakereview_nlp.inference import FakeReviewClassifier
+
+ExplainUnit = Literal["phrase", "sentence"]
+
+#: Words per phrase window and segments refined into phrases: chosen by
+#: ``benchmarks/explain_faithfulness.py`` (see the README's "Explanations" section).
+DEFAULT_WINDOW_WORDS = 4
+DEFAULT_REFINE = 2
+#: Longest segment of the first pass; a run-on "sentence" is cut so one segment is never the review.
+DEFAULT_MAX_SEGMENT_WORDS = 30
+
+_WORD = re.compile(r"\S+")
+# A sentence ends at . ! ? … (plus closing quotes/brackets) followed by whitespace, or at a line break.
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\s*\n\s*")
+
+
+@dataclass(frozen=True)
+class ExplainedSpan:
+    """One part of a review and how much it moves the score.
+
+    Attributes:
+        start (`int`), end (`int`): offsets into the review as passed (``text == review[start:end]``).
+        text (`str`): the span itself.
+        delta (`float`): ``fake_score(review) - fake_score(review[:start] + review[end:])``;
+            positive = the span pushes towards fake.
+    """
+
+    start: int
+    end: int
+    text: str
+    delta: float
+
+
+@dataclass(frozen=True)
+class ReviewExplanation:
+    """The verdict on one review and the spans that drive it.
+
+    Attributes:
+        fake_score (`float`): P(fake), as :meth:`FakeReviewClassifier.classify` gives it.
+        flagged (`bool`): ``fake_score >= threshold`` (the model's operating threshold).
+        spans (`tuple[ExplainedSpan, ...]`): at most ``top_k``, non-overlapping, largest ``delta``
+            first; empty for an empty or whitespace-only review. A span's delta can be ≤ 0 when
+            no part of the review pushes towards fake.
+    """
+
+    fake_score: float
+    flagged: bool
+    spans: tuple[ExplainedSpan, ...]
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every run of non-whitespace in ``text``."""
+    return [m.span() for m in _WORD.finditer(text)]
+
+
+def segment_spans(text: str, max_words: int = DEFAULT_MAX_SEGMENT_WORDS) -> list[tuple[int, int]]:
+    """``(start, end)`` of every sentence of ``text`` (stripped), long ones cut every ``max_words`` words.
+
+    Example::
+
+        >>> t = "Great  stay! Staff lovely.\\nWould return"
+        >>> [t[a:b] for a, b in segment_spans(t)]
+        ['Great  stay!', 'Staff lovely.', 'Would return']
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for cut in [*_SENTENCE_END.finditer(text), None]:
+        # Up to the cut's end: closing quotes stay with their sentence, trailing whitespace is no word.
+        stop = len(text) if cut is None else cut.end()
+        words = [(start + a, start + b) for a, b in word_spans(text[start:stop])]
+        for i in range(0, len(words), max_words):
+            piece = words[i : i + max_words]
+            spans.append((piece[0][0], piece[-1][1]))
+        if cut is not None:
+            start = cut.end()
+    return spans
+
+
+def window_spans(words: Sequence[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+    """Windows of ``size`` consecutive words (stride ``size // 2``, at least 1) covering ``words``."""
+    if len(words) <= size:
+        return [(words[0][0], words[-1][1])] if words else []
+    stride = max(1, size // 2)
+    starts = list(range(0, len(words) - size + 1, stride))
+    if starts[-1] != len(words) - size:  # the last words get a window too
+        starts.append(len(words) - size)
+    return [(words[i][0], words[i + size - 1][1]) for i in starts]
+
+
+def _without(text: str, span: tuple[int, int]) -> str:
+    return text[: span[0]] + text[span[1] :]
+
+
+def _top(
+    text: str, candidates: Sequence[tuple[int, int]], deltas: Sequence[float], top_k: int
+) -> tuple[ExplainedSpan, ...]:
+    """The ``top_k`` non-overlapping candidates by delta (ties: earlier first)."""
+    order = sorted(range(len(candidates)), key=lambda i: (-deltas[i], candidates[i]))
+    chosen: list[ExplainedSpan] = []
+    for i in order:
+        a, b = candidates[i]
+        if any(a < s.end and s.start < b for s in chosen):
+            continue
+        chosen.append(ExplainedSpan(start=a, end=b, text=text[a:b], delta=float(deltas[i])))
+        if len(chosen) == top_k:
+            break
+    return tuple(chosen)
+
+
+def explain_texts(
+    classifier: FakeReviewClassifier,
+    texts: Iterable[str],
+    top_k: int = 3,
+    *,
+    unit: ExplainUnit = "phrase",
+    window_words: int = DEFAULT_WINDOW_WORDS,
+    refine: int = DEFAULT_REFINE,
+    max_segment_words: int = DEFAULT_MAX_SEGMENT_WORDS,
+    batch_size: int | None = None,
+) -> list[ReviewExplanation]:
+    """Explain each review's score by occlusion (see the module docstring).
+
+    Args:
+        classifier (`FakeReviewClassifier`): the model, as it serves.
+        texts (`list[str]`): the reviews. A bare ``str`` is refused (wrap it as ``[text]``).
+        top_k (`int`, defaults to `3`): spans per review.
+        unit (`"phrase"` or `"sentence"`, defaults to `"phrase"`): phrases of ``window_words``
+            words found inside the strongest sentences, or whole sentences.
+        window_words (`int`, defaults to `4`): words per phrase.
+        refine (`int`, defaults to `2`): sentences searched for phrases (``unit="phrase"``).
+        max_segment_words (`int`, defaults to `30`): longer sentences are cut into pieces.
+        batch_size (`int`, *optional*): as :meth:`FakeReviewClassifier.predict_proba`.
+
+    Returns:
+        `list[ReviewExplanation]` of length ``len(texts)``, in order. Cost: one forward pass per
+        review, per segment, and (phrases) per window in the refined segments.
+
+    Example::
+
+        >>> explain_texts(clf, ["Best hotel ever!!! The lift was slow."], top_k=1)  # doctest: +SKIP
+        [ReviewExplanation(fake_score=0.93, flagged=True,
+                           spans=(ExplainedSpan(start=0, end=18, text='Best hotel ever!!!', delta=0.41),))]
+    """
+    items = check_texts(texts, "explain")
+    for name, value, low in (
+        ("top_k", top_k, 1),
+        ("window_words", window_words, 1),
+        ("refine", refine, 1),
+        ("max_segment_words", max_segment_words, 1),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    if unit not in ("phrase", "sentence"):
+        raise ValueError(f"unit={unit!r} is not supported; expected 'phrase' or 'sentence'")
+    if not items:
+        return []
+
+    segments = [segment_spans(t, max_segment_words) for t in items]
+    # Pass 1: every review, and every review without each of its segments, in one call.
+    variants: list[str] = list(items)
+    for text, segs in zip(items, segments, strict=True):
+        variants += [_without(text, s) for s in segs]
+    scores = classifier.predict_proba(variants, batch_size, _caller="explain").tolist()
+    base = scores[: len(items)]
+    seg_deltas: list[list[float]] = []
+    at = len(items)
+    for i, segs in enumerate(segments):
+        seg_deltas.append([base[i] - s for s in scores[at : at + len(segs)]])
+        at += len(segs)
+
+    if unit == "sentence":
+        spans = [_top(t, segs, d, top_k) for t, segs, d in zip(items, segments, seg_deltas, strict=True)]
+    else:
+        # Pass 2: word windows inside the strongest segments only (the cost stays near
+        # segments + refine x words / stride passes per review, whatever its length).
+        windows: list[list[tuple[int, int]]] = []
+        variants = []
+        for text, segs, d in zip(items, segments, seg_deltas, strict=True):
+            words = word_spans(text)
+            # The `refine` strongest segments, and more while they hold fewer than top_k disjoint windows.
+            strongest: list[int] = []
+            room = 0
+            for j in sorted(range(len(segs)), key=lambda j: (-d[j], j)):
+                if len(strongest) >= refine and room >= top_k:
+                    break
+                strongest.append(j)
+                n_words = sum(1 for w in words if segs[j][0] <= w[0] and w[1] <= segs[j][1])
+                room += -(-n_words // window_words)
+            found: list[tuple[int, int]] = []
+            for j in sorted(strongest):
+                a, b = segs[j]
+                found += window_spans([w for w in words if a <= w[0] and w[1] <= b], window_words)
+            windows.append(found)
+            variants += [_without(text, w) for w in found]
+        scores = (
+            classifier.predict_proba(variants, batch_size, _caller="explain").tolist() if variants else []
+        )
+        spans = []
+        at = 0
+        for i, found in enumerate(windows):
+            spans.append(_top(items[i], found, [base[i] - s for s in scores[at : at + len(found)]], top_k))
+            at += len(found)
+
+    return [
+        ReviewExplanation(fake_score=float(score), flagged=bool(score >= classifier.threshold), spans=s)
+        for score, s in zip(base, spans, strict=True)
+    ]
+
+
+__all__ = [
+    "ExplainUnit",
+    "ExplainedSpan",
+    "ReviewExplanation",
+    "explain_texts",
+    "segment_spans",
+    "window_spans",
+    "word_spans",
+]

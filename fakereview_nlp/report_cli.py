@@ -1,0 +1,308 @@
+"""``fakereview evaluate MODEL DATA -o DIR``: read a review file, score it, and write the report.
+
+Reads the file with :func:`fakereview_nlp.data.load_reviews_with_report` (the rows it drops are counted in the report), scores it with
+:class:`fakereview_nlp.inference.FakeReviewClassifier`, optionally trains the TF-IDF baseline
+on the rows outside the evaluation split, then calls :func:`fakereview_nlp.report.build_report`
+and :func:`fakereview_nlp.report.write_report`. Registered in :data:`fakereview_nlp.cli.SUBCOMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fakereview_nlp.metrics import DEFAULT_FLAG_RATES, check_flag_rates
+from fakereview_nlp.report import (
+    DEFAULT_PREVALENCES,
+    build_report,
+    fingerprint_file,
+    fingerprint_rows,
+    write_report,
+)
+
+if TYPE_CHECKING:
+    from fakereview_nlp.inference import FakeReviewClassifier
+
+logger = logging.getLogger(__name__)
+
+
+def parse_label_map(text: str | None) -> dict[str, str] | None:
+    """``"truthful=genuine,deceptive=fake"`` → ``{"truthful": "genuine", "deceptive": "fake"}``."""
+    if not text:
+        return None
+    mapping = {}
+    for part in text.split(","):
+        raw, sep, target = part.partition("=")
+        if not sep or not raw.strip() or not target.strip():
+            raise ValueError(
+                f"--label-map entry {part!r} is not RAW=LABEL; write e.g. truthful=genuine,deceptive=fake"
+            )
+        mapping[raw.strip()] = target.strip()
+    return mapping
+
+
+def parse_flag_rates(text: str) -> tuple[float, ...]:
+    """``"0.005,0.01,5%"`` → ``(0.005, 0.01, 0.05)``."""
+    rates = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            rates.append(float(part[:-1]) / 100 if part.endswith("%") else float(part))
+        except ValueError as err:
+            raise ValueError(
+                f"--flag-rates entry {part!r} is not a number; write e.g. 0.005,0.01,0.05 or 1%"
+            ) from err
+    return check_flag_rates(rates)
+
+
+def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``fakereview evaluate`` on an ``argparse`` subparsers object."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="precision/recall at fixed flag rates, calibration and plots for a model on a review file",
+        description=(
+            "Score DATA with the model in MODEL and write report.json, report.md and PNG plots to -o DIR. "
+            "With --baseline tfidf a TF-IDF + logistic regression baseline, trained on the rows outside "
+            "the evaluation split (or on --train-data), is scored side by side."
+        ),
+    )
+    parser.add_argument("model", metavar="MODEL", help="model directory (or Hub id) for FakeReviewClassifier")
+    parser.add_argument("data", metavar="DATA", help="review file (CSV/TSV/JSONL/Parquet) or Hub dataset id")
+    parser.add_argument(
+        "-o", "--output-dir", required=True, help="directory for report.json, report.md and plots"
+    )
+    parser.add_argument(
+        "--text-column", default="text", help="column holding the review text (default: text)"
+    )
+    parser.add_argument("--label-column", default="label", help="column holding the label (default: label)")
+    parser.add_argument(
+        "--label-map",
+        default=None,
+        help="raw label values to genuine/fake, e.g. truthful=genuine,deceptive=fake "
+        "(default: genuine/fake and 0/1 are understood)",
+    )
+    parser.add_argument("--id-column", default=None, help="column of review ids (default: the row number)")
+    parser.add_argument(
+        "--group-column", default=None, help="hotel/product column; the bootstrap resamples groups"
+    )
+    parser.add_argument(
+        "--slice-column",
+        action="append",
+        default=[],
+        help="report metrics per value of this column (repeatable)",
+    )
+    parser.add_argument("--split-column", default=None, help="column holding the split or fold (e.g. fold)")
+    parser.add_argument(
+        "--split",
+        action="append",
+        default=[],
+        help="evaluate only rows whose --split-column equals this value (repeatable); the other rows are "
+        "the baseline's training data",
+    )
+    parser.add_argument(
+        "--prevalence",
+        action="append",
+        type=float,
+        default=None,
+        help="assumed share of fakes in real traffic (repeatable; default 0.05); the test share is always shown",
+    )
+    parser.add_argument(
+        "--flag-rates",
+        default=",".join(f"{r:g}" for r in DEFAULT_FLAG_RATES),
+        help="comma-separated shares of reviews to flag (default: 0.005,0.01,0.02,0.05,0.1)",
+    )
+    parser.add_argument(
+        "--baseline", choices=["tfidf", "none"], default="none", help="also score a TF-IDF + LR baseline"
+    )
+    parser.add_argument(
+        "--train-data",
+        default=None,
+        help="training file for the baseline (default: DATA rows outside --split)",
+    )
+    parser.add_argument(
+        "--n-boot", type=int, default=1000, help="bootstrap resamples for CIs; 0 = none (default 1000)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="most reviews per forward pass (default: by token budget)",
+    )
+    parser.add_argument(
+        "--device", default=None, help="inference device, e.g. cpu or cuda (default: automatic)"
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.set_defaults(handler=evaluate_command)
+    return parser
+
+
+def score_with_model(
+    model: str | FakeReviewClassifier,
+    texts: Sequence[str],
+    *,
+    batch_size: int | None = None,
+    device: str | None = None,
+    chunk_size: int = 512,
+) -> NDArray[np.float64]:
+    """P(fake) for ``texts`` from a loaded classifier or ``FakeReviewClassifier.from_pretrained(model)``,
+    with a progress bar (``device`` applies only when loading)."""
+    from tqdm.auto import tqdm
+
+    from fakereview_nlp.inference import FakeReviewClassifier
+
+    classifier = (
+        model
+        if isinstance(model, FakeReviewClassifier)
+        else FakeReviewClassifier.from_pretrained(model, device=device)
+    )
+    out = np.empty(len(texts), dtype=np.float64)
+    with tqdm(total=len(texts), desc="scoring", unit="review") as bar:
+        # Chunks only drive the progress bar; the classifier batches and length-sorts inside each.
+        for start in range(0, len(texts), chunk_size):
+            chunk = list(texts[start : start + chunk_size])
+            out[start : start + len(chunk)] = np.asarray(
+                classifier.predict_proba(chunk, batch_size=batch_size), dtype=np.float64
+            ).reshape(-1)
+            bar.update(len(chunk))
+    return out
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """Handler of ``fakereview evaluate``."""
+    from fakereview_nlp.data import load_reviews_with_report
+
+    label_map = parse_label_map(args.label_map)
+    rates = parse_flag_rates(args.flag_rates)
+    prevalences = tuple(args.prevalence) if args.prevalence else DEFAULT_PREVALENCES
+    if args.split and not args.split_column:
+        raise SystemExit(
+            "--split needs --split-column (the column holding the split or fold, e.g. --split-column fold)"
+        )
+    keep = [c for c in args.slice_column if c not in (args.group_column, args.split_column)]
+    common = {"text_column": args.text_column, "label_map": label_map, "group_column": args.group_column}
+    ds, bad_rows = load_reviews_with_report(
+        args.data,
+        label_column=args.label_column,
+        split_column=args.split_column,
+        id_column=args.id_column,
+        keep_columns=keep,
+        **common,
+    )
+    if args.split:
+        from fakereview_nlp.data import split_by_column
+
+        train_rows, ds = split_by_column(ds, eval_splits=args.split)
+    else:
+        train_rows = None
+    if len(ds) == 0:
+        raise SystemExit(f"no rows to evaluate in {args.data!r} (split {args.split})")
+    texts: list[str] = ds["text"]
+    labels = np.asarray(ds["label"], dtype=np.int64)
+    logger.info("evaluating %d reviews from %s", len(ds), args.data)
+
+    from fakereview_nlp.inference import FakeReviewClassifier
+
+    classifier = FakeReviewClassifier.from_pretrained(args.model, device=args.device)
+    # A model directory with a TF-IDF part serves the mean of both: the report says so in its name.
+    name = "transformer+tfidf" if classifier.tfidf is not None else "transformer"
+    scores = {name: score_with_model(classifier, texts, batch_size=args.batch_size)}
+    baseline_info = None
+    if args.baseline == "tfidf":
+        from fakereview_nlp.baseline import TfidfBaseline
+
+        train_dropped = 0
+        if args.train_data:
+            train_rows, train_bad = load_reviews_with_report(
+                args.train_data, label_column=args.label_column, id_column=args.id_column, **common
+            )
+            train_dropped = train_bad.n_dropped
+        if train_rows is None or len(train_rows) == 0:
+            raise SystemExit(
+                "--baseline tfidf needs training rows: select the evaluation rows with --split-column/--split "
+                "(the rest of DATA trains the baseline) or pass --train-data"
+            )
+        baseline = TfidfBaseline()
+        scores["tfidf"] = baseline.fit(train_rows["text"], train_rows["label"]).predict_proba(texts)
+        baseline_info = {
+            "kind": "tfidf",
+            "n_train": len(train_rows),
+            "n_train_rows_dropped": train_dropped,  # --train-data only: DATA's drops are in data
+            "options": _baseline_options(baseline),
+        }
+
+    operating = _operating_threshold(args.model)
+    slices = {}
+    for column in args.slice_column:
+        source = {args.group_column: "group", args.split_column: "split"}.get(column, column)
+        slices[column] = ds[source]
+    groups = ds["group"] if args.group_column else None
+    report = build_report(
+        labels,
+        scores,
+        groups=groups,
+        slices=slices,
+        lengths=[len(t.split()) for t in texts],
+        prevalences=prevalences,
+        flag_rates=rates,
+        folds=ds["split"] if args.split_column and len(set(ds["split"])) > 1 else None,
+        baseline="tfidf" if "tfidf" in scores else None,
+        operating_thresholds={name: operating} if operating is not None else None,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        config={
+            "command": "fakereview evaluate",
+            "model": args.model,
+            **{k: v for k, v in vars(args).items() if k not in ("handler", "model", "command")},
+            "baseline": baseline_info,
+            "calibration": _calibration_info(args.model),
+        },
+        data={
+            "path": str(args.data),
+            "file_sha256": fingerprint_file(args.data),
+            "rows_sha256": fingerprint_rows(ds["id"], texts, labels.tolist()),
+            # Rows the reader dropped (empty text, missing label) are counted, never silently lost.
+            "n_rows_in_file": bad_rows.n_rows,
+            "n_rows_dropped": bad_rows.n_dropped,
+            "n_rows_dropped_empty_text": bad_rows.empty_text,
+            "n_rows_dropped_missing_label": bad_rows.missing_label,
+            "split": list(args.split) or None,
+        },
+    )
+    written = write_report(report, args.output_dir, plots=not args.no_plots)
+    print(f"wrote {', '.join(str(p) for p in written.values())}")
+    return 0
+
+
+def _baseline_options(baseline: Any) -> dict[str, Any]:
+    return {"ngram_range": list(baseline.ngram_range), "min_df": baseline.min_df, "C": baseline.C}
+
+
+def _operating_threshold(model: str) -> float | None:
+    from fakereview_nlp.operating_points import load_operating_points
+
+    if not Path(model).is_dir():
+        return None
+    points = load_operating_points(model)
+    return None if points is None else float(points["threshold"])
+
+
+def _calibration_info(model: str) -> dict[str, Any] | None:
+    from fakereview_nlp.calibration import load_calibration
+
+    return load_calibration(model) if Path(model).is_dir() else None
+
+
+__all__ = [
+    "add_evaluate_parser",
+    "evaluate_command",
+    "parse_flag_rates",
+    "parse_label_map",
+    "score_with_model",
+]

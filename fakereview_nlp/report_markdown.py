@@ -1,0 +1,294 @@
+"""``report.md``: the Markdown rendering of a report dict (see :func:`fakereview_nlp.report.build_report`).
+
+Reads the dict alone (``report.json`` holds every number), so a report can be re-rendered
+without the model or the data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fakereview_nlp.metrics import flag_rate_key
+from fakereview_nlp.report_format import jsonable, mean_sd_text, prevalence_label, prevalence_suffix
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _fmt_ci(value: float | None, ci: Sequence[float] | None) -> str:
+    if value is None:
+        return "–"
+    return _fmt(value) if not ci else f"{value:.3f} ({ci[0]:.3f}–{ci[1]:.3f})"
+
+
+def _bold_best(cells: list[str], values: list[float | None]) -> list[str]:
+    """Bold the highest value of a row when several models are compared."""
+    present = [v for v in values if v is not None]
+    if len(present) < 2 or max(present) == min(present):
+        return cells
+    best = max(present)
+    return [f"**{c}**" if v == best else c for c, v in zip(cells, values, strict=True)]
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _dropped_rows_line(data: Mapping[str, Any]) -> list[str]:
+    """The data line on rows the reader left out, when the report knows (``fakereview evaluate`` does)."""
+    if data.get("n_rows_dropped") is None:
+        return []
+    return [
+        f"- **Rows dropped when reading:** {data['n_rows_dropped']} of {data['n_rows_in_file']} in the file "
+        f"({data.get('n_rows_dropped_empty_text', 0)} with empty text, "
+        f"{data.get('n_rows_dropped_missing_label', 0)} with a missing label)"
+    ]
+
+
+def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | None = None) -> str:
+    """``report.md``: verdict against the baseline, flag-rate tables, threshold metrics, folds, slices, plots."""
+    data = report["data"]
+    models: list[str] = report["models"]
+    results = report["results"]
+    pis = report["prevalences"]
+    share = data["share_fake"]
+    boot = report["bootstrap"]
+    lines = ["# Fake-review detection report", ""]
+    source = data.get("path") or data.get("source") or "scores passed in"
+    lines += [
+        f"- **Data:** {source}; {data['n']} reviews, {data['n_fake']} fake ({100 * share:.1f}%), "
+        f"{data['n_genuine']} genuine"
+        + ("" if data.get("n_groups") is None else f", {data['n_groups']} groups"),
+        *_dropped_rows_line(data),
+        f"- **Models:** {', '.join(f'`{m}`' for m in models)}"
+        + ("" if report["baseline"] is None else f"; baseline `{report['baseline']}`"),
+        f"- **Fingerprint:** {data.get('rows_sha256') or data.get('file_sha256') or data['labels_sha256']}",
+        "- **CIs:** "
+        + (
+            f"{100 * boot['confidence']:g}% percentile bootstrap, {boot['n_boot']} resamples of "
+            f"{boot['unit']}s, seed {boot['seed']}"
+            if boot["n_boot"]
+            else "none (n_boot = 0)"
+        ),
+        f"- **Created:** {report['created']} by fakereview_nlp {report['package_version']}",
+        "",
+    ]
+    if boot["n_boot"] and boot["unit"] == "group" and (data.get("n_groups") or 0) < 10:
+        lines += [
+            f"> Only {data['n_groups']} groups are resampled: the intervals are rough; pool more folds "
+            "(out-of-fold scores) for tighter ones.",
+            "",
+        ]
+    lines += [
+        "Flag rate *r*: the top *r* share of reviews by score is flagged. Precision is the share of",
+        "flagged reviews that are fake, recall the share of all fakes flagged. At an assumed",
+        "prevalence π the reviews are re-weighted so that a share π is fake, as in real traffic.",
+        "",
+    ]
+    # Verdict first: a transformer that loses to TF-IDF must be visible at a glance.
+    for block in report["comparison"]:
+        name, base = block["model"], block["baseline"]
+        worse = block["worse_on"]
+        significant = [r["metric"] for r in block["rows"] if r["verdict"] == "worse"]
+        lines.append(f"## Verdict: `{name}` vs baseline `{base}`")
+        lines.append("")
+        if significant:
+            lines.append(
+                f"> ❌ **`{name}` LOSES to `{base}`** on {len(significant)} of {len(block['rows'])} metrics "
+                f"(the CI of the difference excludes 0): {', '.join(significant)}."
+            )
+        elif worse:
+            lines.append(
+                f"> ⚠️ **`{name}` is below `{base}`** on {len(worse)} of {len(block['rows'])} metrics, none "
+                f"significantly: {', '.join(worse)}."
+            )
+        else:
+            lines.append(f"> ✅ **`{name}` matches or beats `{base}`** on all {len(block['rows'])} metrics.")
+        lines.append("")
+        key_rows = [r for r in block["rows"] if _is_key_metric(r["metric"], report)]
+        rows = []
+        for r in key_rows:
+            ci = r["difference_ci"]
+            mark = {"better": "✅", "worse": "❌", "worse (not significant)": "⚠️"}.get(r["verdict"], "≈")
+            rows.append(
+                [
+                    r["metric"],
+                    _fmt(r["model"]),
+                    _fmt(r["baseline"]),
+                    f"{r['difference']:+.3f}" + ("" if ci is None else f" ({ci[0]:+.3f} to {ci[1]:+.3f})"),
+                    f"{mark} {r['verdict']}",
+                ]
+            )
+        lines += _table(["metric", f"`{name}`", f"`{base}`", "difference (CI)", "verdict"], rows)
+
+    lines += ["## Ranking and calibration", ""]
+    rows = []
+    header = ["metric", *[f"`{m}`" for m in models]]
+    metric_names = ["accuracy", "f1", "roc_auc"] + [f"average_precision{prevalence_suffix(pi)}" for pi in pis]
+    for key in metric_names:
+        values = [results[m]["metrics"][key] for m in models]
+        cells = [_fmt_ci(v, (results[m]["ci"] or {}).get(key)) for m, v in zip(models, values, strict=True)]
+        label = key if key not in ("accuracy", "f1") else f"{key} (score ≥ {report['threshold']:g})"
+        rows.append([label, *_bold_best(cells, values)])
+    for key, label in (("ece", "ECE (10 bins, lower is better)"), ("brier", "Brier score (lower is better)")):
+        rows.append([label, *[_fmt((results[m]["calibration"] or {}).get(key)) for m in models]])
+    lines += _table(header, rows)
+
+    lines += ["## Precision and recall at fixed flag rates", ""]
+    for i, pi in enumerate(pis):
+        lines += [f"### At {prevalence_label(pi, share)}", ""]
+        header = ["flag rate"]
+        header += [f"precision `{m}`" for m in models] + [f"recall `{m}`" for m in models]
+        header += [f"threshold (n flagged) `{m}`" for m in models]
+        rows = []
+        tables = [results[m]["flag_rates"][i]["rows"] for m in models]
+        for j, rate in enumerate(report["flag_rates"]):
+            entries = [t[j] for t in tables]
+            precision = _bold_best(
+                [_fmt_ci(e["precision"], e["precision_ci"]) for e in entries],
+                [e["precision"] for e in entries],
+            )
+            recall = _bold_best(
+                [_fmt_ci(e["recall"], e["recall_ci"]) for e in entries], [e["recall"] for e in entries]
+            )
+            thresholds = [f"{e['threshold']:.5g} ({e['n_flagged']})" for e in entries]
+            rows.append([f"{100 * rate:g}%", *precision, *recall, *thresholds])
+        lines += _table(header, rows)
+        if pi is not None:
+            low, high = min(report["flag_rates"]), max(report["flag_rates"])
+            note = (
+                f"At π = {100 * pi:g}%, recall cannot exceed r/π ({min(1.0, low / pi):.3f} at {100 * low:g}%)"
+            )
+            if high > pi:
+                note += f" and precision cannot exceed π/r when r > π ({pi / high:.3f} at {100 * high:g}%)"
+            lines += [note + ".", ""]
+
+    lines += ["## Threshold metrics", ""]
+    rows = []
+    for m in models:
+        for block in results[m]["thresholds"]:
+            for tm in block["by_prevalence"]:
+                rows.append(
+                    [
+                        f"`{m}`",
+                        f"{block['name']} ({block['threshold']:.4g})",
+                        prevalence_label(tm["prevalence"], share),
+                        _fmt(tm["accuracy"]),
+                        _fmt(tm["precision"]),
+                        _fmt(tm["recall"]),
+                        _fmt(tm["f1"]),
+                        _fmt(tm["flag_rate"]),
+                    ]
+                )
+    lines += _table(
+        ["model", "threshold", "weighting", "accuracy", "precision", "recall", "F1", "flag rate"], rows
+    )
+
+    if report.get("folds"):
+        lines += _fold_markdown(report)
+    for column, block in (report.get("slices") or {}).items():
+        lines += [f"## By {column}", ""] + _slice_markdown(block, models, report["slice_flag_rate"])
+    if report.get("length_buckets"):
+        lines += ["## By review length", ""] + _slice_markdown(
+            report["length_buckets"], models, report["slice_flag_rate"]
+        )
+
+    if plot_files:
+        lines += ["## Plots", ""]
+        captions = {
+            "flag_rate_curves": "Precision and recall vs flag rate (bands: bootstrap CIs)",
+            "pr_curve": "Precision–recall curves",
+            "reliability": "Reliability diagram of P(fake)",
+            "score_histograms": "Score histograms per class",
+        }
+        for key, file in plot_files.items():
+            lines += [f"![{captions.get(key, key)}]({file})", ""]
+    if report.get("config"):
+        lines += [
+            "## Configuration",
+            "",
+            "```json",
+            json.dumps(jsonable(report["config"]), indent=2),
+            "```",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _is_key_metric(metric: str, report: Mapping[str, Any]) -> bool:
+    """Rows of the verdict table: accuracy, AUC, AP, and precision/recall at 1 % (or the smallest rate)."""
+    if metric in ("accuracy", "roc_auc") or metric.startswith("average_precision"):
+        return True
+    rates = report["flag_rates"]
+    key_rate = 0.01 if 0.01 in rates else min(rates)
+    head = metric.split("[")[0]
+    return head in (f"precision@{flag_rate_key(key_rate)}", f"recall@{flag_rate_key(key_rate)}")
+
+
+def _fold_markdown(report: Mapping[str, Any]) -> list[str]:
+    folds = report["folds"]
+    models: list[str] = report["models"]
+    rates = report["flag_rates"]
+    key_rate = flag_rate_key(0.01 if 0.01 in rates else min(rates))
+    pis = report["prevalences"]
+    keys = ["accuracy", "average_precision", f"precision@{key_rate}", f"recall@{key_rate}"]
+    keys += [f"average_precision{prevalence_suffix(pi)}" for pi in pis if pi is not None]
+    keys += [f"precision@{key_rate}{prevalence_suffix(pi)}" for pi in pis if pi is not None]
+    lines = ["## Per fold (paired: every model on the same folds)", ""]
+    header = ["fold", "n"] + [f"{k} `{m}`" for k in keys for m in models]
+    rows = []
+    for fold in folds["folds"]:
+        row = [fold["fold"], str(fold["n"])]
+        for k in keys:
+            values = [(fold["models"][m] or {}).get(k) for m in models]
+            row += _bold_best([_fmt(v) for v in values], values)
+        rows.append(row)
+    summary_row = ["mean ± sd", ""]
+    for k in keys:
+        for m in models:
+            summary_row.append(mean_sd_text(folds["summary"][m][k]))
+    rows.append(summary_row)
+    lines += _table(header, rows)
+    for name, block in folds["paired_vs_baseline"].items():
+        lines += [f"Paired per-fold difference `{name}` − `{report['baseline']}`:", ""]
+        rows = [
+            [
+                k,
+                mean_sd_text(block[k], signed=True),
+                f"{block[k]['wins']} / {block[k]['losses']}",
+            ]
+            for k in keys
+        ]
+        lines += _table(["metric", "mean ± sd of difference", "folds won / lost"], rows)
+    return lines
+
+
+def _slice_markdown(
+    block: Sequence[Mapping[str, Any]], models: Sequence[str], slice_rate: float
+) -> list[str]:
+    lines = [
+        f"Flagged, recall and false-flag rate use each model's threshold that flags {100 * slice_rate:g}% of "
+        "*all* reviews; a slice flagged far above that rate is where false accusations concentrate.",
+        "",
+    ]
+    header = ["value", "n", "fake"]
+    for k in ("accuracy", "AP", "flagged", "recall", "false-flag rate"):
+        header += [f"{k} `{m}`" for m in models]
+    rows = []
+    for row in block:
+        cells = [row["value"], str(row["n"]), str(row["n_fake"])]
+        for key in ("accuracy", "average_precision"):
+            values = [row["models"][m][key] for m in models]
+            cells += _bold_best([_fmt(v) for v in values], values)
+        for key in ("flagged_share", "recall_at_global_threshold", "false_flag_rate"):
+            cells += [_fmt(row["models"][m][key]) for m in models]
+        rows.append(cells)
+    return lines + _table(header, rows)
+
+
+__all__ = ["render_markdown"]

@@ -1,0 +1,73 @@
+"""training.reference_card: the card's figures are the report's, for the files it names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from fakereview_nlp.metrics import average_precision, threshold_metrics
+from fakereview_nlp.report import build_report
+from training.reference_card import main
+
+
+def _setup(tmp_path: Path) -> tuple[Path, Path, dict[str, dict[str, np.ndarray]], np.ndarray]:
+    rng = np.random.default_rng(0)
+    model_dir, report_dir = tmp_path / "model", tmp_path / "reports"
+    model_dir.mkdir()
+    config = {
+        "data": {
+            "sources": [
+                {"name": "op_spam", "split_column": "fold", "eval_splits": ["5"], "oversample": 3},
+                {"name": "fake_reviews_cg", "split_column": None, "eval_fraction": 0.1, "oversample": 1},
+            ]
+        },
+        "model": {"max_length": 256, "tfidf_min_df": 2, "tfidf_max_features": 20000},
+        "training": {"epochs": 2, "batch_size": 32, "learning_rate": 1e-4, "warmup_ratio": 0.06,
+                     "mixed_precision": "bf16", "seed": 42},
+    }  # fmt: skip
+    (model_dir / "training_config.yaml").write_text(yaml.safe_dump(config))
+    (model_dir / "operating_points.json").write_text(
+        json.dumps({"threshold": 0.9, "operating_flag_rate": 0.01, "prevalence": 0.05})
+    )
+    (model_dir / "calibration.json").write_text(json.dumps({"temperature": 1.9, "ece_before": 0.1, "ece_after": 0.05}))
+    labels = rng.integers(0, 2, 200)
+    scores: dict[str, dict[str, np.ndarray]] = {}
+    summary = {"config": "configs/reference.yaml", "models": {"reference": "m"}, "domains": {}, "matrix": {}}
+    for d in ("op_spam", "fake_reviews_cg"):
+        scores[d] = {
+            "reference": np.clip(labels * 0.6 + rng.random(200) * 0.5, 0, 1),
+            "tfidf_op_spam": rng.random(200),
+        }
+        report = build_report(labels, scores[d], prevalences=(0.05,), flag_rates=(0.005, 0.01, 0.02, 0.05),
+                              baseline="tfidf_op_spam", n_boot=50)  # fmt: skip
+        (report_dir / d).mkdir(parents=True)
+        (report_dir / d / "report.json").write_text(json.dumps(report, default=float))
+        summary["domains"][d] = {"n": 200, "fakes": int(labels.sum())}
+        summary["matrix"][d] = {
+            m: {k: {"value": r["metrics"][k], "ci": r["ci"].get(k)} for k in ("accuracy", "average_precision")}
+            for m, r in report["results"].items()
+        }
+    summary["model_order"] = ["reference", "tfidf_op_spam"]
+    (report_dir / "cross_domain.json").write_text(json.dumps(summary))
+    return model_dir, report_dir, scores, labels
+
+
+def test_card_quotes_the_report_figures(tmp_path: Path) -> None:
+    model_dir, report_dir, scores, labels = _setup(tmp_path)
+    out = tmp_path / "model_card.md"
+    assert main([str(model_dir), str(report_dir), "--out", str(out), "--wall-seconds", "600"]) == 0
+    card = out.read_text()
+    assert card == (model_dir / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["license"] == "cc-by-nc-sa-3.0" and meta["datasets"] == ["op_spam", "fake_reviews_cg"]
+    for d in ("op_spam", "fake_reviews_cg"):
+        accuracy = threshold_metrics(labels, scores[d]["reference"]).accuracy
+        ap = average_precision(labels, scores[d]["reference"])
+        assert f"{accuracy:.3f} (" in card and f"{ap:.3f} (" in card
+        values = {r["metrics"][0]["type"]: r["metrics"][0]["value"]
+                  for r in meta["model-index"][0]["results"] if r["dataset"]["name"] == d}  # fmt: skip
+        assert values == {"accuracy": round(accuracy, 4), "average_precision": round(ap, 4)}
+    assert "fake_score >= 0.9000" in card and "temperature | 1.900" in card and "10.0 min" in card
