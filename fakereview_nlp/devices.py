@@ -240,14 +240,15 @@ def autocast_context(device: torch.device, dtype: torch.dtype) -> AbstractContex
 
     Weights stay float32 on purpose, in inference as in training (accelerate's mixed precision is
     the same autocast): autocast runs the matrix products in ``dtype``, where the time goes, and
-    keeps softmax, layer norm and the loss in float32, so served scores match the validation
-    scores the temperature and operating threshold were fitted on. Casting the weights instead
+    keeps softmax, layer norm and the loss in float32, so served scores stay closer to the float32
+    validation scores the temperature and operating threshold were fitted on. Casting the weights instead
     (``model.to(dtype)``) halves their memory (MiniLM-L6: 90 MB to 45 MB, small beside the
     activations of a large batch) but moves the scores further: on 400 op_spam reviews with the
     fine-tuned MiniLM in ``runs/single_opspam`` (AMD EPYC CPU with AVX-512-BF16, 2 shared cores),
     autocast bf16 moved P(fake) against float32 by at most 0.0083 (mean 0.0004), bf16 weights by
-    at most 0.0133 (mean 0.0006), in about the same time (126 s vs 123 s, the machine shared);
-    each flipped 1 of the 400 flags at the operating threshold
+    at most 0.0133 (mean 0.0006); each flipped 1 of the 400 flags at the operating threshold (two
+    runs, same figures; their timings on the shared machine varied too much to rank the two:
+    autocast 126 s and 239 s, bf16 weights 123 s and 153 s)
     (``python benchmarks/half_precision_weights.py runs/single_opspam ../shared/data/op_spam/op_spam.csv``).
     """
     import torch
