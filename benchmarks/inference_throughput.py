@@ -30,14 +30,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def read_texts(path: str, n: int, text_column: str) -> list[str]:
-    import pandas as pd
+    """The first ``n`` texts, read as ``fakereview classify`` reads them (fakereview_nlp.tables)."""
+    from fakereview_nlp.tables import iter_table
 
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=n)
+    frame = next(iter_table(path, chunk_rows=n))
     if text_column not in frame.columns:
         raise SystemExit(
             f"--text-column {text_column!r} is not a column of {path}; it has {list(frame.columns)}"
         )
-    return list(frame[text_column])
+    return [t if isinstance(t, str) else "" if t is None else str(t) for t in frame[text_column]]
 
 
 def build_random_model(folder: Path, texts: list[str]) -> None:

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fakereview_nlp.baseline import combined_score, tfidf_scores  # noqa: E402
 from fakereview_nlp.metrics import average_precision, threshold_metrics  # noqa: E402
+from fakereview_nlp.tables import read_table  # noqa: E402
 from fakereview_nlp.text import normalize_text  # noqa: E402
 
 Variant = Literal["word", "word+char"]
@@ -110,7 +111,8 @@ def partner_lines(rows: pd.DataFrame, variants: Sequence[Variant] = VARIANTS) ->
 def load_rows(report_dir: Path, data_path: Path) -> pd.DataFrame:
     """The report's out-of-fold predictions joined with the corpus texts on ``id``."""
     oof = pd.read_csv(report_dir / "oof_predictions.csv", dtype={"id": str, "fold": str})
-    corpus = pd.read_csv(data_path, dtype={"id": str}, keep_default_na=False)
+    corpus = read_table(data_path, columns=["id", "text"])  # as training read it (strings for CSV)
+    corpus["id"] = corpus["id"].astype(str)
     rows = oof.merge(corpus[["id", "text"]], on="id", how="left")
     if rows["text"].isna().any():
         lost = rows.loc[rows["text"].isna(), "id"].iloc[0]

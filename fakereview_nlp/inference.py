@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from fakereview_nlp.baseline import TFIDF_FILE, TfidfBaseline, combined_score
+from fakereview_nlp.calibration import apply_temperature
 from fakereview_nlp.default_model import MODEL_ENV_VAR, resolve_model
 from fakereview_nlp.labels import ID2LABEL, LabelName
 from fakereview_nlp.text import check_texts, normalize_text
@@ -346,7 +347,7 @@ class FakeReviewClassifier:
         on_cuda = self.device.type == "cuda"
         # Tensor cores want sequence lengths in multiples of 8 under half precision.
         multiple = 8 if on_cuda and self.dtype != torch.float32 else 1
-        sorted_scores: list[torch.Tensor] = []
+        sorted_logits: list[torch.Tensor] = []
         with torch.inference_mode(), autocast_context(self.device, self.dtype):
             start = 0
             while start < len(order):
@@ -368,12 +369,14 @@ class FakeReviewClassifier:
                 elif self.device.type != "cpu":
                     ids_t, mask_t = ids_t.to(self.device), mask_t.to(self.device)
                 logits = self.model(input_ids=ids_t, attention_mask=mask_t).logits.float()
-                # softmax over two classes == sigmoid of the logit margin, and cannot overflow.
-                margin = (logits[:, self.fake_id] - logits[:, self.genuine_id]) / self.temperature
-                sorted_scores.append(torch.sigmoid(margin).cpu())  # to the host at once: bounded GPU memory
-        flat = torch.cat(sorted_scores).double().numpy() if sorted_scores else np.empty(0)
+                # (genuine, fake) columns to the host at once: bounded GPU memory
+                sorted_logits.append(logits[:, [self.genuine_id, self.fake_id]].cpu())
+        flat = torch.cat(sorted_logits).numpy() if sorted_logits else np.empty((0, 2))
         scores = np.empty(len(seqs), dtype=np.float64)
-        scores[order] = flat
+        # The package's one softmax, rounded to float32: the logits are float32, and the digits
+        # past that resolution change with batch composition (matrix-product blocking), not
+        # with the review.
+        scores[order] = apply_temperature(flat, self.temperature).astype(np.float32)
         return scores
 
 

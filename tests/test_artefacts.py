@@ -12,11 +12,13 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from fakereview_nlp import corpora
+from fakereview_nlp.calibration import apply_temperature
 from tests.test_corpora import OP_SPAM_FILES, _FakeResponse, make_op_spam_zip
 from tests.test_train import tiny_raw
 from training.config import TrainConfig, config_from_dict
@@ -64,7 +66,11 @@ def test_training_output_is_written_atomically_with_umask_modes(
     reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path, umask_022: int, replaced: list[Path]
 ) -> None:
     out = tmp_path / "model"
-    run(_combined(reviews_csv, out, tokenizer_dir))
+    result = run(_combined(reviews_csv, out, tokenizer_dir))
+    # the uncalibrated score is the package's one softmax (calibration.apply_temperature)
+    logits = result.val_predictions[["logit_genuine", "logit_fake"]].to_numpy()
+    uncalibrated = result.val_predictions["transformer_score_uncalibrated"].to_numpy()
+    np.testing.assert_array_equal(uncalibrated, apply_temperature(logits, 1.0))
     files = {p.name: p for p in out.iterdir()}
     assert set(files) >= TRAINING_ARTEFACTS
     modes = {name: oct(_mode(path)) for name, path in files.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ TEXTS = ["Best hotel ever!!! Amazing!!!", "Clean room, slow lift, friendly staff
 
 
 @pytest.fixture()
-def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
+def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Iterator[Path]:
     fakereview_nlp.clear_cache()
     yield Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
     fakereview_nlp.clear_cache()

@@ -157,7 +157,7 @@ def test_op_spam_errors(tmp_path: Path) -> None:
 
     rows = pd.read_csv(make_op_spam_csv(tmp_path), dtype=str).to_dict("records")
     rows[0]["label"] = "spam"
-    with pytest.raises(ValueError, match=r"unexpected label values 'spam' \(1\).*'deceptive', 'truthful'"):
+    with pytest.raises(ValueError, match=r"label values 'spam' \(1\).*'deceptive', 'truthful'"):
         import_op_spam(write_csv(tmp_path / "bad_label.csv", rows))
 
     with pytest.raises(FileNotFoundError, match=r"does not exist"):
@@ -241,7 +241,7 @@ def test_fake_reviews_cg_errors(tmp_path: Path) -> None:
         import_fake_reviews_cg(write_csv(tmp_path / "other.csv", [{"review": "Nice.", "is_fake": "0"}]))
     rows = [dict(r) for r in CG_ROWS]
     rows[3]["label"] = "HUMAN"
-    with pytest.raises(ValueError, match=r"unexpected label values 'HUMAN' \(1\).*\['CG', 'OR'\]"):
+    with pytest.raises(ValueError, match=r"label values 'HUMAN' \(1\).*\['CG', 'OR'\]"):
         import_fake_reviews_cg(write_csv(tmp_path / "bad.csv", rows))
     archive_path = tmp_path / "two.zip"
     with zipfile.ZipFile(archive_path, "w") as archive:
@@ -452,11 +452,23 @@ def test_cli_prepare(
     assert not (tmp_path / "cg.csv").exists()
 
 
-def test_prepare_registered_in_fakereview_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cli = pytest.importorskip("fakereview_nlp.cli")  # the lead's dispatcher, committed separately
-    # Only this module's subcommand: the others may not be importable in every checkout.
-    monkeypatch.setattr(cli, "SUBCOMMANDS", (("fakereview_nlp.corpora", "add_prepare_parser"),))
+def test_prepare_registered_in_fakereview_cli(tmp_path: Path) -> None:
+    from fakereview_nlp import cli  # the real registry, every subcommand imported as `fakereview` does
+
+    assert ("fakereview_nlp.corpora", "add_prepare_parser") in cli.SUBCOMMANDS
     out = tmp_path / "amazon.csv"
     source = make_amazon_tsv(tmp_path)
     assert cli.main(["prepare", "amazon_labeled", "--source", str(source), "-o", str(out)]) == 0
     assert len(pd.read_csv(out, dtype=str)) == len(AMAZON_LINES)
+
+
+def test_malformed_csv_source_is_an_error_naming_the_file_and_line(tmp_path: Path) -> None:
+    # the CSV rule of fakereview_nlp.tables, as in training and classify: a row wider than the
+    # header is an error, not a silently shifted row
+    source = tmp_path / "fake_reviews.csv"
+    source.write_text(
+        "category,rating,label,text_\nHome,5.0,CG,Great product\nHome,1.0,OR,Broke, after a day,extra\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match=r"fake_reviews\.csv.*line 3"):
+        import_fake_reviews_cg(source)

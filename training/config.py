@@ -217,7 +217,8 @@ class TrainingConfig:
     max_steps: int = 0
     log_every_steps: int = 10
     tracker: Literal["none", "tensorboard"] = "none"
-    #: torch threads per process; 0 = torch's default.
+    #: torch threads per process; 0 = the CPUs this process may use (affinity mask, cgroup quota)
+    #: divided by the processes launched on this machine.
     num_threads: int = 0
 
     def __post_init__(self) -> None:

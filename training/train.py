@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
 
+from fakereview_nlp.calibration import apply_temperature
 from fakereview_nlp.data import grouped_split, load_reviews, log_split, split_by_column, stratified_subsample
 from fakereview_nlp.files import atomic_path, atomic_write_text
 from fakereview_nlp.modeling import build_random_classifier, load_pretrained_classifier, load_tokenizer
@@ -262,13 +263,6 @@ def validation_metrics(labels: np.ndarray, scores: np.ndarray, process_index: in
     return {k: float(v) for k, v in result.items()}
 
 
-def softmax_fake(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = logits / temperature
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e[:, 1] / e.sum(axis=1)
-
-
 # ----------------------------------------------------------------------------- run
 
 
@@ -340,8 +334,7 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
     )
     _setup_logging(accelerator)
     check_output_dir(final, overwrite=cfg.output.overwrite)
-    if t.num_threads:
-        torch.set_num_threads(t.num_threads)
+    torch.set_num_threads(t.num_threads or default_num_threads())
     set_seed(t.seed)
     logger.info(
         "world size %d (%s), device %s, mixed precision %s",
@@ -388,7 +381,7 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
 
     def validate() -> None:
         out = evaluate(accelerator, model, val_dl, len(val_ds))
-        scores = softmax_fake(out.logits)
+        scores = apply_temperature(out.logits, 1.0)
         metrics = {"epoch": state.step.epoch, "step": state.step.global_step, "eval_loss": out.loss}
         metrics.update(validation_metrics(out.labels, scores, accelerator.process_index))
         state.history.append(metrics)
@@ -479,6 +472,19 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
     return result
 
 
+def default_num_threads() -> int:
+    """torch threads for one training process: the CPUs it may use, shared by this machine's processes.
+
+    :func:`fakereview_nlp.devices.available_cpus` honours the affinity mask and a cgroup quota;
+    ``LOCAL_WORLD_SIZE`` (set by ``accelerate launch`` / ``torchrun``) splits them so that two
+    processes on a 2-CPU box do not each start 2 threads.
+    """
+    from fakereview_nlp.devices import available_cpus
+
+    local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE") or 1))
+    return max(1, available_cpus() // local)
+
+
 def _cpu_processes_launched() -> bool:
     """True when a launcher started several processes on a machine without a GPU.
 
@@ -533,14 +539,14 @@ def _write_output(
     work: Path,
     started: float,
 ) -> TrainResult:
-    from fakereview_nlp.calibration import apply_temperature, fit_temperature, save_calibration
+    from fakereview_nlp.calibration import fit_temperature, save_calibration
     from fakereview_nlp.metrics import expected_calibration_error
     from fakereview_nlp.operating_points import compute_operating_points, save_operating_points
 
     best_dir = best_folder(work, state.best_step)
     saved = np.load(best_dir / "val_logits.npz")
     logits, labels = saved["logits"], saved["labels"]
-    raw_scores = softmax_fake(logits)
+    raw_scores = apply_temperature(logits, 1.0)
     temperature = fit_temperature(logits, labels) if cfg.evaluation.calibrate else 1.0
     scores = apply_temperature(logits, temperature)
     predictions = pd.DataFrame(
