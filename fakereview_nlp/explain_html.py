@@ -206,15 +206,15 @@ def explain_command(args: argparse.Namespace) -> int:
         return fail(f"--limit must be >= 0 and --top-k >= 1, got --limit {args.limit} --top-k {args.top_k}")
     if not Path(args.input).is_file():
         return fail(f"input file {args.input!r} does not exist")
-    table = read_table(args.input)
+    table = read_table(args.input)  # a DataFrame, read by fakereview_nlp.tables as classify reads it
     for flag, column in (("--text-column", args.text_column), ("--id-column", args.id_column)):
-        if column is not None and column not in table.column_names:
+        if column is not None and column not in table.columns:
             return fail(
-                f"{flag} {column!r} is not a column of {args.input!r}; its columns are {table.column_names}"
+                f"{flag} {column!r} is not a column of {args.input!r}; its columns are {list(table.columns)}"
             )
     n_rows = len(table)
     if args.limit and n_rows > args.limit:
-        table = table.select(range(args.limit))
+        table = table.iloc[: args.limit]
     texts = ["" if t is None else str(t) for t in table[args.text_column]]
     ids = (
         [str(v) for v in table[args.id_column]] if args.id_column else [str(i + 1) for i in range(len(texts))]
