@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from fakereview_nlp.backends import BackendName
 from fakereview_nlp.baseline import TFIDF_FILE, TfidfBaseline, combined_score
 from fakereview_nlp.default_model import MODEL_ENV_VAR, resolve_model
 from fakereview_nlp.labels import ID2LABEL, LabelName
@@ -120,6 +121,9 @@ class FakeReviewClassifier:
         source (`str`, *optional*): where the model came from, for messages.
         tfidf (`TfidfBaseline`, *optional*): a fitted TF-IDF model; the score becomes the mean
             of both models' P(fake). ``from_pretrained`` passes the one saved with the model.
+        backend (`str`, defaults to `"torch"`): the runtime for the logits, see
+            :mod:`fakereview_nlp.backends`; anything but ``"torch"`` needs ``model_dir``.
+        model_dir (path, *optional*): the folder the model was loaded from (keys the runtime cache).
 
     Example::
 
@@ -140,7 +144,10 @@ class FakeReviewClassifier:
         token_budget: int | None = None,
         source: str | None = None,
         tfidf: TfidfBaseline | None = None,
+        backend: BackendName = "torch",
+        model_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        from fakereview_nlp.backends import check_backend, openvino_logits_fn, select_backend
         from fakereview_nlp.devices import resolve_device, resolve_dtype
 
         if not (isinstance(temperature, int | float) and math.isfinite(temperature) and temperature > 0):
@@ -162,12 +169,26 @@ class FakeReviewClassifier:
         pad = getattr(tokenizer, "pad_token_id", None)
         self.pad_token_id = 0 if pad is None else int(pad)
         self.tfidf = tfidf
+        self.backend = select_backend(
+            check_backend(backend),
+            device_type=self.device.type,
+            dtype_forced=dtype not in (None, "auto"),
+            model_dir=model_dir,
+        )
+        # None: the torch model computes the logits; else a runtime fed the same padded batches.
+        self._logits_fn = None
+        if self.backend != "torch":
+            import torch
+
+            self._logits_fn = openvino_logits_fn(
+                model_dir, self.model, bf16=self.dtype == torch.bfloat16, int8=self.backend == "openvino-int8"
+            )
 
     def __repr__(self) -> str:
         return (
             f"FakeReviewClassifier(source={self.source!r}, device={str(self.device)!r}, "
             f"dtype={str(self.dtype).removeprefix('torch.')!r}, max_length={self.max_length}, "
-            f"temperature={self.temperature:g}, threshold={self.threshold:g}"
+            f"temperature={self.temperature:g}, threshold={self.threshold:g}, backend={self.backend!r}"
             f"{', tfidf=True' if self.tfidf is not None else ''})"
         )
 
@@ -179,6 +200,7 @@ class FakeReviewClassifier:
         dtype: str | torch.dtype | None = None,
         *,
         token_budget: int | None = None,
+        backend: BackendName = "auto",
     ) -> FakeReviewClassifier:
         """Load a model directory written by training (or a Hub repo with the same files).
 
@@ -194,6 +216,9 @@ class FakeReviewClassifier:
             dtype (`str`, *optional*): ``None`` picks bf16 where the hardware runs it natively,
                 else float32; ``"float32"`` forces full precision.
             token_budget (`int`, *optional*): rows x padded tokens per forward pass.
+            backend (`str`, defaults to `"auto"`): ``"torch"``, ``"openvino"``,
+                ``"openvino-int8"`` or ``"auto"`` (OpenVINO on the CPU when installed, int8 only
+                where an accepted int8 model exists); see :mod:`fakereview_nlp.backends`.
 
         Raises:
             `FileNotFoundError` / `ValueError`: a missing or corrupt file, named in the message.
@@ -244,6 +269,8 @@ class FakeReviewClassifier:
             token_budget=token_budget,
             source=str(path_or_hub_id),
             tfidf=tfidf,
+            backend=backend,
+            model_dir=folder,
         )
 
     def classify(
@@ -350,6 +377,8 @@ class FakeReviewClassifier:
         on_cuda = self.device.type == "cuda"
         # Tensor cores want sequence lengths in multiples of 8 under half precision.
         multiple = 8 if on_cuda and self.dtype != torch.float32 else 1
+        if self._logits_fn is not None:
+            multiple = 8  # fewer distinct shapes for the runtime to prepare kernels for
         sorted_scores: list[torch.Tensor] = []
         with torch.inference_mode(), autocast_context(self.device, self.dtype):
             start = 0
@@ -371,7 +400,10 @@ class FakeReviewClassifier:
                     mask_t = mask_t.pin_memory().to(self.device, non_blocking=True)
                 elif self.device.type != "cpu":
                     ids_t, mask_t = ids_t.to(self.device), mask_t.to(self.device)
-                logits = self.model(input_ids=ids_t, attention_mask=mask_t).logits.float()
+                if self._logits_fn is not None:
+                    logits = torch.from_numpy(self._logits_fn(input_ids, attention))
+                else:
+                    logits = self.model(input_ids=ids_t, attention_mask=mask_t).logits.float()
                 # softmax over two classes == sigmoid of the logit margin, and cannot overflow.
                 margin = (logits[:, self.fake_id] - logits[:, self.genuine_id]) / self.temperature
                 sorted_scores.append(torch.sigmoid(margin).cpu())  # to the host at once: bounded GPU memory
@@ -389,6 +421,7 @@ def classify(
     dtype: str | None = None,
     batch_size: int | None = None,
     long_text: LongTextMode = "truncate",
+    backend: BackendName = "auto",
 ) -> list[ReviewVerdict]:
     """Classify reviews with a cached :class:`FakeReviewClassifier`.
 
@@ -398,8 +431,8 @@ def classify(
             ``$FAKEREVIEW_MODEL``, else the installed reference model
             (:func:`fakereview_nlp.default_model_path`), else raises ``FileNotFoundError``
             saying how to get one.
-        device, dtype: as :meth:`FakeReviewClassifier.from_pretrained`. One classifier is
-            loaded and kept per ``(model, device, dtype)``.
+        device, dtype, backend: as :meth:`FakeReviewClassifier.from_pretrained`. One classifier
+            is loaded and kept per ``(model, device, dtype, backend)``.
         batch_size, long_text: as :meth:`FakeReviewClassifier.classify`.
 
     Returns:
@@ -417,13 +450,15 @@ def classify(
     name = resolve_model(model)
     if Path(name).expanduser().is_dir():  # one cache entry per folder, however it is spelled
         name = str(Path(name).expanduser().resolve())
-    classifier = _cached_classifier(name, device, dtype)
+    classifier = _cached_classifier(name, device, dtype, backend)
     return classifier.classify(items, batch_size, long_text=long_text)
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_classifier(name: str, device: str | None, dtype: str | None) -> FakeReviewClassifier:
-    return FakeReviewClassifier.from_pretrained(name, device=device, dtype=dtype)
+def _cached_classifier(
+    name: str, device: str | None, dtype: str | None, backend: BackendName = "auto"
+) -> FakeReviewClassifier:
+    return FakeReviewClassifier.from_pretrained(name, device=device, dtype=dtype, backend=backend)
 
 
 def _fetch_model_dir(path_or_hub_id: str | os.PathLike[str]) -> Path:
