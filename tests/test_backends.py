@@ -265,3 +265,21 @@ def test_build_int8_saves_only_what_it_accepted(model_copy: Path, monkeypatch: p
 def test_build_int8_refuses_empty_lists(tiny_model_dir: Path) -> None:
     with pytest.raises(ValueError, match=r"needs calibration and held-out reviews, got 0 and 5"):
         backends.build_int8(tiny_model_dir, [], TEXTS)
+
+
+def test_module_classify_passes_the_backend_on(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fakereview_nlp.inference import _cached_classifier, classify
+
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    _cached_classifier.cache_clear()
+    with pytest.raises(ValueError, match=r"backend 'openvino' needs OpenVINO, which is not installed"):
+        classify(TEXTS, model=str(tiny_model_dir), device="cpu", backend="openvino")
+    verdicts = classify(TEXTS, model=str(tiny_model_dir), device="cpu", backend="torch")
+    assert [v.fake_score for v in verdicts] == pytest.approx(
+        list(
+            FakeReviewClassifier.from_pretrained(tiny_model_dir, device="cpu", backend="torch").predict_proba(
+                TEXTS
+            )
+        )
+    )
+    _cached_classifier.cache_clear()
