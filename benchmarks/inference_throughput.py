@@ -321,6 +321,7 @@ def main() -> None:
     parser.add_argument("--calibration", type=int, default=300, help="reviews that calibrate each int8 model")
     parser.add_argument("--no-int8", action="store_true", help="skip the int8 backend")
     parser.add_argument("--skip-speed", action="store_true", help="only the agreement part")
+    parser.add_argument("--threads", type=int, default=0, help="torch/OpenVINO threads (0: torch's default)")
     parser.add_argument(
         "--out", default="reports/inference_throughput", help="folder for the JSON and Markdown"
     )
@@ -336,6 +337,10 @@ def main() -> None:
     from fakereview_nlp.backends import CACHE_ENV_VAR, openvino_available
     from fakereview_nlp.devices import cpu_supports_bf16
 
+    if args.threads:
+        # On an oversubscribed machine, two spinning threads per process stall each other; one
+        # thread for every setting (OpenVINO follows torch's setting) keeps the ratios fair.
+        torch.set_num_threads(args.threads)
     cpu = cpu_description()
     native_bf16 = cpu_supports_bf16()
     load_before = load_average()

@@ -238,12 +238,15 @@ def openvino_logits_fn(
 
 def _compiled_fn(ov_model: Any, *, bf16: bool) -> LogitsFn:
     import openvino as ov
+    import torch
 
-    compiled = ov.Core().compile_model(
-        ov_model,
-        "CPU",
-        {"INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32", "PERFORMANCE_HINT": "LATENCY"},
-    )
+    # As many threads as torch is set to use, so torch.set_num_threads() governs both runtimes.
+    settings = {
+        "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_NUM_THREADS": torch.get_num_threads(),
+    }
+    compiled = ov.Core().compile_model(ov_model, "CPU", settings)
     request = compiled.create_infer_request()
 
     def run(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
