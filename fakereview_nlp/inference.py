@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from fakereview_nlp.backends import BackendName
 from fakereview_nlp.baseline import TFIDF_FILE, TfidfBaseline, combined_score
 from fakereview_nlp.calibration import apply_temperature
 from fakereview_nlp.default_model import MODEL_ENV_VAR, resolve_model
@@ -106,6 +107,9 @@ class FakeReviewClassifier:
         source (`str`, *optional*): where the model came from, for messages.
         tfidf (`TfidfBaseline`, *optional*): a fitted TF-IDF model; the score becomes the mean
             of both models' P(fake). ``from_pretrained`` passes the one saved with the model.
+        backend (`str`, defaults to `"torch"`): the runtime for the logits, see
+            :mod:`fakereview_nlp.backends`; anything but ``"torch"`` needs ``model_dir``.
+        model_dir (path, *optional*): the folder the model was loaded from (keys the runtime cache).
 
     Example::
 
@@ -126,7 +130,10 @@ class FakeReviewClassifier:
         token_budget: int | None = None,
         source: str | None = None,
         tfidf: TfidfBaseline | None = None,
+        backend: BackendName = "torch",
+        model_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        from fakereview_nlp.backends import check_backend, openvino_logits_fn, select_backend
         from fakereview_nlp.devices import resolve_device, resolve_dtype
 
         if not (isinstance(temperature, int | float) and math.isfinite(temperature) and temperature > 0):
@@ -148,12 +155,26 @@ class FakeReviewClassifier:
         pad = getattr(tokenizer, "pad_token_id", None)
         self.pad_token_id = 0 if pad is None else int(pad)
         self.tfidf = tfidf
+        self.backend = select_backend(
+            check_backend(backend),
+            device_type=self.device.type,
+            dtype_forced=dtype not in (None, "auto"),
+            model_dir=model_dir,
+        )
+        # None: the torch model computes the logits; else a runtime fed the same padded batches.
+        self._logits_fn = None
+        if self.backend != "torch":
+            import torch
+
+            self._logits_fn = openvino_logits_fn(
+                model_dir, self.model, bf16=self.dtype == torch.bfloat16, int8=self.backend == "openvino-int8"
+            )
 
     def __repr__(self) -> str:
         return (
             f"FakeReviewClassifier(source={self.source!r}, device={str(self.device)!r}, "
             f"dtype={str(self.dtype).removeprefix('torch.')!r}, max_length={self.max_length}, "
-            f"temperature={self.temperature:g}, threshold={self.threshold:g}"
+            f"temperature={self.temperature:g}, threshold={self.threshold:g}, backend={self.backend!r}"
             f"{', tfidf=True' if self.tfidf is not None else ''})"
         )
 
@@ -165,6 +186,7 @@ class FakeReviewClassifier:
         dtype: str | torch.dtype | None = None,
         *,
         token_budget: int | None = None,
+        backend: BackendName = "auto",
     ) -> FakeReviewClassifier:
         """Load a model directory written by training (or a Hub repo with the same files).
 
@@ -180,6 +202,9 @@ class FakeReviewClassifier:
             dtype (`str`, *optional*): ``None`` picks bf16 where the hardware runs it natively,
                 else float32; ``"float32"`` forces full precision.
             token_budget (`int`, *optional*): rows x padded tokens per forward pass.
+            backend (`str`, defaults to `"auto"`): ``"torch"``, ``"openvino"``,
+                ``"openvino-int8"`` or ``"auto"`` (OpenVINO on the CPU when installed, int8 only
+                where an accepted int8 model exists); see :mod:`fakereview_nlp.backends`.
 
         Raises:
             `FileNotFoundError` / `ValueError`: a missing or corrupt file, named in the message.
@@ -230,6 +255,8 @@ class FakeReviewClassifier:
             token_budget=token_budget,
             source=str(path_or_hub_id),
             tfidf=tfidf,
+            backend=backend,
+            model_dir=folder,
         )
 
     def classify(
@@ -347,6 +374,8 @@ class FakeReviewClassifier:
         on_cuda = self.device.type == "cuda"
         # Tensor cores want sequence lengths in multiples of 8 under half precision.
         multiple = 8 if on_cuda and self.dtype != torch.float32 else 1
+        if self._logits_fn is not None:
+            multiple = 8  # fewer distinct shapes for the runtime to prepare kernels for
         sorted_logits: list[torch.Tensor] = []
         with torch.inference_mode(), autocast_context(self.device, self.dtype):
             start = 0
@@ -368,7 +397,10 @@ class FakeReviewClassifier:
                     mask_t = mask_t.pin_memory().to(self.device, non_blocking=True)
                 elif self.device.type != "cpu":
                     ids_t, mask_t = ids_t.to(self.device), mask_t.to(self.device)
-                logits = self.model(input_ids=ids_t, attention_mask=mask_t).logits.float()
+                if self._logits_fn is not None:
+                    logits = torch.from_numpy(self._logits_fn(input_ids, attention)).float()
+                else:
+                    logits = self.model(input_ids=ids_t, attention_mask=mask_t).logits.float()
                 # (genuine, fake) columns to the host at once: bounded GPU memory
                 sorted_logits.append(logits[:, [self.genuine_id, self.fake_id]].cpu())
         flat = torch.cat(sorted_logits).numpy() if sorted_logits else np.empty((0, 2))
@@ -388,6 +420,7 @@ def classify(
     dtype: str | None = None,
     batch_size: int | None = None,
     long_text: LongTextMode = "truncate",
+    backend: BackendName = "auto",
 ) -> list[ReviewVerdict]:
     """Classify reviews with a cached :class:`FakeReviewClassifier`.
 
@@ -397,9 +430,9 @@ def classify(
             ``$FAKEREVIEW_MODEL``, else the installed reference model
             (:func:`fakereview_nlp.default_model_path`), else raises ``FileNotFoundError``
             saying how to get one.
-        device, dtype: as :meth:`FakeReviewClassifier.from_pretrained`. One classifier is
-            loaded and kept per ``(model, device, dtype)``, and loaded again when the model
-            directory's files change; :func:`clear_cache` forgets them all.
+        device, dtype, backend: as :meth:`FakeReviewClassifier.from_pretrained`. One classifier
+            is loaded and kept per ``(model, device, dtype, backend)``, and loaded again when the
+            model directory's files change; :func:`clear_cache` forgets them all.
         batch_size, long_text: as :meth:`FakeReviewClassifier.classify`.
 
     Returns:
@@ -417,12 +450,12 @@ def classify(
     name = resolve_model(model)
     if Path(name).expanduser().is_dir():  # one cache entry per folder, however it is spelled
         name = str(Path(name).expanduser().resolve())
-    classifier = _cached_classifier(name, device, dtype)
+    classifier = _cached_classifier(name, device, dtype, backend)
     return classifier.classify(items, batch_size, long_text=long_text)
 
 
 #: Classifiers loaded by :func:`classify`, most recently used last: key -> (files stamp, classifier).
-_CACHE: OrderedDict[tuple[str, str | None, str | None], tuple[object, FakeReviewClassifier]] = OrderedDict()
+_CACHE: OrderedDict[tuple[str, str | None, str | None, str], tuple[object, FakeReviewClassifier]] = OrderedDict()
 _CACHE_SIZE = 4
 _CACHE_LOCK = threading.Lock()
 #: Files whose change means the directory now holds another model (a retrain into the same
@@ -457,8 +490,10 @@ def _files_stamp(name: str) -> object:
     return tuple(stamp)
 
 
-def _cached_classifier(name: str, device: str | None, dtype: str | None) -> FakeReviewClassifier:
-    key = (name, device, dtype)
+def _cached_classifier(
+    name: str, device: str | None, dtype: str | None, backend: BackendName = "auto"
+) -> FakeReviewClassifier:
+    key = (name, device, dtype, backend)
     # Taken before loading: a file rewritten while the model loads is seen on the next call.
     stamp = _files_stamp(name)
     with _CACHE_LOCK:
@@ -467,7 +502,7 @@ def _cached_classifier(name: str, device: str | None, dtype: str | None) -> Fake
             _CACHE.move_to_end(key)
             return hit[1]
         _CACHE.pop(key, None)  # a stale model is not kept alive beside its replacement
-    classifier = FakeReviewClassifier.from_pretrained(name, device=device, dtype=dtype)
+    classifier = FakeReviewClassifier.from_pretrained(name, device=device, dtype=dtype, backend=backend)
     with _CACHE_LOCK:
         _CACHE[key] = (stamp, classifier)
         _CACHE.move_to_end(key)

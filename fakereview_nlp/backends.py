@@ -1,0 +1,432 @@
+"""Runtimes that compute a classifier's logits: :func:`select_backend`, :func:`build_int8`, :func:`agreement`.
+
+:class:`~fakereview_nlp.inference.FakeReviewClassifier` tokenises, sorts and batches reviews
+itself; a backend only turns one padded batch (``input_ids``, ``attention_mask``) into logits.
+
+* ``"torch"``: the PyTorch model as loaded (autocast in half precision). Always available.
+* ``"openvino"``: the model converted once with ``openvino.convert_model`` and run by the
+  OpenVINO CPU plugin, in bf16 where the CPU multiplies bf16 natively (``dtype`` bfloat16) and
+  f32 otherwise. Needs the ``openvino`` extra.
+* ``"openvino-int8"``: the OpenVINO model with int8 weights and activations from NNCF, calibrated
+  on in-domain reviews. It exists only after :func:`build_int8` has measured its agreement with
+  float32 torch on held-out reviews and accepted it (>= 99.5 % of labels at 0.5 **and** of flags at
+  the model's operating threshold by default).
+* ``"auto"`` (the default of ``from_pretrained``): on the CPU, ``"openvino-int8"`` when an
+  accepted int8 model exists for these weights and ``dtype`` is left to the default, else
+  ``"openvino"`` when OpenVINO is installed, else ``"torch"``. On CUDA and MPS: ``"torch"``.
+
+Converted models are cached under :func:`cache_dir` (``$FAKEREVIEW_CACHE``, else
+``$XDG_CACHE_HOME/fakereview_nlp``, else ``~/.cache/fakereview_nlp``) in a folder named by the
+SHA-256 of ``model.safetensors``, so changed weights get a new conversion and a read-only model
+folder still works. An int8 model may also sit in the model folder itself
+(``openvino_int8/``, written by ``build_int8(..., into_model_dir=True)``), where it is used only
+if its recorded weight hash matches.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+BackendName = Literal["auto", "torch", "openvino", "openvino-int8"]
+BACKENDS: tuple[str, ...] = ("auto", "torch", "openvino", "openvino-int8")
+
+#: Label and flag agreement an int8 model needs with float32 torch to be accepted.
+MIN_AGREEMENT = 0.995
+CACHE_ENV_VAR = "FAKEREVIEW_CACHE"
+INT8_DIR = "openvino_int8"
+_WEIGHTS = "model.safetensors"
+_ACCEPT_FILE = "agreement.json"
+
+#: A batch of padded token ids and mask, both int64 of shape (rows, width), to float32 logits.
+LogitsFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How often a candidate's verdicts match a reference's on the same reviews.
+
+    Attributes:
+        n (`int`): reviews compared.
+        label (`float`): share with the same label (``score >= 0.5``).
+        flagged (`float`): share with the same flag (``score >= threshold``).
+        threshold (`float`): the operating threshold used for ``flagged``.
+        max_abs_diff (`float`): the largest change of one P(fake).
+    """
+
+    n: int
+    label: float
+    flagged: float
+    threshold: float
+    max_abs_diff: float
+
+    def accepted(self, minimum: float = MIN_AGREEMENT) -> bool:
+        """Whether both ``label`` and ``flagged`` reach ``minimum``."""
+        return self.n > 0 and self.label >= minimum and self.flagged >= minimum
+
+
+def agreement(reference: Sequence[float], candidate: Sequence[float], threshold: float = 0.5) -> Agreement:
+    """Label (at 0.5) and flag (at ``threshold``) agreement of two score vectors.
+
+    Args:
+        reference (`Sequence[float]`): P(fake) from the trusted path (float32 torch).
+        candidate (`Sequence[float]`): P(fake) from the path under test, same reviews and order.
+        threshold (`float`, defaults to `0.5`): the operating threshold for ``flagged``.
+
+    Returns:
+        :class:`Agreement`.
+
+    Example::
+
+        >>> agreement([0.1, 0.6, 0.97], [0.2, 0.4, 0.96], threshold=0.95)
+        Agreement(n=3, label=0.6666666666666666, flagged=1.0, threshold=0.95, max_abs_diff=0.2)
+    """
+    ref = np.asarray(reference, dtype=np.float64)
+    cand = np.asarray(candidate, dtype=np.float64)
+    if ref.shape != cand.shape or ref.ndim != 1:
+        raise ValueError(
+            f"reference and candidate must be 1-D score vectors of the same length, got shapes "
+            f"{ref.shape} and {cand.shape}; score the same reviews in the same order"
+        )
+    if ref.size == 0:
+        return Agreement(0, float("nan"), float("nan"), float(threshold), float("nan"))
+    return Agreement(
+        n=int(ref.size),
+        label=float(((ref >= 0.5) == (cand >= 0.5)).mean()),
+        flagged=float(((ref >= threshold) == (cand >= threshold)).mean()),
+        threshold=float(threshold),
+        max_abs_diff=round(float(np.abs(ref - cand).max()), 6),
+    )
+
+
+def openvino_available() -> bool:
+    """Whether the optional OpenVINO runtime imports."""
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def cache_dir() -> Path:
+    """Root of the conversion cache (see the module docstring for the order of the rules)."""
+    if os.environ.get(CACHE_ENV_VAR):
+        return Path(os.environ[CACHE_ENV_VAR]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "fakereview_nlp"
+
+
+def weights_hash(model_dir: str | os.PathLike[str]) -> str:
+    """SHA-256 (hex) of ``model.safetensors``: the cache key, so new weights mean a new conversion."""
+    path = (Path(model_dir) / _WEIGHTS).resolve()
+    stat = path.stat()
+    return _file_sha256(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    # size and mtime are part of the key so a rewritten file is hashed again, not served stale.
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_backend(backend: object) -> str:
+    """``backend`` if it is a known name, else a ``ValueError`` listing them."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend {backend!r} is not supported; expected one of {list(BACKENDS)}")
+    return str(backend)
+
+
+def select_backend(
+    backend: str,
+    *,
+    device_type: str,
+    dtype_forced: bool,
+    model_dir: str | os.PathLike[str] | None,
+) -> str:
+    """The backend a classifier will use: ``backend`` itself, or what ``"auto"`` resolves to.
+
+    Args:
+        backend (`str`): one of :data:`BACKENDS`.
+        device_type (`str`): ``"cpu"``, ``"cuda"`` or ``"mps"``.
+        dtype_forced (`bool`): whether the caller asked for a dtype; ``"auto"`` then keeps that
+            precision instead of switching to int8.
+        model_dir (path, *optional*): the model folder; OpenVINO needs one (it caches by its weights).
+
+    Raises:
+        `ValueError`: an unknown name, OpenVINO forced without the package, on a non-CPU device
+            or without a model folder, or ``"openvino-int8"`` forced with no accepted int8 model.
+    """
+    check_backend(backend)
+    if backend == "torch":
+        return "torch"
+    if backend == "auto":
+        if device_type != "cpu" or model_dir is None or not openvino_available():
+            return "torch"
+        if not dtype_forced and find_int8(model_dir) is not None:
+            return "openvino-int8"
+        return "openvino"
+    if device_type != "cpu":
+        raise ValueError(
+            f"backend {backend!r} runs on the CPU only, got device {device_type!r}; use backend='torch'"
+        )
+    if model_dir is None:
+        raise ValueError(
+            f"backend {backend!r} needs a model folder (load with from_pretrained); use backend='torch'"
+        )
+    if not openvino_available():
+        raise ValueError(
+            f"backend {backend!r} needs OpenVINO, which is not installed; "
+            "pip install 'fakereview-nlp[openvino]' or use backend='torch'"
+        )
+    if backend == "openvino-int8" and find_int8(model_dir) is None:
+        raise ValueError(
+            f"backend 'openvino-int8' needs an accepted int8 model for {model_dir}, and there is none; "
+            "build one with fakereview_nlp.backends.build_int8(model_dir, calibration_texts, heldout_texts)"
+        )
+    return backend
+
+
+def find_int8(model_dir: str | os.PathLike[str]) -> Path | None:
+    """The folder of an accepted int8 model for these weights (model folder first, then cache), or ``None``."""
+    sha = weights_hash(model_dir)
+    for folder in (Path(model_dir) / INT8_DIR, cache_dir() / sha[:16] / "int8"):
+        meta = _read_json(folder / _ACCEPT_FILE)
+        if meta.get("weights_sha256") == sha and meta.get("accepted") and (folder / "model.xml").is_file():
+            return folder
+    return None
+
+
+def openvino_logits_fn(
+    model_dir: str | os.PathLike[str], torch_model: Any, *, bf16: bool, int8: bool
+) -> LogitsFn:
+    """A :data:`LogitsFn` running the model with OpenVINO (converted once, then read from the cache).
+
+    Args:
+        model_dir (path): the model folder (its weights key the cache).
+        torch_model (`PreTrainedModel`): the float32 model, converted when no cached copy exists.
+        bf16 (`bool`): run in bf16 (``INFERENCE_PRECISION_HINT``), else f32. Ignored for int8,
+            which runs with the f32 hint it was accepted with.
+        int8 (`bool`): use the accepted int8 model (:func:`find_int8`) instead of the float one.
+    """
+    import openvino as ov
+
+    if int8:
+        folder = find_int8(model_dir)
+        if folder is None:
+            raise ValueError(f"no accepted int8 model for {model_dir}; build one with build_int8()")
+        return _compiled_fn(ov.Core().read_model(folder / "model.xml"), bf16=False)
+    return _compiled_fn(_float_ir(model_dir, torch_model), bf16=bf16)
+
+
+def _compiled_fn(ov_model: Any, *, bf16: bool) -> LogitsFn:
+    import openvino as ov
+    import torch
+
+    # As many threads as torch is set to use, so torch.set_num_threads() governs both runtimes.
+    settings = {
+        "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_NUM_THREADS": torch.get_num_threads(),
+    }
+    compiled = ov.Core().compile_model(ov_model, "CPU", settings)
+    request = compiled.create_infer_request()
+
+    def run(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        out = request.infer({"input_ids": input_ids, "attention_mask": attention_mask})
+        return np.array(out[0], dtype=np.float32)  # a copy: the request reuses its output buffer
+
+    return run
+
+
+def build_int8(
+    model_dir: str | os.PathLike[str],
+    calibration_texts: Sequence[str],
+    heldout_texts: Sequence[str],
+    *,
+    min_agreement: float = MIN_AGREEMENT,
+    into_model_dir: bool = False,
+) -> Agreement:
+    """Quantise a model to int8 with NNCF, measure it against float32 torch, and keep it if it agrees.
+
+    The int8 model is calibrated on ``calibration_texts`` (a few hundred in-domain reviews) and
+    scored against float32 torch on ``heldout_texts`` (reviews the model was not trained on),
+    through the classifier's own batching, temperature and threshold. It is saved, with its
+    agreement, only when both label and flag agreement reach ``min_agreement``.
+
+    Args:
+        model_dir (path): a model folder written by training.
+        calibration_texts (`Sequence[str]`): reviews for the activation ranges.
+        heldout_texts (`Sequence[str]`): held-out reviews for the agreement check.
+        min_agreement (`float`, defaults to `0.995`): the acceptance bar for labels and flags.
+        into_model_dir (`bool`, defaults to `False`): save into ``model_dir/openvino_int8`` (so it
+            travels with the model) instead of the cache.
+
+    Returns:
+        :class:`Agreement` of int8 with float32 torch on ``heldout_texts``.
+
+    Raises:
+        `ValueError`: no OpenVINO/NNCF, empty text lists, or agreement below ``min_agreement``
+            (nothing is saved then).
+    """
+    from fakereview_nlp.inference import FakeReviewClassifier, check_texts
+
+    calibration = check_texts(calibration_texts, "build_int8")
+    heldout = check_texts(heldout_texts, "build_int8")
+    if not calibration or not heldout:
+        raise ValueError(
+            f"build_int8() needs calibration and held-out reviews, got {len(calibration)} and {len(heldout)}; "
+            "pass a few hundred of each"
+        )
+    if not 0.0 <= min_agreement <= 1.0:
+        raise ValueError(f"min_agreement must be in [0, 1], got {min_agreement!r}")
+    try:
+        import nncf
+        import openvino as ov
+    except ImportError as err:
+        raise ValueError(
+            f"build_int8() needs OpenVINO and NNCF ({err}); pip install 'fakereview-nlp[openvino]'"
+        ) from err
+    reference = FakeReviewClassifier.from_pretrained(
+        model_dir, device="cpu", dtype="float32", backend="torch"
+    )
+    float_ir = _float_ir(model_dir, reference.model)
+    # One review per calibration item, padded to itself: the statistics see real lengths, no padding.
+    seqs, _ = reference._tokenize([_norm(t) for t in calibration], "truncate")
+    items = [
+        {"input_ids": np.array([s], np.int64), "attention_mask": np.ones((1, len(s)), np.int64)} for s in seqs
+    ]
+    quantized = nncf.quantize(
+        float_ir, nncf.Dataset(items), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(items)
+    )
+    sha = weights_hash(model_dir)
+    folder = Path(model_dir) / INT8_DIR if into_model_dir else cache_dir() / sha[:16] / "int8"
+    with tempfile.TemporaryDirectory() as tmp:
+        ov.save_model(quantized, Path(tmp) / "model.xml", compress_to_fp16=False)
+        reference_scores = reference.predict_proba(heldout)
+        candidate = FakeReviewClassifier.from_pretrained(model_dir, device="cpu", backend="torch")
+        candidate._logits_fn = _compiled_fn(quantized, bf16=False)
+        measured = agreement(reference_scores, candidate.predict_proba(heldout), reference.threshold)
+        if not measured.accepted(min_agreement):
+            raise ValueError(
+                f"int8 agreement with float32 on {measured.n} held-out reviews is {measured.label:.2%} of labels "
+                f"and {measured.flagged:.2%} of flags (threshold {measured.threshold:.3f}), below "
+                f"{min_agreement:.1%}; nothing was saved. Keep backend='openvino', or calibrate on more in-domain reviews"
+            )
+        meta = {"weights_sha256": sha, "accepted": True, "min_agreement": min_agreement,
+                "calibration_reviews": len(calibration), **asdict(measured)}  # fmt: skip
+        (Path(tmp) / _ACCEPT_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        _replace_dir(Path(tmp), folder)
+    return measured
+
+
+# -- internals -------------------------------------------------------------------------------
+
+
+def _norm(text: str) -> str:
+    from fakereview_nlp.text import normalize_text
+
+    return normalize_text(text)
+
+
+def _float_ir(model_dir: str | os.PathLike[str], torch_model: Any) -> Any:
+    """The float OpenVINO model: read from the cache, else converted from ``torch_model`` and cached."""
+    import openvino as ov
+
+    folder = cache_dir() / weights_hash(model_dir)[:16] / "float"
+    xml = folder / "model.xml"
+    if xml.is_file() and (folder / "model.bin").is_file():
+        return ov.Core().read_model(xml)
+    ov_model = _convert(torch_model)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            # compress_to_fp16=False: fp16 storage would round the weights that bf16/f32 runs read.
+            ov.save_model(ov_model, Path(tmp) / "model.xml", compress_to_fp16=False)
+            _replace_dir(Path(tmp), folder)
+    except OSError as err:  # a read-only home still runs, only without the cache
+        logger.warning(
+            "could not cache the OpenVINO model in %s (%s); it is converted on every load", folder, err
+        )
+    return ov_model
+
+
+def _convert(torch_model: Any) -> Any:
+    import openvino as ov
+    import torch
+
+    class _Logits(torch.nn.Module):
+        def __init__(self, model: Any) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    model = torch_model.float().eval()
+    example = (torch.ones(2, 16, dtype=torch.long), torch.ones(2, 16, dtype=torch.long))
+    # Tracing warns about data-dependent branches that are fixed for inference; say nothing.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ov.convert_model(
+            _Logits(model),
+            example_input=example,
+            input=[("input_ids", [-1, -1], ov.Type.i64), ("attention_mask", [-1, -1], ov.Type.i64)],
+        )
+
+
+def _replace_dir(src: Path, dest: Path) -> None:
+    """Copy ``src``'s files into ``dest`` via a sibling folder and a rename, so readers never see half a model."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
+    try:
+        for item in src.iterdir():
+            shutil.copy2(item, staging / item.name)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(staging, dest)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+__all__ = [
+    "BACKENDS",
+    "CACHE_ENV_VAR",
+    "MIN_AGREEMENT",
+    "Agreement",
+    "BackendName",
+    "agreement",
+    "build_int8",
+    "cache_dir",
+    "check_backend",
+    "find_int8",
+    "openvino_available",
+    "openvino_logits_fn",
+    "select_backend",
+    "weights_hash",
+]
