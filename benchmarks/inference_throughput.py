@@ -164,7 +164,8 @@ def classify_settings(with_int8: bool) -> list[tuple[str, dict[str, Any]]]:
 
 
 def speed(args: argparse.Namespace, model_dir: str, native_bf16: bool) -> list[dict[str, Any]]:
-    from fakereview_nlp.backends import build_int8, openvino_available
+    from fakereview_nlp.backends import openvino_available
+    from fakereview_nlp.int8 import build_int8
 
     corpora = {Path(p).stem: read_texts(p, args.n, seed=0) for p in args.data}
     with_int8 = openvino_available() and not args.no_int8
@@ -220,8 +221,9 @@ def speed(args: argparse.Namespace, model_dir: str, native_bf16: bool) -> list[d
 
 
 def agreement_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from fakereview_nlp.backends import agreement, build_int8, openvino_available
+    from fakereview_nlp.backends import agreement, openvino_available
     from fakereview_nlp.inference import FakeReviewClassifier
+    from fakereview_nlp.int8 import build_int8
 
     rows = []
     for spec in args.agreement:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fakereview_nlp import backends
+from fakereview_nlp import backends, int8
 from fakereview_nlp.backends import (
     Agreement,
     agreement,
@@ -242,7 +242,7 @@ def test_openvino_runs_when_the_cache_cannot_be_written(
 def test_build_int8_saves_only_what_it_accepted(model_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("openvino")
     pytest.importorskip("nncf")
-    measured = backends.build_int8(model_copy, TEXTS * 4, TEXTS, min_agreement=0.0)
+    measured = int8.build_int8(model_copy, TEXTS * 4, TEXTS, min_agreement=0.0)
     assert measured.n == len(TEXTS)
     folder = find_int8(model_copy)
     assert folder is not None
@@ -254,17 +254,17 @@ def test_build_int8_saves_only_what_it_accepted(model_copy: Path, monkeypatch: p
 
     shutil.rmtree(folder)
     low = Agreement(n=5, label=0.8, flagged=1.0, threshold=0.5, max_abs_diff=0.3)
-    monkeypatch.setattr(backends, "agreement", lambda *a, **k: low)
+    monkeypatch.setattr(int8, "agreement", lambda *a, **k: low)
     with pytest.raises(
         ValueError, match=r"int8 agreement with float32 on 5 held-out reviews is 80.00% of labels"
     ):
-        backends.build_int8(model_copy, TEXTS * 4, TEXTS)
+        int8.build_int8(model_copy, TEXTS * 4, TEXTS)
     assert find_int8(model_copy) is None
 
 
 def test_build_int8_refuses_empty_lists(tiny_model_dir: Path) -> None:
     with pytest.raises(ValueError, match=r"needs calibration and held-out reviews, got 0 and 5"):
-        backends.build_int8(tiny_model_dir, [], TEXTS)
+        int8.build_int8(tiny_model_dir, [], TEXTS)
 
 
 def test_module_classify_passes_the_backend_on(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
