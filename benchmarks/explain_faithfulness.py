@@ -11,12 +11,12 @@ On held-out reviews the model flags (``fake_score >= threshold``), for each expl
 
 Only aggregated numbers are printed (no review text), so the output can go into the README.
 
-    python benchmarks/explain_faithfulness.py --model /work/main/runs/single_opspam \\
+    python benchmarks/explain_faithfulness.py --model runs/single_opspam \\
         --data ../shared/data/op_spam/op_spam.csv --label-map truthful=genuine,deceptive=fake \\
         --split-column fold --split 5
-    python benchmarks/explain_faithfulness.py --model /work/main/runs/single_cg \\
+    python benchmarks/explain_faithfulness.py --model runs/single_cg \\
         --data ../shared/data/fake_reviews_cg/fake_reviews_cg.csv --label-map OR=genuine,CG=fake \\
-        --ids-from /work/main/runs/single_cg/val_predictions.csv --max-reviews 60
+        --ids-from runs/single_cg/val_predictions.csv --max-reviews 60
 """
 
 from __future__ import annotations

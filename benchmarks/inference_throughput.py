@@ -20,8 +20,8 @@ Converted and quantised models go to a temporary ``$FAKEREVIEW_CACHE``, so a run
 leaves behind a cached conversion. The default run takes about 10 minutes on 2 busy cores::
 
     python benchmarks/inference_throughput.py \\
-        --agreement /work/main/runs/single_opspam=../shared/data/op_spam/op_spam.csv \\
-                    /work/main/runs/single_cg=../shared/data/fake_reviews_cg/fake_reviews_cg.csv
+        --agreement runs/single_opspam=../shared/data/op_spam/op_spam.csv \\
+                    runs/single_cg=../shared/data/fake_reviews_cg/fake_reviews_cg.csv
 """
 
 from __future__ import annotations
