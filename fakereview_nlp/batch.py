@@ -447,6 +447,7 @@ class _LocalJob:
         self.parts = final.with_name(f".{final.name}.parts")
         self._lock: Any = None
         self._owner = False  # set once this job holds the part folder (never for another job's)
+        self._prepared = False
 
     # -- set-up (main process) ---------------------------------------------------------------
 
@@ -483,6 +484,7 @@ class _LocalJob:
             if name.endswith(".tmp") or name.startswith("FAILED-"):
                 (self.parts / name).unlink(missing_ok=True)
         atomic_write_text(saved_path, json.dumps(identity, indent=1, sort_keys=True) + "\n")
+        self._prepared = True  # from here on the folder holds this job's parts
 
     def _take_lock(self) -> None:
         try:
@@ -520,8 +522,8 @@ class _LocalJob:
         """
         from fakereview_nlp.cli import is_user_error
 
-        if not (self.group.is_main and self._owner and self.parts.is_dir()):
-            return
+        if not (self.group.is_main and self._owner and self._prepared and self.parts.is_dir()):
+            return  # refused before it began (another job's parts, a lock held): leave the folder as it was
         with contextlib.suppress(OSError):
             done = parse_parts(os.listdir(self.parts))
             if not done or is_user_error(error):
@@ -882,6 +884,14 @@ def _normalize_positionals(args: argparse.Namespace) -> None:
 
 def _check_engine_options(args: argparse.Namespace) -> None:
     if args.engine == "ray":
+        if STDIO in (args.input, args.output):
+            raise ValueError(
+                "--engine ray reads files and writes a folder of Parquet parts; '-' (stdin/stdout) needs --engine local"
+            )
+        if args.output_format not in (None, "parquet"):
+            raise ValueError(
+                f"--engine ray writes Parquet parts; --output-format {args.output_format} needs --engine local"
+            )
         return
     given = [f"--{n.replace('_', '-')}" for n in ("ray_address", "replicas", "gpus_per_replica", "cpus_per_replica")
              if getattr(args, n) is not None]  # fmt: skip
@@ -893,7 +903,9 @@ def _run(args: argparse.Namespace) -> int:
     _normalize_positionals(args)
     _check_engine_options(args)
     if not getattr(args, "verbose", False):
-        with contextlib.suppress(ImportError):  # transformers' "Loading weights" bar says nothing to a user here
+        with contextlib.suppress(
+            ImportError
+        ):  # transformers' "Loading weights" bar says nothing to a user here
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()

@@ -523,3 +523,82 @@ def test_every_subcommand_reports_a_missing_file_in_one_line(
     if argv[0] != "prepare":  # prepare reports its own errors, without a traceback under -v
         assert cli.main(["-v", *argv]) == 2  # -v: the traceback too
         assert "Traceback" in capsys.readouterr().err
+
+
+def test_killed_local_job_resumes_without_redoing_or_duplicating(
+    tmp_path: Path, frame: pd.DataFrame, clf: FakeReviewClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakereview_nlp import batch
+
+    source = _write(frame, tmp_path / "in.csv")  # 23 rows: 5 chunks of 5
+    output = tmp_path / "out.csv"
+    real, calls = batch.score_chunk, []
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C during chunk 2
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "score_chunk", counting)
+    with pytest.raises(KeyboardInterrupt):
+        classify_file(clf, str(source), str(output), chunk_rows=5, progress=False)
+    parts = tmp_path / ".out.csv.parts"
+    assert len(list(parts.glob("part-*"))) == 2 and not output.exists()
+    # what a kill -9 leaves as well: a part being written, and an older version's temporary file
+    (parts / "part-00000-000000002-n5-u0.csv.tmp").write_text("half a chunk")
+    (tmp_path / ".out.csv.999999999.tmp").write_text("dead")
+    calls.clear()
+    monkeypatch.setattr(batch, "score_chunk", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    assert classify_file(clf, str(source), str(output), chunk_rows=5, resume=True, progress=False) == 23
+    assert len(calls) == 3  # chunks 2, 3, 4 only
+    _check_scored(_read(output), frame, clf, _kept(frame))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]  # parts and stale files gone
+
+
+def test_resume_refuses_another_jobs_parts_and_a_fresh_run_starts_over(
+    tmp_path: Path, frame: pd.DataFrame, clf: FakeReviewClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakereview_nlp import batch
+
+    source = _write(frame, tmp_path / "in.csv")
+    output = tmp_path / "out.csv"
+    real = batch.score_chunk
+    calls: list[int] = []
+
+    def dies_on_the_second_chunk(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("node lost")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "score_chunk", dies_on_the_second_chunk)
+    with pytest.raises(RuntimeError, match="node lost"):
+        classify_file(clf, str(source), str(output), chunk_rows=5, progress=False)
+    monkeypatch.setattr(batch, "score_chunk", real)
+    with pytest.raises(
+        ValueError,
+        match=r"cannot --resume into .*: its 1 finished parts .* come from a different job \(chunk_rows: 5 then, 6 now\)",
+    ):
+        classify_file(clf, str(source), str(output), chunk_rows=6, resume=True, progress=False)
+    assert (tmp_path / ".out.csv.parts").is_dir()  # refused: the other job's parts are untouched
+    assert classify_file(clf, str(source), str(output), chunk_rows=6, progress=False) == 23  # starts over
+    _check_scored(_read(output), frame, clf, _kept(frame))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+
+
+def test_a_second_job_on_the_same_output_is_refused(
+    tmp_path: Path, frame: pd.DataFrame, clf: FakeReviewClassifier
+) -> None:
+    import fcntl
+
+    source = _write(frame, tmp_path / "in.csv")
+    parts = tmp_path / ".out.csv.parts"
+    parts.mkdir()
+    with open(parts / "lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another live job holds the lock
+        held.write("4242")
+        held.flush()
+        with pytest.raises(ValueError, match=r"another job \(pid 4242\) is writing .*out\.csv"):
+            classify_file(clf, str(source), str(tmp_path / "out.csv"), progress=False)
+    assert (parts / "lock").is_file()  # its folder is left alone

@@ -56,6 +56,15 @@ def reviews(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, Pat
     return frame, path
 
 
+@pytest.fixture()
+def idle_ray(local_ray: Path) -> Path:
+    """The session's Ray once the replicas of the previous job have given their CPUs back (that is asynchronous)."""
+    deadline = time.monotonic() + 30
+    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return local_ray
+
+
 def _local_scores(tmp_path: Path, source: Path, model: Path) -> pd.DataFrame:
     out = tmp_path / "local.parquet"
     classify_file(model, str(source), str(out), id_column="id", chunk_rows=8, progress=False)
@@ -67,15 +76,15 @@ def _read_parts(folder: Path) -> pd.DataFrame:
 
 
 def test_ray_engine_matches_local_and_survives_a_replica_crash(
-    local_ray: Path, tmp_path: Path, reviews: tuple[pd.DataFrame, Path], tiny_model_dir: Path
+    idle_ray: Path, tmp_path: Path, reviews: tuple[pd.DataFrame, Path], tiny_model_dir: Path
 ) -> None:
     frame, source = reviews
-    local_ray.write_text("crash")  # the first replica to take a chunk dies; Ray retries its work elsewhere
+    idle_ray.write_text("crash")  # the first replica to take a chunk dies; Ray retries its work elsewhere
     out = tmp_path / "scored"
     argv = ["classify", str(source), "-o", str(out), "--engine", "ray", "--model", str(tiny_model_dir),
             "--id-column", "id", "--chunk-rows", "7", "--replicas", "2", "--no-progress"]  # fmt: skip
     assert cli.main(argv) == 0
-    assert not local_ray.exists(), "no replica crashed"
+    assert not idle_ray.exists(), "no replica crashed"
     ray_out = _read_parts(out)
     assert sorted(ray_out["id"]) == sorted(frame["id"])  # every id exactly once
     assert (out / "_SUCCESS").is_file() and not list(out.glob(".*"))
@@ -89,21 +98,21 @@ def test_ray_engine_matches_local_and_survives_a_replica_crash(
 
 
 def test_classify_dataset_adds_scores(
-    local_ray: Path, reviews: tuple[pd.DataFrame, Path], tiny_model_dir: Path
+    idle_ray: Path, reviews: tuple[pd.DataFrame, Path], tiny_model_dir: Path
 ) -> None:
-    frame, source = reviews
-    ds = classify_dataset(ray.data.read_parquet(str(source)), tiny_model_dir, replicas=1, rows_per_call=16)
+    frame, _ = reviews
+    ds = classify_dataset(ray.data.from_pandas(frame), tiny_model_dir, replicas=1, rows_per_call=16)
     out = ds.to_pandas().set_index("id").loc[frame["id"]]
     assert list(out.columns) == ["text", "input_label", "group", "fold", "fake_score", "label", "flagged"]
     assert out["fake_score"].isna().sum() == 1 and out["fake_score"].notna().sum() == len(frame) - 1
     with pytest.raises(
         ValueError, match=r"text_column 'body' is not a column of the dataset; its columns are \['id'"
     ):
-        classify_dataset(ray.data.read_parquet(str(source)), tiny_model_dir, text_column="body")
+        classify_dataset(ray.data.from_pandas(frame), tiny_model_dir, text_column="body")
 
 
 def test_ray_job_killed_midway_resumes_exactly_once(
-    local_ray: Path, tmp_path: Path, reviews: tuple[pd.DataFrame, Path], tiny_model_dir: Path
+    idle_ray: Path, tmp_path: Path, reviews: tuple[pd.DataFrame, Path], tiny_model_dir: Path
 ) -> None:
     frame, _ = reviews
     source = tmp_path / "in.jsonl"  # JSONL: chunks are found by byte offset
