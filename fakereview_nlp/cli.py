@@ -15,6 +15,7 @@ code is 1. Ctrl-C exits with 130.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
@@ -92,6 +93,18 @@ def run_handler(
         return USER_ERROR_EXIT
 
 
+def quiet_hf_progress() -> None:
+    """No "Loading weights" bars from transformers: they say nothing to a user of a command (``-v`` keeps them)."""
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when transformers is imported
+    if "transformers" in sys.modules:  # already imported: switch its bars off directly
+        with contextlib.suppress(ImportError, AttributeError):
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fakereview",
@@ -121,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.error(f"subcommand {args.command!r} registered no handler (set_defaults(handler=...))")
+    if not args.verbose:
+        quiet_hf_progress()
     return run_handler(handler, args, verbose=args.verbose)
 
 

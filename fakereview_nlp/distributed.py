@@ -697,7 +697,7 @@ def _prepare_output(fs: Any, out: str, identity: dict[str, Any], resume: bool) -
     ours = {
         n
         for n in names
-        if n in (MANIFEST, SUCCESS, INDEX) or _is_part(n) or (n.startswith(".part-") and n.endswith(".tmp"))
+        if n in (MANIFEST, SUCCESS, INDEX) or _is_part(n) or (n.startswith(".") and n.endswith(".tmp"))
     }
     foreign = sorted(set(names) - ours)
     if foreign:
@@ -705,7 +705,9 @@ def _prepare_output(fs: Any, out: str, identity: dict[str, Any], resume: bool) -
             f"output folder {out!r} holds files this job did not write ({foreign[:5]}); choose an empty or new folder"
         )
     for name in names:
-        if name.startswith(".part-") and name.endswith(".tmp"):  # a part being written when a replica died
+        if name.startswith(".") and name.endswith(
+            ".tmp"
+        ):  # a part (or job file) being written when its writer died
             fs.rm(names[name])
     parts = [names[n] for n in names if _is_part(n)]
     if resume and MANIFEST in names:
