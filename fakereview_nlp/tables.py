@@ -80,7 +80,10 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 def infer_format(
-    path: str | os.PathLike[str], file_format: str | None = None, *, hint: str = "or pass the format (csv|tsv|jsonl|parquet)"
+    path: str | os.PathLike[str],
+    file_format: str | None = None,
+    *,
+    hint: str = "or pass the format (csv|tsv|jsonl|parquet)",
 ) -> TableFormat:
     """``file_format`` if given (checked), else the format from ``path``'s extension (``hint`` ends the error).
 
