@@ -1,50 +1,67 @@
-"""Batch jobs: score a CSV, TSV, JSONL or Parquet file of reviews, streaming, on one or several processes.
+"""Batch jobs: score a CSV, TSV, JSONL or Parquet file of reviews, streaming, exactly once, resumable.
 
 Command line::
 
-    fakereview classify INPUT -o OUTPUT [--model MODEL] [--text-column text] [--id-column id]
+    fakereview classify INPUT -o OUTPUT [--model MODEL] [--text-column text] [--id-column id] [--resume]
     cat reviews.jsonl | fakereview classify - -o - > scored.jsonl
 
     # several GPUs on one machine (or, for testing, several CPU processes over gloo):
     accelerate launch --multi_gpu --num_processes 2 -m fakereview_nlp.batch INPUT -o OUTPUT --model MODEL
 
+    # a Ray cluster (or a local Ray): a folder of Parquet part files, see fakereview_nlp.distributed
+    fakereview classify INPUT -o OUTPUT_DIR --engine ray [--replicas N | MIN,MAX] [--gpus-per-replica F]
+
 * Without ``--model`` the default model is used (``$FAKEREVIEW_MODEL``, else the installed
   reference model; see :mod:`fakereview_nlp.default_model`). The older form
   ``fakereview classify MODEL INPUT -o OUTPUT`` still works.
-
 * The input is read ``--chunk-rows`` rows at a time through :mod:`fakereview_nlp.tables`, so
   memory stays flat whatever the file size. Its schema rule holds for every chunk size: the
   columns are fixed by the first record (a JSONL record with its keys in another order is
   aligned to them; a key the first record lacks is an error naming the line), and CSV/TSV cells
   are strings as written (``NA``, ``None``, ``null`` are reviews).
 * The output holds the input's columns (only the ``--id-column`` when one is given) plus
-  ``fake_score``, ``label`` and ``flagged``, rows in input order. An input column that already
-  has one of those names (a gold ``label``, say) is kept as ``input_label``.
-* The output is written to a hidden temporary file in the same folder and renamed into place
-  when complete, so a crash never leaves a half-written file under the final name. (``-o -``
-  streams to stdout as it goes.)
-* Under ``accelerate launch`` (``WORLD_SIZE > 1``), chunk ``i`` goes to process ``i % world``;
-  each writes its chunks as part files in a hidden ``.OUTPUT.parts`` folder, and the main process
-  concatenates them in chunk order, then removes them. Without a GPU the processes talk over
-  gloo: ``--multi_gpu`` still starts ``--num_processes`` of them, and this module asks accelerate
-  for a CPU state (``PartialState(cpu=True)``) so they form one group instead of ``world`` lone
-  processes.
+  ``fake_score``, ``label`` and ``flagged``, one row per input row, in input order. An input
+  column that already has one of those names (a gold ``label``, say) is kept as ``input_label``.
+* A row whose text is missing or empty (``null``, a missing JSONL key, ``""``, only spaces) is
+  kept with empty ``fake_score``, ``label`` and ``flagged``: the model saw no evidence, so it
+  gives no verdict. One warning counts such rows.
+* **Exactly once, resumable.** Each chunk is scored into a part file in the hidden folder
+  ``.OUTPUT.parts`` beside the output; a part exists only once it is complete (written under a
+  temporary name, then renamed). When every chunk has its part, they are joined in chunk order
+  into a temporary file that is renamed to ``OUTPUT``, and the folder is removed. A crash never
+  leaves a half-written file under the final name. ``--resume`` reruns a killed job keeping its
+  finished parts (the same input, model and options are checked first); without it, the parts of
+  a dead run are removed and the job starts over. A lock in the folder stops two jobs writing the
+  same output at once. (``-o -`` streams to stdout as it goes, with no parts and no resume.)
+* Under ``accelerate launch`` (``WORLD_SIZE > 1``), chunk ``i`` goes to process ``i % world``.
+  Every process reads the input, but only its own chunks are decoded (JSONL lines of other
+  chunks are counted, not parsed; Parquet row groups holding none of its chunks are not read;
+  with ``--id-column`` only the id and text columns are read from Parquet). Processes agree at
+  each step: when one fails, every other one learns of it at the next step (or at its next
+  chunk) and stops, and the job exits non-zero. Without a GPU the processes talk over gloo:
+  ``--multi_gpu`` still starts ``--num_processes`` of them, and this module asks accelerate for a
+  CPU state (``PartialState(cpu=True)``) so they form one group instead of ``world`` lone processes.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
+import json
 import logging
 import math
 import os
+import re
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from fakereview_nlp.files import atomic_write_text, umask_mode
 from fakereview_nlp.tables import (
     DEFAULT_CHUNK_ROWS,
     FORMATS,
@@ -52,6 +69,8 @@ from fakereview_nlp.tables import (
     TableFormat,
     TableReader,
     TableWriter,
+    infer_format,
+    missing_text,
     require_columns,
 )
 
@@ -66,20 +85,38 @@ SCORE_COLUMNS = ("fake_score", "label", "flagged")
 #: Added by ``--explain``: JSON list of ``[start, end, delta]`` of the top spans (see :mod:`fakereview_nlp.explanation`).
 EXPLAIN_COLUMN = "top_spans"
 EXPLAIN_TOP_K = 3
+ENGINES = ("local", "ray")
+#: Name of the job description kept with the part files, checked by ``--resume``.
+MANIFEST = "_fakereview_job.json"
+#: Part files: ``part-FILE-CHUNK-nROWS-uUNSCORED.EXT`` (file and chunk numbered from 0).
+PART_PATTERN = re.compile(r"^part-(\d{5})-(\d{9})-n(\d+)-u(\d+)\.(csv|tsv|jsonl|parquet)$")
+
+
+class PeerFailedError(RuntimeError):
+    """Another process of a multi-process job failed; this one stops too.
+
+    ``user_error`` tells whether the other process failed on bad input (exit code 2) or on
+    something else (exit code 1).
+    """
+
+    def __init__(self, message: str, *, user_error: bool) -> None:
+        super().__init__(message)
+        self.user_error = user_error
+
+
+# -- formats and scoring ----------------------------------------------------------------------
 
 
 def _format_of(path: str, given: str | None, role: str) -> TableFormat:
-    from fakereview_nlp.tables import infer_format
-
     if given is None and path == STDIO:
         return "jsonl"
-    try:
-        return infer_format(path, given)
-    except ValueError as err:
-        raise ValueError(f"{err}; or pass --{role}-format") from None
+    return infer_format(path, given, hint=f"or pass --{role}-format")
 
 
-# -- scoring -----------------------------------------------------------------------------------
+def output_columns(input_columns: Sequence[str], id_column: str | None) -> list[str]:
+    """The columns of a scored table: the kept input columns (clashes renamed ``input_*``), then the scores."""
+    kept = [id_column] if id_column is not None else list(input_columns)
+    return [f"input_{c}" if c in SCORE_COLUMNS else c for c in kept] + list(SCORE_COLUMNS)
 
 
 def score_chunk(
@@ -93,12 +130,15 @@ def score_chunk(
     where: str,
     explain: bool = False,
 ) -> pd.DataFrame:
-    """``frame``'s kept columns plus ``fake_score``, ``label`` and ``flagged``.
+    """``frame``'s kept columns plus ``fake_score``, ``label`` and ``flagged``, one row per input row.
 
-    Missing texts (null, NaN) are scored as the empty string, like an empty review. Input
-    columns named ``fake_score``, ``label`` or ``flagged`` are kept as ``input_fake_score``,
-    ``input_label``, ``input_flagged``. With ``explain``, a ``top_spans`` column holds each
-    review's top spans as JSON ``[[start, end, delta], ...]`` (offsets into the text as read).
+    A missing or empty text (``None``, NaN, ``""``, only whitespace) is not scored: its
+    ``fake_score`` is NaN and its ``label`` and ``flagged`` are ``None`` (empty in CSV, null in
+    JSONL and Parquet). A text that is not a string (a JSON number) is scored as ``str(value)``.
+    Input columns named ``fake_score``, ``label`` or ``flagged`` are kept as ``input_fake_score``,
+    ``input_label``, ``input_flagged``. With ``explain``, a ``top_spans`` column holds each scored
+    review's top spans as JSON ``[[start, end, delta], ...]`` (offsets into the text as read; empty
+    for an unscored row), and ``fake_score`` is the one the explanation starts from.
     """
     import json
 
@@ -106,29 +146,176 @@ def score_chunk(
     import pandas as pd
 
     require_columns(list(frame.columns), {"--text-column": text_column, "--id-column": id_column}, where)
-    added = (*SCORE_COLUMNS, EXPLAIN_COLUMN) if explain else SCORE_COLUMNS
-    clash = [c for c in added if c in frame.columns]
-    texts = [
-        t if isinstance(t, str) else "" if t is None or (isinstance(t, float) and math.isnan(t)) else str(t)
-        for t in frame[text_column]
-    ]
-    if explain:
+    values = frame[text_column].tolist()
+    missing = missing_text(values)
+    present = np.flatnonzero(~missing)
+    texts = [v if isinstance(v, str) else str(v) for v in (values[i] for i in present)]
+    scores = np.full(len(frame), np.nan)
+    spans: list[str | None] = [None] * len(frame)
+    if texts and explain:
         explanations = classifier.explain(texts, EXPLAIN_TOP_K, batch_size=batch_size)
-        scores = np.asarray([e.fake_score for e in explanations], dtype=np.float64)
-    else:
-        scores = classifier.predict_proba(texts, batch_size, long_text=long_text)
+        scores[present] = [e.fake_score for e in explanations]
+        for row, e in zip(present, explanations, strict=True):
+            spans[row] = json.dumps([[s.start, s.end, round(s.delta, 6)] for s in e.spans])
+    elif texts:
+        scores[present] = classifier.predict_proba(texts, batch_size, long_text=long_text)
     out = frame[[id_column]].copy() if id_column is not None else frame.copy()
     # An input that already has e.g. a gold `label` column keeps it as `input_label`: the
     # predicted columns always have the same names, and no input value is overwritten.
-    out = out.rename(columns={c: f"input_{c}" for c in clash if c in out.columns})
+    added = (*SCORE_COLUMNS, EXPLAIN_COLUMN) if explain else SCORE_COLUMNS
+    out = out.rename(columns={c: f"input_{c}" for c in added if c in out.columns})
     out["fake_score"] = scores
-    out["label"] = pd.Series(scores >= 0.5, index=out.index).map({True: "fake", False: "genuine"})
-    out["flagged"] = scores >= classifier.threshold
+    label = np.where(scores >= 0.5, "fake", "genuine").astype(object)
+    flagged = (scores >= classifier.threshold).astype(object)
+    label[missing] = None
+    flagged[missing] = None
+    out["label"] = pd.Series(label, index=out.index, dtype=object)
+    out["flagged"] = pd.Series(flagged, index=out.index, dtype=object)
     if explain:
-        out[EXPLAIN_COLUMN] = [
-            json.dumps([[s.start, s.end, round(s.delta, 6)] for s in e.spans]) for e in explanations
-        ]
+        out[EXPLAIN_COLUMN] = pd.Series(spans, index=out.index, dtype=object)
     return out
+
+
+def unscored_count(scored: pd.DataFrame) -> int:
+    """Rows of a :func:`score_chunk` result that got no score (missing or empty text)."""
+    return int(scored["fake_score"].isna().sum())
+
+
+def unscored_warning(n_unscored: int, n_rows: int, text_column: str) -> None:
+    """The one warning a job gives about rows it kept but did not score."""
+    if n_unscored:
+        logger.warning(
+            "%d of %d rows have a missing or empty %r and were kept unscored (empty fake_score, label, flagged)",
+            n_unscored, n_rows, text_column,
+        )  # fmt: skip
+
+
+# -- part files: the unit of exactly-once and resume ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    """A completed part file: the scored rows of chunk ``chunk`` of input file ``file``."""
+
+    file: int
+    chunk: int
+    n_rows: int
+    n_unscored: int
+    name: str
+
+
+def part_name(file: int, chunk: int, n_rows: int, n_unscored: int, ext: str) -> str:
+    return f"part-{file:05d}-{chunk:09d}-n{n_rows}-u{n_unscored}.{ext}"
+
+
+def parse_parts(names: Sequence[str]) -> dict[tuple[int, int], Part]:
+    """The completed parts among file ``names`` (temporary and other files ignored), by (file, chunk)."""
+    parts: dict[tuple[int, int], Part] = {}
+    for name in names:
+        match = PART_PATTERN.match(name)
+        if match:
+            f, c, n, u = (int(g) for g in match.groups()[:4])
+            parts[(f, c)] = Part(f, c, n, u, name)
+    return parts
+
+
+def job_mismatch(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """The settings that differ between a saved job description and this job's, as readable lines."""
+    keys = sorted(set(saved) | set(current))
+    return [
+        f"{k}: {saved.get(k)!r} then, {current.get(k)!r} now" for k in keys if saved.get(k) != current.get(k)
+    ]
+
+
+def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What ``--resume`` compares to tell that an input or model file is unchanged: path, size, mtime."""
+    stat = os.stat(path)
+    return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def model_identity(model: Any) -> Any:
+    """The model as ``--resume`` compares it: every file of a model directory with its size and mtime."""
+    from fakereview_nlp.inference import FakeReviewClassifier
+
+    if isinstance(model, FakeReviewClassifier):
+        return repr(model)
+    folder = Path(os.fspath(model))
+    if not folder.is_dir():
+        return os.fspath(model)  # a Hub id
+    return {
+        "path": str(folder.resolve()),
+        "files": {
+            p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(folder.iterdir()) if p.is_file()
+        },
+    }
+
+
+class _Group:
+    """Failure agreement between the processes of a job; a no-op with one process.
+
+    Every process calls :meth:`sync` at the same steps, failed or not, so none waits at a
+    barrier for a process that has given up. A failing process also drops a flag file in the
+    parts folder, which the others check before each chunk, so they stop early.
+    """
+
+    def __init__(self, state: Any, flag_dir: Path | None) -> None:
+        self.state = state
+        self.world = 1 if state is None else state.num_processes
+        self.rank = 0 if state is None else state.process_index
+        self.flag_dir = flag_dir
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def flag(self, error: BaseException) -> None:
+        if self.world > 1 and self.flag_dir is not None:
+            with contextlib.suppress(OSError):
+                (self.flag_dir / f"FAILED-{self.rank}").write_text(f"{type(error).__name__}: {error}\n")
+
+    def peer_failed(self) -> bool:
+        return (
+            self.world > 1
+            and self.flag_dir is not None
+            and self.flag_dir.is_dir()
+            and any(p.name.startswith("FAILED-") for p in self.flag_dir.iterdir())
+        )
+
+    def sync(self, error: BaseException | None, payload: Any = None) -> list[Any]:
+        """Raise ``error`` here, or :class:`PeerFailedError` if another process failed; else everyone's payloads."""
+        if self.world == 1:
+            if error is not None:
+                raise error
+            return [payload]
+        import torch.distributed as dist
+
+        from fakereview_nlp.cli import is_user_error
+
+        if error is not None:
+            self.flag(error)
+        mine = None if error is None else (f"{type(error).__name__}: {error}", is_user_error(error))
+        gathered: list[Any] = [None] * self.world
+        dist.all_gather_object(gathered, (mine, payload))
+        if error is not None:
+            raise error
+        failed = [(rank, m) for rank, (m, _) in enumerate(gathered) if m is not None]
+        if failed:
+            rank, (message, user) = failed[0]
+            raise PeerFailedError(
+                f"process {rank} of {self.world} failed ({message}); process {self.rank} stopped too",
+                user_error=user,
+            )
+        return [p for _, p in gathered]
+
+
+def _run_step(step: Callable[[], Any]) -> tuple[Any, BaseException | None]:
+    try:
+        return step(), None
+    except Exception as err:  # handed to _Group.sync, which re-raises it after the others know
+        return None, err
+
+
+# -- the local engine --------------------------------------------------------------------------
 
 
 def classify_file(
@@ -145,6 +332,8 @@ def classify_file(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     input_format: str | None = None,
     output_format: str | None = None,
+    encoding: str = "utf-8",
+    resume: bool = False,
     progress: bool = True,
     explain: bool = False,
 ) -> int:
@@ -159,147 +348,416 @@ def classify_file(
         text_column (`str`, defaults to `"text"`), id_column (`str`, *optional*): input columns;
             with ``id_column`` the output keeps only that column of the input.
         batch_size, device, dtype, long_text: as :class:`~fakereview_nlp.inference.FakeReviewClassifier`.
-        chunk_rows (`int`, defaults to `8192`): rows read and written at a time.
+        chunk_rows (`int`, defaults to `8192`): rows read, scored and written at a time (one part file each).
         input_format, output_format (`str`, *optional*): override the formats from the extensions.
+        encoding (`str`, defaults to `"utf-8"`): the text encoding of a CSV/TSV/JSONL input.
+        resume (`bool`, defaults to `False`): keep the finished parts of an earlier run of the same
+            job that did not finish, and score only the rest.
         progress (`bool`, defaults to `True`): a tqdm bar on stderr with reviews/s.
         explain (`bool`, defaults to `False`): add the ``top_spans`` column (occlusion, one
             forward pass per variant: tens of times slower than scoring alone).
 
-    Under ``accelerate launch`` with several processes the work is split by chunk and merged
-    by the main process (see the module docstring).
+    Every input row is written once, in input order (see the module docstring for part files,
+    resume, and the split across processes under ``accelerate launch``).
+
+    Raises:
+        `FileNotFoundError`, `ValueError`: bad input or options, named in the message.
     """
-    if chunk_rows < 1:
-        raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows!r}")
-    if explain and long_text != "truncate":
-        raise ValueError("--explain works on truncated reviews only; drop --long-text chunk or --explain")
-    in_fmt = _format_of(source, input_format, "input")
-    out_fmt = _format_of(output, output_format, "output")
-    reader = TableReader(source, in_fmt)
+    # First of all, so that no process can fail before every process has joined the group: a
+    # process left waiting in the rendezvous for one that gave up would wait for its timeout.
     state = _distributed_state()
-    world = 1 if state is None else state.num_processes
-    rank = 0 if state is None else state.process_index
-    if world > 1 and STDIO in (source, output):
-        raise ValueError(
-            "with several processes the input must be a file every process can read and the output a file "
-            "the main process can write; '-' (stdin/stdout) works only with one process"
-        )
-    classifier = _load(model, device, dtype, state)
-    if world > 1:
-        logger.info(
-            "rank %d of world size %d: %s, classifying chunks %d, %d+%d, ...",
-            rank, world, classifier, rank, rank, world,
-        )  # fmt: skip
-    kept = [id_column] if id_column is not None else []
-    empty_columns = [*kept, *SCORE_COLUMNS, *([EXPLAIN_COLUMN] if explain else [])]
-    final = None if output == STDIO else Path(output)
-    parts = None if final is None else final.with_name(f".{final.name}.parts")
-    if world > 1 and parts is not None:
-        if state.is_main_process:
-            shutil.rmtree(parts, ignore_errors=True)
-            parts.mkdir(parents=True)
-        state.wait_for_everyone()
-    tmp = None if final is None else final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    writer = TableWriter(tmp if tmp is not None else STDIO, out_fmt) if world == 1 else None
-    n_rows = n_chunks = 0
-    bar = _progress_bar(reader.num_rows(), enabled=progress and rank == 0, world=world)
-    try:
-        for chunk in reader.chunks(chunk_rows, select=lambda i: i % world == rank):
-            n_chunks += 1
-            index, frame = chunk.index, chunk.frame
-            if frame is None:
-                continue
-            scored = score_chunk(
-                classifier,
-                frame,
-                text_column=text_column,
-                id_column=id_column,
-                batch_size=batch_size,
-                long_text=long_text,
-                where=repr(source),
-                explain=explain,
+    group = _Group(state, None)
+
+    def check() -> tuple[TableFormat, TableFormat, TableReader]:
+        if not isinstance(chunk_rows, int) or chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows!r}")
+        if explain and long_text != "truncate":
+            raise ValueError("--explain works on truncated reviews only; drop --long-text chunk or --explain")
+        if group.world > 1 and STDIO in (source, output):
+            raise ValueError(
+                "with several processes the input must be a file every process can read and the output a file "
+                "the main process can write; '-' (stdin/stdout) works only with one process"
             )
-            if writer is not None:
-                writer.write(scored)
-            else:
-                part = TableWriter(parts / f"part-{index:09d}.{out_fmt}", out_fmt, header=index == 0)  # type: ignore[operator]
-                part.write(scored)
-                part.close()
-            n_rows += len(scored)
-            bar.update(len(scored) * world)  # other ranks move at the same pace
-        if writer is not None:
-            writer.close(empty_columns)
-            writer = None
-            if tmp is not None and final is not None:
-                os.replace(tmp, final)
-    except BaseException:
-        if writer is not None and writer._handle is not sys.stdout:
-            with contextlib.suppress(Exception):
-                writer.close()
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+        in_fmt = _format_of(source, input_format, "input")
+        out_fmt = _format_of(output, output_format, "output")
+        columns = None if id_column is None else [id_column, text_column]
+        reader = TableReader(source, in_fmt, encoding=encoding, columns=columns)
+        if output == STDIO:
+            if resume:
+                raise ValueError("--resume needs an output file (-o FILE); stdout cannot be resumed")
+            if out_fmt == "parquet":
+                raise ValueError(
+                    "Parquet cannot be written to stdout; pass -o FILE.parquet, or use JSONL with -o -"
+                )
+        elif Path(output).is_dir():
+            raise ValueError(
+                f"output {output!r} is a folder; the local engine writes one file (--engine ray writes folders)"
+            )
+        return in_fmt, out_fmt, reader
+
+    checked, error = _run_step(check)
+    group.sync(error)
+    in_fmt, out_fmt, reader = checked
+    if output == STDIO:
+        return _classify_to_stdout(model, reader, out_fmt, text_column, id_column, batch_size, device, dtype,
+                                   long_text, chunk_rows, progress, explain)  # fmt: skip
+    final = Path(output)
+    group.flag_dir = final.with_name(f".{final.name}.parts")
+    job = _LocalJob(final, out_fmt, group, chunk_rows)
+    identity = {
+        "engine": "local",
+        "input": None if source == STDIO else file_identity(source),
+        "input_format": in_fmt,
+        "encoding": encoding,
+        "chunk_rows": chunk_rows,
+        "text_column": text_column,
+        "id_column": id_column,
+        "long_text": long_text,
+        "explain": explain,
+        "output_format": out_fmt,
+        "model": None,
+    }
+    try:
+        return job.run(
+            reader, identity, resume=resume, progress=progress,
+            load=lambda: _load(model, device, dtype, state),
+            score=lambda clf, frame: score_chunk(
+                clf, frame, text_column=text_column, id_column=id_column, batch_size=batch_size,
+                long_text=long_text, where=reader.where, explain=explain,
+            ),
+            model=model, text_column=text_column, id_column=id_column,
+        )  # fmt: skip
+    except BaseException as err:
+        job.abandon(err)
         raise
     finally:
+        job.release()
+
+
+def _classify_to_stdout(
+    model: Any, reader: TableReader, out_fmt: TableFormat, text_column: str, id_column: str | None,
+    batch_size: int | None, device: str | None, dtype: str | None, long_text: Any, chunk_rows: int, progress: bool,
+    explain: bool = False,
+) -> int:  # fmt: skip
+    classifier = _load(model, device, dtype, None)
+    writer = TableWriter(STDIO, out_fmt)
+    n_rows = n_unscored = 0
+    bar = _progress_bar(reader.num_rows(), enabled=progress, world=1)
+    try:
+        for chunk in reader.chunks(chunk_rows):
+            if chunk.frame is None:
+                continue
+            scored = score_chunk(classifier, chunk.frame, text_column=text_column, id_column=id_column,
+                                 batch_size=batch_size, long_text=long_text, where=reader.where,
+                                 explain=explain)  # fmt: skip
+            writer.write(scored)
+            n_rows += len(scored)
+            n_unscored += unscored_count(scored)
+            bar.update(len(scored))
+    finally:
         bar.close()
-    if world > 1:
-        logger.info("rank %d of world size %d: wrote %d rows", rank, world, n_rows)
-        state.wait_for_everyone()
-        if state.is_main_process:
-            n_rows = _merge_parts(parts, final, tmp, out_fmt, n_chunks, empty_columns)  # type: ignore[arg-type]
-            logger.info(
-                "merged %d part files from %d processes into %s (%d rows)", n_chunks, world, final, n_rows
-            )
-        state.wait_for_everyone()
+    writer.close(output_columns(reader.columns or [], id_column))
+    unscored_warning(n_unscored, n_rows, text_column)
     return n_rows
 
 
-def _merge_parts(
-    parts: Path, final: Path, tmp: Path, out_fmt: TableFormat, n_chunks: int, empty_columns: Sequence[str]
-) -> int:
-    """Concatenate ``parts/part-*.fmt`` in chunk order into ``final`` (atomically), then remove them."""
+class _LocalJob:
+    """One ``classify_file`` run writing ``final`` through the part folder ``.FINAL.parts``."""
+
+    def __init__(self, final: Path, out_fmt: TableFormat, group: _Group, chunk_rows: int) -> None:
+        self.final = final
+        self.format = out_fmt
+        self.chunk_rows = chunk_rows
+        self.group = group
+        self.parts = final.with_name(f".{final.name}.parts")
+        self._lock: Any = None
+        self._owner = False  # set once this job holds the part folder (never for another job's)
+        self._prepared = False
+
+    # -- set-up (main process) ---------------------------------------------------------------
+
+    def _prepare(self, identity: dict[str, Any], resume: bool) -> None:
+        if not self.final.parent.is_dir():
+            raise FileNotFoundError(
+                f"the folder of output {str(self.final)!r} does not exist; create it first"
+            )
+        self._remove_dead_temporaries()
+        self.parts.mkdir(exist_ok=True)
+        self._take_lock()
+        saved_path = self.parts / MANIFEST
+        names = [p.name for p in self.parts.iterdir()]
+        done = parse_parts(names)
+        if resume and saved_path.is_file():
+            saved = json.loads(saved_path.read_text(encoding="utf-8"))
+            differs = job_mismatch(saved, identity)
+            if differs:
+                raise ValueError(
+                    f"cannot --resume into {str(self.final)!r}: its {len(done)} finished parts in {str(self.parts)!r} "
+                    f"come from a different job ({'; '.join(differs)}); rerun without --resume to start over"
+                )
+            logger.info("resuming: %d chunks already scored in %s", len(done), self.parts)
+        else:
+            if done:
+                logger.warning(
+                    "removing %d part files of an earlier run into %s that did not finish%s",
+                    len(done), self.final, "" if resume else " (pass --resume to keep them)",
+                )  # fmt: skip
+            for name in names:
+                if name != "lock":
+                    (self.parts / name).unlink()
+        for name in names:  # a part being written when the earlier run died, a failure flag
+            if name.endswith(".tmp") or name.startswith("FAILED-"):
+                (self.parts / name).unlink(missing_ok=True)
+        atomic_write_text(saved_path, json.dumps(identity, indent=1, sort_keys=True) + "\n")
+        self._prepared = True  # from here on the folder holds this job's parts
+
+    def _take_lock(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; one job per output is the user's to ensure
+            self._owner = True
+            return
+        handle = open(self.parts / "lock", "a+")  # noqa: SIM115  (held until release())
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read().strip() or "?"
+            handle.close()
+            raise ValueError(
+                f"another job (pid {owner}) is writing {str(self.final)!r}; wait for it to finish or choose another -o"
+            ) from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock = handle
+        self._owner = True
+
+    def _remove_dead_temporaries(self) -> None:
+        """``.NAME.PID.tmp`` files left by a killed run of an older version, whose process is gone."""
+        for path in self.final.parent.glob(f".{glob_escape(self.final.name)}.*.tmp"):
+            pid = path.name[len(self.final.name) + 2 : -len(".tmp")]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                path.unlink(missing_ok=True)
+
+    def abandon(self, error: BaseException) -> None:
+        """After a failure: keep finished parts for ``--resume``, unless there are none or the input was bad.
+
+        (Bad input has to be fixed first, and a changed input cannot be resumed.)
+        """
+        from fakereview_nlp.cli import is_user_error
+
+        if not (self.group.is_main and self._owner and self._prepared and self.parts.is_dir()):
+            return  # refused before it began (another job's parts, a lock held): leave the folder as it was
+        with contextlib.suppress(OSError):
+            done = parse_parts(os.listdir(self.parts))
+            if not done or is_user_error(error):
+                self.release()
+                shutil.rmtree(self.parts, ignore_errors=True)
+                return
+            for path in self.parts.iterdir():
+                if path.name.endswith(".tmp") or path.name.startswith("FAILED-"):
+                    path.unlink(missing_ok=True)
+            logger.warning(
+                "%d finished chunks are kept in %s; rerun the same command with --resume to score only the rest",
+                len(done), self.parts,
+            )  # fmt: skip
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    # -- the job -----------------------------------------------------------------------------
+
+    def run(
+        self,
+        reader: TableReader,
+        identity: dict[str, Any],
+        *,
+        resume: bool,
+        progress: bool,
+        load: Callable[[], FakeReviewClassifier],
+        score: Callable[[FakeReviewClassifier, pd.DataFrame], pd.DataFrame],
+        model: Any,
+        text_column: str,
+        id_column: str | None,
+    ) -> int:
+        group = self.group
+        self.id_column = id_column
+
+        def set_up() -> FakeReviewClassifier:
+            classifier = load()
+            identity["model"] = model_identity(model if model is not None else classifier.source)
+            if group.is_main:
+                self._prepare(identity, resume)
+            return classifier
+
+        classifier, error = _run_step(set_up)
+        group.sync(error)
+        done = parse_parts(os.listdir(self.parts))
+        if group.world > 1:
+            logger.info("rank %d of world size %d: %s, classifying chunks %d, %d+%d, ...",
+                        group.rank, group.world, classifier, group.rank, group.rank, group.world)  # fmt: skip
+        sizes, error = _run_step(lambda: self._score_chunks(reader, classifier, score, done, progress))
+        group.sync(error)
+        if group.is_main:
+            chunk_sizes = sizes
+            n_rows, error = _run_step(
+                lambda: self._join(chunk_sizes, output_columns(reader.columns or [], id_column), text_column)
+            )
+        else:
+            n_rows, error = None, None
+        results = group.sync(error, n_rows)
+        return int(results[0])
+
+    def _score_chunks(
+        self,
+        reader: TableReader,
+        classifier: FakeReviewClassifier,
+        score: Callable[[FakeReviewClassifier, pd.DataFrame], pd.DataFrame],
+        done: Mapping[tuple[int, int], Part],
+        progress: bool,
+    ) -> list[int]:
+        """Score this process's chunks that have no part yet; returns every chunk's row count."""
+        group = self.group
+        mine = lambda i: i % group.world == group.rank and (0, i) not in done  # noqa: E731
+        sizes: list[int] = []
+        n_done = sum(p.n_rows for p in done.values())
+        bar = _progress_bar(
+            reader.num_rows(), enabled=progress and group.is_main, world=group.world, initial=n_done
+        )
+        try:
+            for chunk in reader.chunks(self.chunk_rows, select=mine):
+                sizes.append(chunk.n_rows)
+                if chunk.frame is None:
+                    continue
+                if group.peer_failed():
+                    break
+                if chunk.n_rows == 0 and reader.columns is None:  # an empty JSONL file: nothing to check
+                    import pandas as pd
+
+                    scored = pd.DataFrame({c: [] for c in output_columns([], self.id_column)})
+                else:
+                    scored = score(classifier, chunk.frame)
+                self._write_part(chunk.index, scored)
+                bar.update(len(scored) * group.world)  # other processes move at the same pace
+        finally:
+            bar.close()
+        return sizes
+
+    def _write_part(self, index: int, scored: pd.DataFrame) -> None:
+        name = part_name(0, index, len(scored), unscored_count(scored), self.format)
+        tmp = self.parts / f"{name}.tmp"
+        writer = TableWriter(tmp, self.format, header=False)
+        try:
+            writer.write(scored)
+            writer.close()
+            os.replace(tmp, self.parts / name)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                writer.close()
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def _join(self, chunk_sizes: Sequence[int], columns: Sequence[str], text_column: str) -> int:
+        """Concatenate the parts in chunk order into ``final`` (atomically), check the counts, remove the parts."""
+        parts = parse_parts(os.listdir(self.parts))
+        ordered = [parts.get((0, i)) for i in range(len(chunk_sizes))]
+        missing = [i for i, p in enumerate(ordered) if p is None]
+        if missing:
+            raise RuntimeError(
+                f"chunks {missing[:5]} have no part file in {self.parts}; a process failed, see its log"
+            )
+        wrong = [(p.chunk, p.n_rows, n) for p, n in zip(ordered, chunk_sizes, strict=True) if p.n_rows != n]  # type: ignore[union-attr]
+        if wrong:
+            raise RuntimeError(
+                f"part files {wrong[:3]} (chunk, rows in part, rows in input) do not match the input"
+            )
+        tmp = self.parts / f"joined.{self.format}.tmp"
+        files = [self.parts / p.name for p in ordered]  # type: ignore[union-attr]
+        try:
+            if self.format == "parquet":
+                _join_parquet(files, tmp, columns)
+            else:
+                with open(tmp, "wb") as out:
+                    if self.format in ("csv", "tsv"):
+                        out.write(_csv_header(columns, "\t" if self.format == "tsv" else ",").encode("utf-8"))
+                    for file in files:
+                        with open(file, "rb") as handle:
+                            shutil.copyfileobj(handle, out, length=1 << 20)
+            os.chmod(tmp, umask_mode())
+            os.replace(tmp, self.final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        n_rows = sum(chunk_sizes)
+        unscored_warning(sum(p.n_unscored for p in ordered), n_rows, text_column)  # type: ignore[union-attr]
+        self.release()
+        shutil.rmtree(self.parts, ignore_errors=True)
+        if self.group.world > 1:
+            logger.info("merged %d part files from %d processes into %s (%d rows)",
+                        len(files), self.group.world, self.final, n_rows)  # fmt: skip
+        return n_rows
+
+
+def _csv_header(columns: Sequence[str], sep: str) -> str:
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=sep, lineterminator="\n").writerow(columns)
+    return buffer.getvalue()
+
+
+def _join_parquet(files: Sequence[Path], target: Path, columns: Sequence[str]) -> None:
+    """Parts into one Parquet file, under one schema (a column that is all-null in one part takes the others' type)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    files = [parts / f"part-{i:09d}.{out_fmt}" for i in range(n_chunks)]
-    missing = [f.name for f in files if not f.is_file()]
-    if missing:
-        raise RuntimeError(
-            f"part files {missing[:5]} are missing from {parts}; a process failed, see its log"
-        )
-    n_rows = 0
+    schemas = [pq.read_schema(f) for f in files]
     try:
-        if out_fmt == "parquet":
-            writer = TableWriter(tmp, out_fmt)
-            for file in files:
-                table = pq.read_table(file)
-                n_rows += table.num_rows
-                writer.write(table.to_pandas())
-            writer.close(empty_columns)
-        else:
-            # CSV/TSV parts are header-less except part 0, so plain byte concatenation is the merge.
-            with open(tmp, "wb") as out:
-                for file in files:
-                    with open(file, "rb") as handle:
-                        shutil.copyfileobj(handle, out, length=1 << 20)
-                if not files and out_fmt in ("csv", "tsv"):
-                    sep = "\t" if out_fmt == "tsv" else ","
-                    out.write((sep.join(empty_columns) + "\n").encode())
-            n_rows = -1  # not counted without parsing; see below
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    shutil.rmtree(parts, ignore_errors=True)
-    return n_rows if n_rows >= 0 else _count_text_rows(final, out_fmt)
+        schema = pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        raise ValueError(
+            f"the scored chunks do not share one Parquet schema ({err}); write CSV or JSONL instead"
+        ) from None
+    with pq.ParquetWriter(target, schema) as writer:
+        for file in files:
+            try:
+                writer.write_table(pq.read_table(file).select(schema.names).cast(schema))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as err:
+                raise ValueError(
+                    f"{file.name} does not fit the joined Parquet schema ({err}); write CSV or JSONL instead"
+                ) from None
 
 
-def _count_text_rows(path: Path, out_fmt: TableFormat) -> int:
-    if out_fmt == "jsonl":
-        with open(path, "rb") as handle:
-            return sum(1 for line in handle if line.strip())
-    import pandas as pd
+def glob_escape(name: str) -> str:
+    import glob
 
-    return sum(
-        len(c) for c in pd.read_csv(path, sep="\t" if out_fmt == "tsv" else ",", dtype=str, chunksize=65536)
-    )
+    return glob.escape(name)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask, capped by a cgroup v2 CPU quota when one is set."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        n = os.cpu_count() or 1
+    with contextlib.suppress(OSError, ValueError):
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, math.ceil(int(quota) / int(period))))
+    return max(1, n)
 
 
 def _distributed_state() -> Any:
@@ -331,7 +789,7 @@ def _load(model: Any, device: str | None, dtype: str | None, state: Any) -> Fake
             device = "cpu"
             # Processes share the cores: without this each would start one thread per core.
             local = int(os.environ.get("LOCAL_WORLD_SIZE", state.num_processes))
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
+            torch.set_num_threads(max(1, usable_cpus() // local))
     return FakeReviewClassifier.from_pretrained(model, device=device, dtype=dtype)
 
 
@@ -343,14 +801,14 @@ class _NoBar:
         pass
 
 
-def _progress_bar(total: int | None, *, enabled: bool, world: int) -> Any:
+def _progress_bar(total: int | None, *, enabled: bool, world: int, initial: int = 0) -> Any:
     if not enabled:
         return _NoBar()
     from tqdm.auto import tqdm
 
     return tqdm(
-        total=total, unit=" reviews", unit_scale=True, desc="classify" + (f" (x{world} processes)" if world > 1 else ""),
-        file=sys.stderr, dynamic_ncols=True,
+        total=total, initial=initial, unit=" reviews", unit_scale=True, file=sys.stderr, dynamic_ncols=True,
+        desc="classify" + (f" (x{world} processes)" if world > 1 else ""),
     )  # fmt: skip
 
 
@@ -359,7 +817,9 @@ def _progress_bar(total: int | None, *, enabled: bool, world: int) -> Any:
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "input", help="CSV, TSV, JSONL or Parquet file of reviews; '-' reads JSONL from stdin"
+        "input",
+        help="CSV, TSV, JSONL or Parquet file of reviews; '-' reads JSONL from stdin "
+        "(--engine ray: also a folder, a glob or a URI such as s3://bucket/reviews/)",
     )
     # The older `classify MODEL INPUT` form: a second positional makes the first the model.
     parser.add_argument("legacy_input", nargs="?", default=None, help=argparse.SUPPRESS)
@@ -370,14 +830,16 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "-o", "--output", required=True,
-        help="output file; its extension picks CSV/TSV/JSONL/Parquet; '-' writes JSONL to stdout",
+        help="output file; its extension picks CSV/TSV/JSONL/Parquet; '-' writes JSONL to stdout "
+        "(--engine ray: a folder of Parquet part files)",
     )  # fmt: skip
     parser.add_argument(
         "--text-column", default="text", help="column holding the review text (default: text)"
     )
     parser.add_argument(
         "--id-column", default=None,
-        help="column identifying each review; when given, the output keeps only it (default: keep all columns)",
+        help="column identifying each review; when given, the output keeps only it (default: keep all columns; "
+        "--engine ray adds a row_number column)",
     )  # fmt: skip
     parser.add_argument(
         "--batch-size", type=int, default=None,
@@ -396,15 +858,45 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS,
-        help=f"rows read, scored and written at a time; bounds memory (default: {DEFAULT_CHUNK_ROWS})",
+        help=f"rows read, scored and written at a time, one part file each; bounds memory (default: {DEFAULT_CHUNK_ROWS})",
     )  # fmt: skip
     parser.add_argument("--input-format", choices=FORMATS, default=None, help="override the input format")
     parser.add_argument("--output-format", choices=FORMATS, default=None, help="override the output format")
+    parser.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="text encoding of a CSV/TSV/JSONL input, e.g. cp1252 (default: utf-8)",
+    )
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="rerun a job that was killed: keep its finished parts, score only the rest (same input and options)",
+    )  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument(
         "--explain", action="store_true",
         help=f"add a {EXPLAIN_COLUMN} column: JSON [[start, end, delta], ...] of the {EXPLAIN_TOP_K} spans whose "
-        "removal changes P(fake) most (tens of forward passes per review)",
+        "removal changes P(fake) most (tens of forward passes per review; --engine local only)",
+    )  # fmt: skip
+    ray = parser.add_argument_group("Ray engine (--engine ray; see fakereview_nlp.distributed)")
+    ray.add_argument(
+        "--engine", choices=ENGINES, default="local",
+        help="local: this process (or accelerate launch); ray: replicas on a Ray cluster or a local Ray (default: local)",
+    )  # fmt: skip
+    ray.add_argument(
+        "--ray-address", default=None,
+        help="address of a running Ray cluster, e.g. ray://head:10001 or auto (default: start a local Ray)",
+    )  # fmt: skip
+    ray.add_argument(
+        "--replicas", default=None,
+        help="model replicas: N, or MIN,MAX to autoscale (default: one per GPU of the cluster, else 1)",
+    )  # fmt: skip
+    ray.add_argument(
+        "--gpus-per-replica", type=float, default=None,
+        help="GPUs each replica reserves, e.g. 1 or 0.5 (default: 1 when the cluster has GPUs, else 0)",
+    )  # fmt: skip
+    ray.add_argument(
+        "--cpus-per-replica", type=float, default=None,
+        help="CPUs each replica reserves; its torch threads (default: 1 with a GPU, else all CPUs / replicas)",
     )  # fmt: skip
 
 
@@ -420,29 +912,67 @@ def _normalize_positionals(args: argparse.Namespace) -> None:
     args.model, args.input, args.legacy_input = args.input, args.legacy_input, None
 
 
+def _check_engine_options(args: argparse.Namespace) -> None:
+    if args.engine == "ray":
+        if getattr(args, "explain", False):
+            raise ValueError("--explain works with --engine local only; score with Ray, then explain the flagged rows")
+        if STDIO in (args.input, args.output):
+            raise ValueError(
+                "--engine ray reads files and writes a folder of Parquet parts; '-' (stdin/stdout) needs --engine local"
+            )
+        if args.output_format not in (None, "parquet"):
+            raise ValueError(
+                f"--engine ray writes Parquet parts; --output-format {args.output_format} needs --engine local"
+            )
+        return
+    given = [f"--{n.replace('_', '-')}" for n in ("ray_address", "replicas", "gpus_per_replica", "cpus_per_replica")
+             if getattr(args, n) is not None]  # fmt: skip
+    if given:
+        raise ValueError(f"{', '.join(given)} only apply to --engine ray")
+
+
 def _run(args: argparse.Namespace) -> int:
-    try:
-        _normalize_positionals(args)
-    except ValueError as err:
-        print(f"fakereview: error: {err}", file=sys.stderr)
-        return 2
+    _normalize_positionals(args)
+    _check_engine_options(args)
+    if not getattr(args, "verbose", False):
+        with contextlib.suppress(
+            ImportError
+        ):  # transformers' "Loading weights" bar says nothing to a user here
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
     start = time.perf_counter()
-    n_rows = classify_file(
-        args.model,
-        args.input,
-        args.output,
-        text_column=args.text_column,
-        id_column=args.id_column,
-        batch_size=args.batch_size,
-        device=args.device,
-        dtype=args.dtype,
-        long_text=args.long_text,
-        chunk_rows=args.chunk_rows,
-        input_format=args.input_format,
-        output_format=args.output_format,
-        progress=not args.no_progress,
-        explain=args.explain,
-    )
+    if args.engine == "ray":
+        from fakereview_nlp.distributed import classify_files, parse_replicas
+
+        summary = classify_files(
+            args.input, args.output, model=args.model, text_column=args.text_column, id_column=args.id_column,
+            batch_size=args.batch_size, dtype=args.dtype, long_text=args.long_text, chunk_rows=args.chunk_rows,
+            input_format=args.input_format, encoding=args.encoding, resume=args.resume,
+            ray_address=args.ray_address, replicas=parse_replicas(args.replicas),
+            gpus_per_replica=args.gpus_per_replica, cpus_per_replica=args.cpus_per_replica,
+            device=args.device, progress=not args.no_progress,
+        )  # fmt: skip
+        n_rows = summary.n_rows
+    else:
+        n_rows = classify_file(
+            args.model,
+            args.input,
+            args.output,
+            text_column=args.text_column,
+            id_column=args.id_column,
+            batch_size=args.batch_size,
+            device=args.device,
+            dtype=args.dtype,
+            long_text=args.long_text,
+            chunk_rows=args.chunk_rows,
+            input_format=args.input_format,
+            output_format=args.output_format,
+            encoding=args.encoding,
+            resume=args.resume,
+            progress=not args.no_progress,
+            explain=args.explain,
+        )
     elapsed = time.perf_counter() - start
     if args.output != STDIO and int(os.environ.get("RANK", "0")) == 0:
         print(
@@ -456,7 +986,7 @@ def add_classify_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``fakereview classify`` on the ``fakereview`` command's subparsers."""
     parser = subparsers.add_parser(
         "classify",
-        help="score a file of reviews (CSV/TSV/JSONL/Parquet, '-' for JSONL stdin/stdout)",
+        help="score a file of reviews (CSV/TSV/JSONL/Parquet, '-' for JSONL stdin/stdout; --engine ray for clusters)",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     _add_arguments(parser)
@@ -466,16 +996,22 @@ def add_classify_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m fakereview_nlp.batch`` / ``accelerate launch -m fakereview_nlp.batch``: same options as ``fakereview classify``."""
+    from fakereview_nlp.cli import run_handler
+
     parser = argparse.ArgumentParser(
         prog="python -m fakereview_nlp.batch",
         description="Score a file of reviews; run under `accelerate launch` to split it across processes.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.add_argument("-v", "--verbose", action="store_true", help="tracebacks for errors")
     _add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    rank = os.environ.get("RANK")
     try:
-        return _run(args)
+        return run_handler(
+            _run, args, verbose=args.verbose, prog="fakereview classify" + (f" [rank {rank}]" if rank else "")
+        )
     finally:
         _shutdown()
 
@@ -489,14 +1025,22 @@ def _shutdown() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the module under its own name, not as a second copy named __main__ whose classes
+    # (PeerFailedError, say) would differ from the ones the rest of the package imports.
+    from fakereview_nlp.batch import main as _main
+
+    sys.exit(_main())
 
 
 __all__ = [
     "FORMATS",
+    "PeerFailedError",
+    "SCORE_COLUMNS",
     "TableWriter",
     "add_classify_parser",
     "classify_file",
     "main",
+    "output_columns",
     "score_chunk",
+    "usable_cpus",
 ]

@@ -1,16 +1,27 @@
 """The ``fakereview`` command: ``classify``, ``evaluate``, ``model-card`` and ``prepare``.
 
 Each subcommand lives with the noun it works on (``batch``, ``report``, ``model_card``,
-``corpora``) and registers itself here; this file only dispatches.
+``corpora``) and registers itself here; this file dispatches, and turns errors into messages.
+
+**Errors.** A user error (a missing or unreadable file, malformed input, a missing column,
+missing or corrupt model files, a bad option value) ends any subcommand with one line on
+stderr, ``fakereview: error: ...``, and exit code 2; ``-v`` adds the traceback. These are the
+exceptions :func:`is_user_error` accepts: ``OSError`` (``FileNotFoundError``,
+``PermissionError``, ...), ``ValueError`` (``UnicodeDecodeError``, ...), ``TypeError`` and
+``SystemExit`` with a message. Anything else is a bug: its traceback is printed and the exit
+code is 1. Ctrl-C exits with 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
 
 #: module providing each subcommand, and the name of its ``add_*_parser(subparsers)`` function.
 SUBCOMMANDS: tuple[tuple[str, str], ...] = (
@@ -21,16 +32,97 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("fakereview_nlp.explain_html", "add_explain_parser"),
 )
 
+#: Exit code of a user error (the same as argparse's for a bad command line).
+USER_ERROR_EXIT = 2
+USER_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, TypeError)
+
+
+def is_user_error(error: BaseException) -> bool:
+    """Whether ``error`` is the user's to fix (bad input, files, options) rather than a bug."""
+    from fakereview_nlp.batch import PeerFailedError
+
+    if isinstance(error, PeerFailedError):
+        return error.user_error
+    return isinstance(error, USER_ERRORS)
+
+
+def one_line(error: BaseException) -> str:
+    """``error``'s message on one line (its lines joined with ' | ')."""
+    text = str(error)
+    if isinstance(error, KeyError) and error.args:
+        text = str(error.args[0])
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " | ".join(lines) or type(error).__name__
+
+
+def run_handler(
+    handler: Callable[[argparse.Namespace], Any],
+    args: argparse.Namespace,
+    *,
+    verbose: bool,
+    prog: str = "fakereview",
+) -> int:
+    """Run a subcommand's handler; a user error becomes ``PROG: error: MESSAGE`` and exit code 2.
+
+    With ``verbose`` the traceback is printed first. Other exceptions propagate (a traceback and
+    exit code 1), except that a failure of another process of the same job is also one line (exit
+    code 2 or 1 as that process's error was a user error or not).
+    """
+    from fakereview_nlp.batch import PeerFailedError
+
+    try:
+        return int(handler(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as exit_:
+        if isinstance(exit_.code, str):  # SystemExit("message"): a handler's own way of saying "user error"
+            if verbose:
+                traceback.print_exc()
+            print(f"{prog}: error: {one_line(SystemExit(exit_.code))}", file=sys.stderr)
+            return USER_ERROR_EXIT
+        raise
+    except PeerFailedError as err:
+        if verbose:
+            traceback.print_exc()
+        print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
+        return USER_ERROR_EXIT if err.user_error else 1
+    except USER_ERRORS as err:
+        if verbose:
+            traceback.print_exc()
+        print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
+        return USER_ERROR_EXIT
+
+
+def quiet_hf_progress() -> None:
+    """No "Loading weights" bars from transformers: they say nothing to a user of a command (``-v`` keeps them)."""
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when transformers is imported
+    if "transformers" in sys.modules:  # already imported: switch its bars off directly
+        with contextlib.suppress(ImportError, AttributeError):
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fakereview",
         description="Score reviews as genuine or fake, evaluate detectors at fixed flag rates, prepare corpora.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log at INFO level; tracebacks for errors"
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name, function_name in SUBCOMMANDS:
-        getattr(importlib.import_module(module_name), function_name)(subparsers)
+        sub = getattr(importlib.import_module(module_name), function_name)(subparsers)
+        # `fakereview classify ... -v` works as well as `fakereview -v classify ...`; SUPPRESS keeps
+        # the subcommand from resetting a -v given before it.
+        if isinstance(sub, argparse.ArgumentParser) and "-v" not in sub._option_string_actions:
+            sub.add_argument(
+                "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="as fakereview -v"
+            )
     return parser
 
 
@@ -43,7 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.error(f"subcommand {args.command!r} registered no handler (set_defaults(handler=...))")
-    return int(handler(args) or 0)
+    if not args.verbose:
+        quiet_hf_progress()
+    return run_handler(handler, args, verbose=args.verbose)
 
 
 if __name__ == "__main__":

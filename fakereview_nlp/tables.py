@@ -79,8 +79,13 @@ ENCODING_HINT = (
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
-def infer_format(path: str | os.PathLike[str], file_format: str | None = None) -> TableFormat:
-    """``file_format`` if given (checked), else the format from ``path``'s extension.
+def infer_format(
+    path: str | os.PathLike[str],
+    file_format: str | None = None,
+    *,
+    hint: str = "or pass the format (csv|tsv|jsonl|parquet)",
+) -> TableFormat:
+    """``file_format`` if given (checked), else the format from ``path``'s extension (``hint`` ends the error).
 
     Raises:
         `ValueError`: an unknown ``file_format``, or an extension that names no format; the
@@ -94,7 +99,7 @@ def infer_format(path: str | os.PathLike[str], file_format: str | None = None) -
     if suffix not in EXTENSIONS:
         raise ValueError(
             f"cannot tell the format of {str(path)!r} from its extension {suffix!r}; expected one of "
-            f"{sorted(EXTENSIONS)}, or pass the format ({'|'.join(FORMATS)})"
+            f"{sorted(EXTENSIONS)}, {hint}"
         )
     return EXTENSIONS[suffix]
 
@@ -143,19 +148,56 @@ class TableChunk:
     n_rows: int
     #: The rows, or ``None`` for a chunk that ``select`` skipped (counted, not parsed).
     frame: pd.DataFrame | None
+    #: CSV/TSV/JSONL: byte offset and line number (from 1) where the chunk's first record starts,
+    #: so that :meth:`TableReader.chunks` can start there (``start=``) without reading what comes before.
+    offset: int | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class TableIndex:
+    """What :meth:`TableReader.index` learns from one full pass: columns, chunk positions, JSON types."""
+
+    columns: list[str] | None
+    chunks: list[TableChunk]
+    #: JSONL: the Python type names seen in each column (``NoneType`` for null or a missing key).
+    json_types: dict[str, list[str]]
+    #: JSONL: the line of the first record (named in schema errors).
+    first_line: int = 1
+
+    @property
+    def n_rows(self) -> int:
+        return sum(c.n_rows for c in self.chunks)
+
+
+class _Lines:
+    """Decoded lines of a binary stream, counting line numbers and the byte offset of the next line."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.next_offset: int | None = 0  # None where offsets are unknown (UTF-16/32)
+        self.next_number = 1
+        self.line_offset: int | None = 0  # of the line yielded last
+        self.line_number = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self._lines
 
 
 class TableReader:
     """Reads a CSV/TSV/JSONL/Parquet file (or JSONL/CSV/TSV on stdin, ``"-"``) under the schema rule.
 
     Args:
-        source (`str` or `os.PathLike`): a file path, or ``"-"`` for standard input.
+        source (`str` or `os.PathLike`): a file path, ``"-"`` for standard input, or (with ``opener``)
+            any name for messages.
         file_format (`str`, *optional*): ``csv``, ``tsv``, ``jsonl`` or ``parquet``; default from the
             extension (``jsonl`` for stdin).
         encoding (`str`, defaults to `"utf-8"`): text encoding of CSV/TSV/JSONL; a UTF-8 byte-order
             mark is skipped.
         columns (`Sequence[str]`, *optional*): read only these columns (Parquet reads nothing else;
             the other formats drop the rest after parsing). The schema rule still applies to all keys.
+        opener (`Callable[[], BinaryIO]`, *optional*): opens the file as a seekable binary stream,
+            for files that are not local paths (``fsspec.open(uri, "rb").open``, say).
 
     After reading starts, :attr:`columns` holds the table's columns (``None`` for an empty JSONL file).
     """
@@ -167,9 +209,10 @@ class TableReader:
         *,
         encoding: str = "utf-8",
         columns: Sequence[str] | None = None,
+        opener: Callable[[], IO[bytes]] | None = None,
     ) -> None:
         self.source = os.fspath(source)
-        self.stdin = self.source == STDIO
+        self.stdin = self.source == STDIO and opener is None
         self.format: TableFormat = (
             infer_format(self.source, file_format) if not (self.stdin and file_format is None) else "jsonl"
         )
@@ -185,7 +228,9 @@ class TableReader:
         self.wanted = None if columns is None else list(dict.fromkeys(columns))
         self.where = "<stdin>" if self.stdin else repr(self.source)
         self.columns: list[str] | None = None
-        if not self.stdin:
+        self._first_line = 1
+        self._opener = opener
+        if not self.stdin and opener is None:
             path = Path(self.source)
             if path.is_dir():
                 raise ValueError(
@@ -199,24 +244,57 @@ class TableReader:
     # -- public ---------------------------------------------------------------------------------
 
     def chunks(
-        self, chunk_rows: int = DEFAULT_CHUNK_ROWS, *, select: Callable[[int], bool] | None = None
+        self,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        *,
+        select: Callable[[int], bool] | None = None,
+        start: TableChunk | None = None,
+        index: TableIndex | None = None,
     ) -> Iterator[TableChunk]:
         """Every chunk of ``chunk_rows`` rows, in order (the last may be shorter).
 
         ``select(index)`` returning ``False`` skips a chunk: it is still counted (its
         :attr:`TableChunk.frame` is ``None``) but not decoded into a DataFrame, and a Parquet row
         group holding only skipped chunks is not read at all.
+
+        ``start`` (a chunk of ``index``, from :meth:`index` with the same ``chunk_rows``) begins
+        at that chunk: CSV/TSV/JSONL seek to its byte offset instead of reading what comes before.
         """
         if not isinstance(chunk_rows, int) or chunk_rows < 1:
             raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows!r}")
         if self.format == "parquet":
-            yield from self._parquet_chunks(chunk_rows, select)
+            skip_before = -1 if start is None else start.index
+            yield from self._parquet_chunks(
+                chunk_rows, lambda i: i >= skip_before and (select is None or select(i))
+            )
             return
-        with self._text_lines() as lines:
+        if start is not None:
+            if index is None or start.offset is None or start.line is None:
+                raise ValueError("start= needs the TableIndex it comes from (index=) with byte offsets")
+            self.columns, self._first_line = index.columns, index.first_line
+        with self._text_lines(None if start is None else start.offset) as lines:
+            if start is not None:
+                lines.next_offset, lines.next_number = start.offset, start.line  # type: ignore[assignment]
             if self.format == "jsonl":
-                yield from self._jsonl_chunks(lines, chunk_rows, select)
+                yield from self._jsonl_chunks(lines, chunk_rows, select, start)
             else:
-                yield from self._csv_chunks(lines, chunk_rows, select)
+                yield from self._csv_chunks(lines, chunk_rows, select, start)
+
+    def index(self, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> TableIndex:
+        """One pass that checks every row (as reading would) and records where each chunk starts.
+
+        No DataFrame is built; JSONL records are parsed (and held to the schema rule) one by one.
+        """
+        if self.format == "parquet":
+            chunks = list(self.chunks(chunk_rows, select=lambda i: False))
+            return TableIndex(self.columns, chunks, {})
+        self._json_types: dict[str, set[str]] | None = {}
+        try:
+            chunks = list(self.chunks(chunk_rows, select=lambda i: False))
+            types = {k: sorted(v) for k, v in (self._json_types or {}).items()}
+        finally:
+            self._json_types = None
+        return TableIndex(self.columns, chunks, types, self._first_line)
 
     def read(self) -> pd.DataFrame:
         """The whole table as one DataFrame (its columns as the schema rule fixes them)."""
@@ -236,39 +314,47 @@ class TableReader:
     # -- text formats ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _text_lines(self) -> Iterator[Iterator[str]]:
+    def _text_lines(self, offset: int | None = None) -> Iterator[_Lines]:
         """Decoded lines (with their line endings); undecodable bytes raise ValueError with the offset."""
         with contextlib.ExitStack() as stack:
             if self.stdin:
                 stream: Any = getattr(sys.stdin, "buffer", None)
                 if stream is None:  # already text (a StringIO in tests, say)
-                    yield iter(sys.stdin)
+                    yield _Lines(iter(sys.stdin))
                     return
+            elif self._opener is not None:
+                stream = stack.enter_context(self._opener())
             else:
                 stream = stack.enter_context(open(self.source, "rb"))  # noqa: SIM115
-            yield self._decode_lines(stream)
+            if offset:
+                stream.seek(offset)
+            lines = _Lines(iter(()))
+            lines._lines = self._decode_lines(stream, lines, bom=not offset)
+            yield lines
 
-    def _decode_lines(self, stream: IO[bytes]) -> Iterator[str]:
+    def _decode_lines(self, stream: IO[bytes], state: _Lines, *, bom: bool) -> Iterator[str]:
         ascii_compatible = (
             "\n".encode(self.encoding, errors="ignore") == b"\n"
             and "a".encode(self.encoding, errors="ignore") == b"a"
         )
-        if not ascii_compatible:  # UTF-16/32: decode as a stream; offsets are then approximate
+        if not ascii_compatible:  # UTF-16/32: decode as a stream; offsets are then unknown
             text = io.TextIOWrapper(stream, encoding=self.encoding, newline="")
-            number = 0
             try:
-                for number, line in enumerate(text, start=1):  # noqa: B007
+                for line in text:
+                    state.line_offset, state.line_number = None, state.next_number
+                    state.next_offset, state.next_number = None, state.next_number + 1
                     yield line
             except UnicodeDecodeError as err:
                 raise ValueError(
-                    f"{self.where} is not valid {self.encoding} near line {number + 1} ({err.reason}); {ENCODING_HINT}"
+                    f"{self.where} is not valid {self.encoding} near line {state.next_number} ({err.reason}); "
+                    f"{ENCODING_HINT}"
                 ) from None
             return
         utf8 = codecs.lookup(self.encoding).name == "utf-8"
-        offset = 0
-        for number, raw in enumerate(stream, start=1):
+        for raw in stream:
+            number, offset = state.next_number, state.next_offset
             start = 0
-            if number == 1 and utf8 and raw.startswith(codecs.BOM_UTF8):
+            if bom and number == 1 and utf8 and raw.startswith(codecs.BOM_UTF8):
                 start = len(codecs.BOM_UTF8)
             try:
                 line = raw[start:].decode(self.encoding)
@@ -278,7 +364,8 @@ class TableReader:
                     f"{self.where} is not valid {self.encoding}: byte {bad} (line {number}, "
                     f"{raw[start + err.start : start + err.start + 4]!r}...) cannot be decoded; {ENCODING_HINT}"
                 ) from None
-            offset += len(raw)
+            state.line_offset, state.line_number = offset, number
+            state.next_offset, state.next_number = offset + len(raw), number + 1
             yield line
 
     def _kept(self, columns: Sequence[str]) -> list[str]:
@@ -290,51 +377,63 @@ class TableReader:
         return pd.DataFrame({c: pd.Series(data[c], dtype=dtype) for c in self._kept(columns)})
 
     def _csv_chunks(
-        self, lines: Iterator[str], chunk_rows: int, select: Callable[[int], bool] | None
+        self, lines: _Lines, chunk_rows: int, select: Callable[[int], bool] | None, start: TableChunk | None
     ) -> Iterator[TableChunk]:
         sep = "\t" if self.format == "tsv" else ","
         # strict: a quote that is never closed is an error, not a field that swallows the rest of the file.
         reader = csv.reader(lines, delimiter=sep, strict=True)
-        header = self._next_csv_row(reader)
-        while header == []:  # leading blank lines
-            header = self._next_csv_row(reader)
-        if header is None:
-            raise ValueError(f"{self.where} is empty; expected a header line naming the columns")
-        duplicates = sorted({c for c in header if header.count(c) > 1})
-        if duplicates:
-            raise ValueError(
-                f"{self.where} header (line {reader.line_num}) names columns {duplicates} more than once"
-            )
-        self.columns = list(header)
+        if start is None:
+            header = self._next_csv_row(reader, lines)
+            while header == []:  # leading blank lines
+                header = self._next_csv_row(reader, lines)
+            if header is None:
+                raise ValueError(f"{self.where} is empty; expected a header line naming the columns")
+            duplicates = sorted({c for c in header if header.count(c) > 1})
+            if duplicates:
+                raise ValueError(
+                    f"{self.where} header (line {reader.line_num}) names columns {duplicates} more than once"
+                )
+            self.columns = list(header)
+            index = first_row = 0
+        else:
+            header = list(self.columns or [])
+            index, first_row = start.index, start.first_row
         width = len(header)
-        index = first_row = 0
         rows: list[list[str]] = []
         n_rows = 0
+        chunk_offset, chunk_line = lines.next_offset, lines.next_number
         wanted = select is None or select(index)
         while True:
-            start_line = reader.line_num + 1
-            row = self._next_csv_row(reader)
+            record_offset, record_line = lines.next_offset, lines.next_number
+            row = self._next_csv_row(reader, lines)
             if row is None:
                 break
             if not row:  # a blank line, skipped as pandas does
                 continue
             if len(row) != width:
                 raise ValueError(
-                    f"{self.where} line {start_line} has {len(row)} fields but the header has {width} "
+                    f"{self.where} line {record_line} has {len(row)} fields but the header has {width} "
                     f"({header}); quote fields that contain {sep!r} or a line break"
                 )
+            if n_rows == 0:
+                chunk_offset, chunk_line = record_offset, record_line
             n_rows += 1
             if wanted:
                 rows.append(row)
             if n_rows == chunk_rows:
-                yield self._csv_chunk(index, first_row, n_rows, rows if wanted else None)
+                yield self._csv_chunk(
+                    index, first_row, n_rows, rows if wanted else None, chunk_offset, chunk_line
+                )
                 index, first_row, n_rows, rows = index + 1, first_row + n_rows, 0, []
                 wanted = select is None or select(index)
-        if n_rows or index == 0:
-            yield self._csv_chunk(index, first_row, n_rows, rows if wanted else None)
+                chunk_offset, chunk_line = lines.next_offset, lines.next_number
+        if n_rows or (index == 0 and start is None):
+            yield self._csv_chunk(
+                index, first_row, n_rows, rows if wanted else None, chunk_offset, chunk_line
+            )
 
-    def _next_csv_row(self, reader: Any) -> list[str] | None:
-        start_line = reader.line_num + 1
+    def _next_csv_row(self, reader: Any, lines: _Lines) -> list[str] | None:
+        start_line = lines.next_number
         try:
             return next(reader)
         except StopIteration:
@@ -346,34 +445,40 @@ class TableReader:
                     f"(the file ends inside it); check for a stray '\"'"
                 ) from None
             raise ValueError(
-                f"{self.where} line {reader.line_num} is malformed CSV ({err}); a field that contains quotes "
-                'must be quoted as a whole, with inner quotes doubled ("")'
+                f"{self.where} line {lines.next_number - 1} is malformed CSV ({err}); a field that contains "
+                'quotes must be quoted as a whole, with inner quotes doubled ("")'
             ) from None
 
-    def _csv_chunk(self, index: int, first_row: int, n_rows: int, rows: list[list[str]] | None) -> TableChunk:
+    def _csv_chunk(
+        self, index: int, first_row: int, n_rows: int, rows: list[list[str]] | None, offset: int, line: int
+    ) -> TableChunk:
         if rows is None:
-            return TableChunk(index, first_row, n_rows, None)
+            return TableChunk(index, first_row, n_rows, None, offset, line)
         assert self.columns is not None
         data = {c: [r[i] for r in rows] for i, c in enumerate(self.columns)}
-        return TableChunk(index, first_row, n_rows, self._frame(self.columns, data, str))
+        return TableChunk(index, first_row, n_rows, self._frame(self.columns, data, str), offset, line)
 
     def _jsonl_chunks(
-        self, lines: Iterator[str], chunk_rows: int, select: Callable[[int], bool] | None
+        self, lines: _Lines, chunk_rows: int, select: Callable[[int], bool] | None, start: TableChunk | None
     ) -> Iterator[TableChunk]:
-        columns: list[str] | None = None
-        known: set[str] = set()
-        first_line = 0
-        index = first_row = n_rows = 0
+        columns = None if start is None else self.columns
+        known: set[str] = set(columns or [])
+        first_line = self._first_line
+        index, first_row = (0, 0) if start is None else (start.index, start.first_row)
+        n_rows = 0
         records: list[dict[str, Any]] = []
+        types = getattr(self, "_json_types", None)
         wanted = select is None or select(index)
-        for number, line in enumerate(lines, start=1):
+        chunk_offset, chunk_line = lines.next_offset, lines.next_number
+        for line in lines:
+            number, offset = lines.line_number, lines.line_offset
             if not line.strip():
                 continue
-            if wanted or columns is None:
+            if wanted or columns is None or types is not None:
                 record = self._json_record(line, number)
                 if columns is None:
                     columns, known, first_line = list(record), set(record), number
-                    self.columns = columns
+                    self.columns, self._first_line = columns, number
                 elif not known.issuperset(record):
                     new = [k for k in record if k not in known]
                     raise ValueError(
@@ -381,15 +486,24 @@ class TableReader:
                         f"does not; its keys {columns} fix the columns. Add the key(s) to the first record "
                         "(null is fine) or drop them from this one"
                     )
+                if types is not None:
+                    for key in columns:
+                        types.setdefault(key, set()).add(type(record.get(key)).__name__)
                 if wanted:
                     records.append(record)
+            if n_rows == 0:
+                chunk_offset, chunk_line = offset, number
             n_rows += 1
             if n_rows == chunk_rows:
-                yield self._jsonl_chunk(index, first_row, n_rows, records if wanted else None)
+                yield self._jsonl_chunk(
+                    index, first_row, n_rows, records if wanted else None, chunk_offset, chunk_line
+                )
                 index, first_row, n_rows, records = index + 1, first_row + n_rows, 0, []
                 wanted = select is None or select(index)
-        if n_rows or index == 0:
-            yield self._jsonl_chunk(index, first_row, n_rows, records if wanted else None)
+        if n_rows or (index == 0 and start is None):
+            yield self._jsonl_chunk(
+                index, first_row, n_rows, records if wanted else None, chunk_offset, chunk_line
+            )
 
     def _json_record(self, line: str, number: int) -> dict[str, Any]:
         try:
@@ -403,14 +517,20 @@ class TableReader:
         return record
 
     def _jsonl_chunk(
-        self, index: int, first_row: int, n_rows: int, records: list[dict[str, Any]] | None
+        self,
+        index: int,
+        first_row: int,
+        n_rows: int,
+        records: list[dict[str, Any]] | None,
+        offset: Any,
+        line: int,
     ) -> TableChunk:
         if records is None:
-            return TableChunk(index, first_row, n_rows, None)
+            return TableChunk(index, first_row, n_rows, None, offset, line)
         columns = self.columns or []
         # object dtype: JSON ints stay ints next to a null, strings stay strings.
         data = {c: [r.get(c) for r in records] for c in columns}
-        return TableChunk(index, first_row, n_rows, self._frame(columns, data, object))
+        return TableChunk(index, first_row, n_rows, self._frame(columns, data, object), offset, line)
 
     # -- Parquet --------------------------------------------------------------------------------
 
@@ -419,7 +539,7 @@ class TableReader:
         import pyarrow.parquet as pq
 
         try:
-            return pq.ParquetFile(self.source)
+            return pq.ParquetFile(self._opener() if self._opener is not None else self.source)
         except (pa.ArrowInvalid, OSError) as err:
             raise ValueError(f"{self.where} is not a readable Parquet file ({err})") from None
 
@@ -635,6 +755,7 @@ __all__ = [
     "FORMATS",
     "STDIO",
     "TableChunk",
+    "TableIndex",
     "TableFormat",
     "TableReader",
     "TableWriter",

@@ -6,6 +6,7 @@ import argparse
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -31,7 +32,8 @@ def clf(tiny_model_dir: Path) -> FakeReviewClassifier:
 @pytest.fixture()
 def frame() -> pd.DataFrame:
     rows = make_reviews(23)
-    rows[4]["text"] = ""  # an empty review gets a score, not a crash
+    rows[4]["text"] = ""  # kept, not scored
+    rows[7]["text"] = "NA"  # a review, scored
     return pd.DataFrame(rows)
 
 
@@ -73,12 +75,23 @@ def _kept(frame: pd.DataFrame) -> list[str]:
 def _check_scored(
     out: pd.DataFrame, frame: pd.DataFrame, clf: FakeReviewClassifier, columns: list[str]
 ) -> None:
+    """Every input row once, in order; texts scored as the classifier scores them; empty texts unscored."""
     assert list(out.columns) == [*columns, "fake_score", "label", "flagged"]
     assert out["id"].astype(str).tolist() == frame["id"].tolist()  # input order kept across chunks
-    expected = clf.predict_proba(frame["text"].tolist())
-    np.testing.assert_allclose(out["fake_score"].astype(float), expected, rtol=0, atol=1e-12)
-    assert out["label"].tolist() == ["fake" if s >= 0.5 else "genuine" for s in expected]
-    assert [str(v).lower() == "true" for v in out["flagged"]] == [bool(s >= clf.threshold) for s in expected]
+    empty = frame["text"].fillna("").str.strip() == ""
+    expected = pd.Series(np.nan, index=frame.index)
+    expected[~empty] = clf.predict_proba(frame["text"][~empty].tolist())
+    scores = pd.to_numeric(out["fake_score"].replace("", np.nan))
+    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-12)  # NaN where the text is empty
+    blank = out["label"].isna() | (out["label"] == "")
+    assert (
+        blank.tolist() == empty.tolist()
+        and (out["flagged"].isna() | (out["flagged"] == "")).tolist() == empty.tolist()
+    )
+    assert out["label"][~empty].tolist() == ["fake" if s >= 0.5 else "genuine" for s in expected[~empty]]
+    assert [str(v).lower() == "true" for v in out["flagged"][~empty]] == [
+        bool(s >= clf.threshold) for s in expected[~empty]
+    ]
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".parquet"])
@@ -131,13 +144,39 @@ def test_stdin_to_stdout_jsonl(
     _check_scored(out, frame, clf, _kept(frame))
 
 
-def test_null_text_scores_like_an_empty_review(tmp_path: Path, clf: FakeReviewClassifier) -> None:
+def test_missing_or_empty_text_is_kept_unscored_and_counted(
+    tmp_path: Path, clf: FakeReviewClassifier, caplog: pytest.LogCaptureFixture
+) -> None:
     source = tmp_path / "in.jsonl"
-    source.write_text('{"id": 1, "text": null}\n{"id": 2, "text": ""}\n\n{"id": 3, "text": "fine"}\n')
-    classify_file(clf, str(source), str(tmp_path / "out.jsonl"), progress=False)
+    source.write_text(
+        '{"id": 1, "text": null}\n{"id": 2, "text": ""}\n\n{"id": 3, "text": "fine"}\n{"id": 4}\n'
+        '{"id": 5, "text": "   "}\n{"id": 6, "text": "NA"}\n{"id": 7, "text": "None"}\n{"id": 8, "text": "null"}\n'
+    )
+    with caplog.at_level("WARNING", logger="fakereview_nlp.batch"):
+        assert classify_file(clf, str(source), str(tmp_path / "out.jsonl"), chunk_rows=3, progress=False) == 8
     out = _read(tmp_path / "out.jsonl")
-    assert out["id"].tolist() == [1, 2, 3]
-    assert out["fake_score"][0] == out["fake_score"][1]
+    assert out["id"].tolist() == [1, 2, 3, 4, 5, 6, 7, 8]
+    unscored = [1, 2, 4, 5]
+    assert out.set_index("id")["fake_score"].isna().loc[unscored].all()
+    assert out.set_index("id")[["label", "flagged"]].loc[unscored].isna().all().all()
+    assert (
+        out.set_index("id")["fake_score"].notna().loc[[3, 6, 7, 8]].all()
+    )  # 'NA', 'None', 'null' are reviews
+    warnings = [r.getMessage() for r in caplog.records if "unscored" in r.getMessage()]
+    assert warnings == [
+        "4 of 8 rows have a missing or empty 'text' and were kept unscored (empty fake_score, label, flagged)"
+    ]
+
+
+def test_na_strings_in_csv_are_reviews(tmp_path: Path, clf: FakeReviewClassifier) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\n1,NA\n2,None\n3,null\n4,\n5,N/A\n")
+    classify_file(clf, str(source), str(tmp_path / "out.csv"), progress=False)
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert out["text"].tolist() == ["NA", "None", "null", "", "N/A"]
+    assert [v != "" for v in out["fake_score"]] == [True, True, True, False, True]
+    expected = clf.predict_proba(["NA", "None", "null", "N/A"])
+    np.testing.assert_allclose(out["fake_score"][out["fake_score"] != ""].astype(float), expected, atol=1e-12)
 
 
 def test_failure_leaves_no_output(tmp_path: Path, frame: pd.DataFrame, clf: FakeReviewClassifier) -> None:
@@ -203,7 +242,9 @@ def test_registered_on_the_fakereview_command() -> None:
     from fakereview_nlp import batch, cli
 
     parser = cli.build_parser()  # the real registry: every subcommand module must import
-    args = parser.parse_args(["classify", "in.csv", "-o", "out.csv", "--model", "model_dir", "--id-column", "id"])
+    args = parser.parse_args(
+        ["classify", "in.csv", "-o", "out.csv", "--model", "model_dir", "--id-column", "id"]
+    )
     assert args.handler is batch._run
     assert (args.model, args.input, args.output, args.id_column) == ("model_dir", "in.csv", "out.csv", "id")
     # the older positional form names the same job
@@ -213,7 +254,9 @@ def test_registered_on_the_fakereview_command() -> None:
 
 
 def test_model_given_twice_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _cli(["model_dir", "in.csv", "-o", "out.csv", "--model", "other"]) == 2
+    from fakereview_nlp import cli
+
+    assert cli.main(["classify", "model_dir", "in.csv", "-o", "out.csv", "--model", "other"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("fakereview: error: the model is given twice") and "\n" not in err
 
@@ -233,9 +276,10 @@ def test_a_model_with_a_tfidf_part_scores_the_mean(
     argv = [str(source), "-o", str(output), "--model", str(model_dir), "--chunk-rows", "7", "--no-progress"]
     assert _cli([*argv, "--device", "cpu", "--dtype", "float32"]) == 0
     out = _read(output)
-    texts = frame["text"].tolist()
+    texts = [t for t in frame["text"] if t.strip()]
     expected = (clf.predict_proba(texts) + tfidf.predict_proba(texts)) / 2
-    np.testing.assert_allclose(out["fake_score"].astype(float), expected, rtol=0, atol=1e-12)
+    scored = pd.to_numeric(out["fake_score"].replace("", np.nan)).dropna()
+    np.testing.assert_allclose(scored, expected, rtol=0, atol=1e-12)
 
 
 def test_jsonl_keys_in_another_order_stay_in_their_columns(tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -244,7 +288,16 @@ def test_jsonl_keys_in_another_order_stay_in_their_columns(tmp_path: Path, tiny_
     source = tmp_path / "mixed.jsonl"
     source.write_text('{"id": "a1", "text": "first review"}\n{"text": "second review", "id": "a2"}\n')
     output = tmp_path / "out.csv"
-    argv = [str(source), "-o", str(output), "--model", str(tiny_model_dir), "--chunk-rows", "1", "--no-progress"]
+    argv = [
+        str(source),
+        "-o",
+        str(output),
+        "--model",
+        str(tiny_model_dir),
+        "--chunk-rows",
+        "1",
+        "--no-progress",
+    ]
     assert _cli(argv) == 0
     out = pd.read_csv(output, dtype=str, keep_default_na=False)
     assert list(out.columns) == ["id", "text", "fake_score", "label", "flagged"]
@@ -252,13 +305,300 @@ def test_jsonl_keys_in_another_order_stay_in_their_columns(tmp_path: Path, tiny_
     assert out["label"].isin(["fake", "genuine"]).all() and out["flagged"].isin(["True", "False"]).all()
 
 
-def test_jsonl_record_with_a_new_key_is_an_error_naming_its_line(tmp_path: Path, tiny_model_dir: Path) -> None:
+def test_jsonl_record_with_a_new_key_is_an_error_naming_its_line(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
     source = tmp_path / "mixed.jsonl"
     source.write_text(
         '{"id": "a1", "text": "first"}\n{"text": "second", "id": "a2"}\n{"id": "a3", "text": "third", "stars": 5}\n'
     )
     output = tmp_path / "out.csv"
-    argv = [str(source), "-o", str(output), "--model", str(tiny_model_dir), "--chunk-rows", "1", "--no-progress"]
-    with pytest.raises(ValueError, match=r"mixed\.jsonl' line 3 has key\(s\) \['stars'\] that the first record"):
+    argv = [
+        str(source),
+        "-o",
+        str(output),
+        "--model",
+        str(tiny_model_dir),
+        "--chunk-rows",
+        "1",
+        "--no-progress",
+    ]
+    with pytest.raises(
+        ValueError, match=r"mixed\.jsonl' line 3 has key\(s\) \['stars'\] that the first record"
+    ):
         _cli(argv)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed.jsonl"]  # no output, no temporary file
+
+
+def _launch_by_hand(
+    argv: list[str], cwds: list[Path], timeout: float
+) -> list[subprocess.CompletedProcess[str]]:
+    """Start one process per folder in ``cwds`` as a launcher without a watchdog would (srun, mpirun, ssh).
+
+    Unlike torchrun, nothing here kills the other processes when one exits, so a process that
+    waits for a peer that gave up waits until its timeout; ``timeout`` turns that into a failure.
+    """
+    port, world = str(_free_port()), len(cwds)
+    base = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    procs = []
+    for rank, cwd in enumerate(cwds):
+        env = {**base, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world),
+               "LOCAL_WORLD_SIZE": str(world), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}  # fmt: skip
+        procs.append(subprocess.Popen([sys.executable, "-m", "fakereview_nlp.batch", *argv], env=env, cwd=cwd,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))  # fmt: skip
+    results = []
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=timeout)
+            results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"a process still waits after {timeout} s: one process's failure left another hanging")
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return results
+
+
+@pytest.mark.parametrize("failure", ["input missing on one node", "bad line in one process's chunk"])
+def test_a_failing_process_stops_the_others(tmp_path: Path, tiny_model_dir: Path, failure: str) -> None:
+    """#15: when one process fails, every other one learns of it, says so in one line, and exits non-zero.
+
+    Before the fix, a process that could not read the input gave up before joining the group and
+    the other waited in the rendezvous (30 minutes); a failure on a chunk ended the other with
+    a gloo traceback. The second case also shows that a process decodes only its own chunks:
+    rank 0 never parses the bad line in rank 1's chunk.
+    """
+    lines = [json.dumps({"id": f"r{i}", "text": f"review number {i}"}) for i in range(30)]
+    node0, node1 = tmp_path / "node0", tmp_path / "node1"
+    node0.mkdir()
+    node1.mkdir()
+    if failure == "bad line in one process's chunk":
+        lines[14] = '{"id": "r14", "text": '  # chunk 1 (rows 10-19) goes to rank 1
+        cwds = [node0, node0]
+        expected = "'in.jsonl' line 15 is not valid JSON"
+    else:  # node1 has no in.jsonl, as when the input is on a disk only the first machine mounts
+        expected = "input file 'in.jsonl' does not exist"
+        cwds = [node0, node1]
+    (node0 / "in.jsonl").write_text("\n".join(lines) + "\n")
+    argv = [
+        "in.jsonl",
+        "-o",
+        "out.csv",
+        "--model",
+        str(tiny_model_dir),
+        "--chunk-rows",
+        "10",
+        "--no-progress",
+    ]
+    rank0, rank1 = _launch_by_hand(argv, cwds, timeout=120)
+    assert rank1.returncode == 2, rank1.stderr[-3000:]
+    assert f"fakereview classify [rank 1]: error: {expected}" in rank1.stderr, rank1.stderr[-3000:]
+    assert rank0.returncode == 2, rank0.stderr[-3000:]
+    assert (
+        f"[rank 0]: error: process 1 of 2 failed ({'ValueError' if 'JSON' in expected else 'FileNotFoundError'}: {expected}"
+        in rank0.stderr
+    ), rank0.stderr[-3000:]
+    assert "Traceback" not in rank0.stderr + rank1.stderr
+    assert not (node0 / "out.csv").exists()
+
+
+def _readme_bad_input_table() -> dict[str, tuple[str, int]]:
+    """case -> (message pattern, exit code), from the README's "Bad input" table."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### Bad input") : text.index("### On a Ray cluster")]
+    rows = {}
+    for line in section.splitlines():
+        if not line.startswith("| `") or line.startswith("| ---"):
+            continue
+        case, _, message, code = (c.strip() for c in line.strip().strip("|").split(" | "))
+        spans = re.findall(r"``(.+?)``|`(.+?)`", message.replace("\\|", "|"))
+        message = max((a or b for a, b in spans), key=len).strip()  # the message is the longest code span
+        pattern = ".*".join(re.escape(part) for part in message.split("…"))
+        rows[case.strip("`")] = (pattern, int(code))
+    return rows
+
+
+README_CASES = _readme_bad_input_table()
+
+
+def _bad_input_case(case: str, tmp: Path, model: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make the files of one README row in ``tmp`` (the working folder); returns the classify arguments."""
+    csv_in = tmp / "in.csv"
+    csv_in.write_text("id,text\n1,fine\n2,also fine\n")
+    common = ["-o", "out.csv", "--model", str(model), "--no-progress"]
+    if case == "missing-file":
+        return ["nope.csv", *common]
+    if case == "unknown-extension":
+        (tmp / "reviews.xlsx").write_bytes(b"PK")
+        return ["reviews.xlsx", *common]
+    if case in ("unclosed-quote", "too-many-fields", "not-utf8"):
+        body = {"unclosed-quote": b'2,"never closed\n', "too-many-fields": b"2,a,b\n", "not-utf8": b""}[case]
+        csv_in.write_bytes((b"id,text\n1,caf\xe9\n" if case == "not-utf8" else b"id,text\n1,fine\n") + body)
+        return ["in.csv", *common]
+    if case in ("bad-json", "new-key"):
+        lines = [
+            '{"id": "1", "text": "a"}',
+            '{"text": ' if case == "bad-json" else '{"text": "b", "id": "2"}',
+        ]
+        lines += ['{"id": "3", "text": "c", "stars": 5}'] if case == "new-key" else []
+        (tmp / "in.jsonl").write_text("\n".join(lines) + "\n")
+        return ["in.jsonl", *common, "--chunk-rows", "1"]
+    if case == "not-parquet":
+        (tmp / "in.parquet").write_bytes(b"not parquet at all")
+        return ["in.parquet", *common]
+    if case == "missing-column":
+        return ["in.csv", *common, "--text-column", "body"]
+    if case in ("no-model-dir", "no-weights", "corrupt-weights"):
+        folder = tmp / "model"
+        shutil.copytree(model, folder)
+        if case == "no-weights":
+            (folder / "model.safetensors").unlink()
+        else:
+            data = (folder / "model.safetensors").read_bytes()
+            (folder / "model.safetensors").write_bytes(data[: len(data) // 3])
+        name = "./nope" if case == "no-model-dir" else "model"
+        return ["in.csv", "-o", "out.csv", "--model", name, "--no-progress"]
+    if case == "resume-other-job":
+        from fakereview_nlp import batch
+
+        real, calls = batch.score_chunk, []
+
+        def dies_on_the_second_chunk(*args, **kwargs):  # type: ignore[no-untyped-def]
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("killed")
+            return real(*args, **kwargs)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(batch, "score_chunk", dies_on_the_second_chunk)
+            with pytest.raises(RuntimeError, match="killed"):
+                classify_file(model, "in.csv", "out.csv", chunk_rows=1, progress=False)
+        csv_in.write_text("id,text\n1,fine\n2,also fine\n3,new row\n")  # the input changed
+        return ["in.csv", *common, "--chunk-rows", "1", "--resume"]
+    if case == "empty-text":
+        csv_in.write_text("id,text\n1,fine\n2,\n3,   \n")
+        return ["in.csv", *common]
+    raise AssertionError(f"README case {case!r} has no test")
+
+
+@pytest.mark.parametrize("case", sorted(README_CASES))
+def test_readme_bad_input_table(
+    case: str, tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    from fakereview_nlp import cli
+
+    pattern, code = README_CASES[case]
+    monkeypatch.chdir(tmp_path)
+    argv = _bad_input_case(case, tmp_path, tiny_model_dir, monkeypatch)
+    with caplog.at_level("WARNING"):
+        assert cli.main(["classify", *argv]) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    if code == 0:
+        assert re.search(pattern, caplog.text), caplog.text
+        return
+    assert len(err) == 1 and re.fullmatch(pattern, err[0]), err
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["evaluate", "model", "nope.csv", "-o", "report"],
+        ["model-card", "nope", "-o", "card.md"],
+        ["prepare", "op_spam", "-o", "out.csv", "--source", "nope.zip"],
+    ],
+)
+def test_every_subcommand_reports_a_missing_file_in_one_line(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fakereview_nlp import cli
+
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "nope" in err and err.startswith("fakereview"), err
+    if argv[0] != "prepare":  # prepare reports its own errors, without a traceback under -v
+        assert cli.main(["-v", *argv]) == 2  # -v: the traceback too
+        assert "Traceback" in capsys.readouterr().err
+
+
+def test_killed_local_job_resumes_without_redoing_or_duplicating(
+    tmp_path: Path, frame: pd.DataFrame, clf: FakeReviewClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakereview_nlp import batch
+
+    source = _write(frame, tmp_path / "in.csv")  # 23 rows: 5 chunks of 5
+    output = tmp_path / "out.csv"
+    real, calls = batch.score_chunk, []
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C during chunk 2
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "score_chunk", counting)
+    with pytest.raises(KeyboardInterrupt):
+        classify_file(clf, str(source), str(output), chunk_rows=5, progress=False)
+    parts = tmp_path / ".out.csv.parts"
+    assert len(list(parts.glob("part-*"))) == 2 and not output.exists()
+    # what a kill -9 leaves as well: a part being written, and an older version's temporary file
+    (parts / "part-00000-000000002-n5-u0.csv.tmp").write_text("half a chunk")
+    (tmp_path / ".out.csv.999999999.tmp").write_text("dead")
+    calls.clear()
+    monkeypatch.setattr(batch, "score_chunk", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    assert classify_file(clf, str(source), str(output), chunk_rows=5, resume=True, progress=False) == 23
+    assert len(calls) == 3  # chunks 2, 3, 4 only
+    _check_scored(_read(output), frame, clf, _kept(frame))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]  # parts and stale files gone
+
+
+def test_resume_refuses_another_jobs_parts_and_a_fresh_run_starts_over(
+    tmp_path: Path, frame: pd.DataFrame, clf: FakeReviewClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakereview_nlp import batch
+
+    source = _write(frame, tmp_path / "in.csv")
+    output = tmp_path / "out.csv"
+    real = batch.score_chunk
+    calls: list[int] = []
+
+    def dies_on_the_second_chunk(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("node lost")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "score_chunk", dies_on_the_second_chunk)
+    with pytest.raises(RuntimeError, match="node lost"):
+        classify_file(clf, str(source), str(output), chunk_rows=5, progress=False)
+    monkeypatch.setattr(batch, "score_chunk", real)
+    with pytest.raises(
+        ValueError,
+        match=r"cannot --resume into .*: its 1 finished parts .* come from a different job \(chunk_rows: 5 then, 6 now\)",
+    ):
+        classify_file(clf, str(source), str(output), chunk_rows=6, resume=True, progress=False)
+    assert (tmp_path / ".out.csv.parts").is_dir()  # refused: the other job's parts are untouched
+    assert classify_file(clf, str(source), str(output), chunk_rows=6, progress=False) == 23  # starts over
+    _check_scored(_read(output), frame, clf, _kept(frame))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+
+
+def test_a_second_job_on_the_same_output_is_refused(
+    tmp_path: Path, frame: pd.DataFrame, clf: FakeReviewClassifier
+) -> None:
+    import fcntl
+
+    source = _write(frame, tmp_path / "in.csv")
+    parts = tmp_path / ".out.csv.parts"
+    parts.mkdir()
+    with open(parts / "lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another live job holds the lock
+        held.write("4242")
+        held.flush()
+        with pytest.raises(ValueError, match=r"another job \(pid 4242\) is writing .*out\.csv"):
+            classify_file(clf, str(source), str(tmp_path / "out.csv"), progress=False)
+    assert (parts / "lock").is_file()  # its folder is left alone
