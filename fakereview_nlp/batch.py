@@ -113,10 +113,12 @@ def _format_of(path: str, given: str | None, role: str) -> TableFormat:
     return infer_format(path, given, hint=f"or pass --{role}-format")
 
 
-def output_columns(input_columns: Sequence[str], id_column: str | None) -> list[str]:
-    """The columns of a scored table: the kept input columns (clashes renamed ``input_*``), then the scores."""
+def output_columns(input_columns: Sequence[str], id_column: str | None, *, explain: bool = False) -> list[str]:
+    """The columns of a scored table: the kept input columns (clashes renamed ``input_*``), then the scores
+    (and ``top_spans`` with ``explain``)."""
+    added = (*SCORE_COLUMNS, EXPLAIN_COLUMN) if explain else SCORE_COLUMNS
     kept = [id_column] if id_column is not None else list(input_columns)
-    return [f"input_{c}" if c in SCORE_COLUMNS else c for c in kept] + list(SCORE_COLUMNS)
+    return [f"input_{c}" if c in added else c for c in kept] + list(added)
 
 
 def score_chunk(
@@ -425,7 +427,7 @@ def classify_file(
                 clf, frame, text_column=text_column, id_column=id_column, batch_size=batch_size,
                 long_text=long_text, where=reader.where, explain=explain,
             ),
-            model=model, text_column=text_column, id_column=id_column,
+            model=model, text_column=text_column, id_column=id_column, explain=explain,
         )  # fmt: skip
     except BaseException as err:
         job.abandon(err)
@@ -456,7 +458,7 @@ def _classify_to_stdout(
             bar.update(len(scored))
     finally:
         bar.close()
-    writer.close(output_columns(reader.columns or [], id_column))
+    writer.close(output_columns(reader.columns or [], id_column, explain=explain))
     unscored_warning(n_unscored, n_rows, text_column)
     return n_rows
 
@@ -582,9 +584,11 @@ class _LocalJob:
         model: Any,
         text_column: str,
         id_column: str | None,
+        explain: bool = False,
     ) -> int:
         group = self.group
         self.id_column = id_column
+        self.explain = explain
 
         def set_up() -> FakeReviewClassifier:
             classifier = load()
@@ -604,7 +608,9 @@ class _LocalJob:
         if group.is_main:
             chunk_sizes = sizes
             n_rows, error = _run_step(
-                lambda: self._join(chunk_sizes, output_columns(reader.columns or [], id_column), text_column)
+                lambda: self._join(
+                    chunk_sizes, output_columns(reader.columns or [], id_column, explain=explain), text_column
+                )
             )
         else:
             n_rows, error = None, None
@@ -637,7 +643,7 @@ class _LocalJob:
                 if chunk.n_rows == 0 and reader.columns is None:  # an empty JSONL file: nothing to check
                     import pandas as pd
 
-                    scored = pd.DataFrame({c: [] for c in output_columns([], self.id_column)})
+                    scored = pd.DataFrame({c: [] for c in output_columns([], self.id_column, explain=self.explain)})
                 else:
                     scored = score(classifier, chunk.frame)
                 self._write_part(chunk.index, scored)
