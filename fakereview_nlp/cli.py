@@ -23,36 +23,17 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fakereview_nlp.errors import USER_ERROR_EXIT, USER_ERRORS, PeerFailedError, is_user_error, one_line  # noqa: F401  (is_user_error: re-exported)
+
 #: module providing each subcommand, and the name of its ``add_*_parser(subparsers)`` function.
 SUBCOMMANDS: tuple[tuple[str, str], ...] = (
-    ("fakereview_nlp.batch", "add_classify_parser"),
+    ("fakereview_nlp.classify_cli", "add_classify_parser"),
     ("fakereview_nlp.report_cli", "add_evaluate_parser"),
     ("fakereview_nlp.model_card", "add_model_card_parser"),
     ("fakereview_nlp.corpora", "add_prepare_parser"),
     ("fakereview_nlp.explain_html", "add_explain_parser"),
 )
 
-#: Exit code of a user error (the same as argparse's for a bad command line).
-USER_ERROR_EXIT = 2
-USER_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, TypeError)
-
-
-def is_user_error(error: BaseException) -> bool:
-    """Whether ``error`` is the user's to fix (bad input, files, options) rather than a bug."""
-    from fakereview_nlp.batch import PeerFailedError
-
-    if isinstance(error, PeerFailedError):
-        return error.user_error
-    return isinstance(error, USER_ERRORS)
-
-
-def one_line(error: BaseException) -> str:
-    """``error``'s message on one line (its lines joined with ' | ')."""
-    text = str(error)
-    if isinstance(error, KeyError) and error.args:
-        text = str(error.args[0])
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return " | ".join(lines) or type(error).__name__
 
 
 def run_handler(
@@ -68,8 +49,6 @@ def run_handler(
     exit code 1), except that a failure of another process of the same job is also one line (exit
     code 2 or 1 as that process's error was a user error or not).
     """
-    from fakereview_nlp.batch import PeerFailedError
-
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 from conftest import make_reviews
 
-from fakereview_nlp.batch import add_classify_parser, classify_file
+from fakereview_nlp.batch import classify_file
+from fakereview_nlp.classify_cli import add_classify_parser
 from fakereview_nlp.inference import FakeReviewClassifier
 
 REPO = Path(__file__).resolve().parents[1]
@@ -223,7 +224,7 @@ def test_two_processes_under_accelerate_launch(
     cmd = [
         "accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
-        "-m", "fakereview_nlp.batch", str(tiny_model_dir), str(source), "-o", str(output),
+        "-m", "fakereview_nlp.classify_cli", str(tiny_model_dir), str(source), "-o", str(output),
         "--chunk-rows", "10", "--no-progress", "--dtype", "float32",
     ]  # fmt: skip
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
@@ -239,17 +240,17 @@ def test_two_processes_under_accelerate_launch(
 
 
 def test_registered_on_the_fakereview_command() -> None:
-    from fakereview_nlp import batch, cli
+    from fakereview_nlp import classify_cli, cli
 
     parser = cli.build_parser()  # the real registry: every subcommand module must import
     args = parser.parse_args(
         ["classify", "in.csv", "-o", "out.csv", "--model", "model_dir", "--id-column", "id"]
     )
-    assert args.handler is batch._run
+    assert args.handler is classify_cli._run
     assert (args.model, args.input, args.output, args.id_column) == ("model_dir", "in.csv", "out.csv", "id")
     # the older positional form names the same job
     legacy = parser.parse_args(["classify", "model_dir", "in.csv", "-o", "out.csv", "--id-column", "id"])
-    batch._normalize_positionals(legacy)
+    classify_cli._normalize_positionals(legacy)
     assert (legacy.model, legacy.input, legacy.legacy_input) == ("model_dir", "in.csv", None)
 
 
@@ -344,7 +345,7 @@ def _launch_by_hand(
     for rank, cwd in enumerate(cwds):
         env = {**base, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world),
                "LOCAL_WORLD_SIZE": str(world), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}  # fmt: skip
-        procs.append(subprocess.Popen([sys.executable, "-m", "fakereview_nlp.batch", *argv], env=env, cwd=cwd,
+        procs.append(subprocess.Popen([sys.executable, "-m", "fakereview_nlp.classify_cli", *argv], env=env, cwd=cwd,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))  # fmt: skip
     results = []
     try:
