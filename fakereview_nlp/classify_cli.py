@@ -29,8 +29,6 @@ from fakereview_nlp.batch import (
 )
 
 
-
-
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "input",
