@@ -14,7 +14,7 @@ Usage (from a checkout; each model directory as written by ``python -m training.
     python benchmarks/cross_domain.py configs/reference.yaml \\
         --model reference=models/reference/fakereview_reference_model/model \\
         --model op_spam_only=runs/single_opspam --model cg_only=runs/single_cg \\
-        --ood amazon_labeled=../shared/data/amazon_labeled/amazon_labeled.csv \\
+        --ood amazon_labeled=../shared/data/amazon_labeled/amazon_labeled.csv --ood-group amazon_labeled=product_id \\
         --out reports/reference
 """
 
@@ -66,7 +66,9 @@ def _pairs(items: Sequence[str], flag: str) -> dict[str, str]:
     return out
 
 
-def domain_sets(config: str, ood: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def domain_sets(
+    config: str, ood: dict[str, str], ood_groups: dict[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Held-out (test) and training rows per domain of ``config``, plus whole out-of-domain files."""
     cfg = load_config(config)
     if not cfg.data.sources:
@@ -83,7 +85,7 @@ def domain_sets(config: str, ood: dict[str, str]) -> tuple[dict[str, Any], dict[
         trains[source.name] = part.select(sorted(first.tolist()))
         tests[source.name] = {"ds": test, "groups": group_keys(test, prefix_chars=prefix[source.name])}
     for name, path in ood.items():
-        ds = load_reviews(path, id_column="id", group_column="product_id" if "amazon" in name else None)
+        ds = load_reviews(path, id_column="id", group_column=(ood_groups or {}).get(name))
         tests[name] = {"ds": ds, "groups": group_keys(ds, prefix_chars=80)}
     return tests, trains
 
@@ -160,13 +162,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("config", help="a multi-source training config (its held-out rows are the test sets)")
     parser.add_argument("--model", action="append", default=[], help="NAME=MODEL_DIR (repeatable)")
     parser.add_argument("--ood", action="append", default=[], help="NAME=FILE scored whole (repeatable)")
+    parser.add_argument(
+        "--ood-group", action="append", default=[],
+        help="NAME=COLUMN: the column whose values the bootstrap resamples whole for out-of-domain file NAME "
+        "(e.g. amazon_labeled=product_id); without it rows group by near-duplicate openings only",
+    )  # fmt: skip
     parser.add_argument("--out", required=True, help="report folder")
     parser.add_argument("--device", default=None)
     parser.add_argument("--n-boot", type=int, default=1000)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     models = _pairs(args.model, "--model")
-    tests, trains = domain_sets(args.config, _pairs(args.ood, "--ood"))
+    tests, trains = domain_sets(args.config, _pairs(args.ood, "--ood"), _pairs(args.ood_group, "--ood-group"))
     baselines = fit_baselines(trains)
     scores, timing = score_all(models, baselines, tests, args.device)
     out = Path(args.out)

@@ -21,8 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fakereview_nlp.files import atomic_write_text, umask_mode
-from training.output import COMPLETE_MARKER
+from training.output import COMPLETE_MARKER, match_umask
 
 #: The most a shipped model folder may hold (the repository's rule for models/).
 MAX_BYTES = 48 * 1024 * 1024
@@ -59,9 +58,9 @@ def package(run_dir: str | Path, target: str | Path, *, max_bytes: int = MAX_BYT
     save_file(half, str(staging / "model.safetensors"), metadata={"format": "pt"})
     config = json.loads((staging / "config.json").read_text(encoding="utf-8"))
     config["dtype"] = "float32"  # compute dtype at load; storage is fp16 only to halve the size
-    atomic_write_text(staging / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
-    for item in staging.iterdir():
-        item.chmod(umask_mode())
+    # the staging folder is renamed into place whole, so its files need no atomic write of their own
+    (staging / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    match_umask(staging)
     sizes = {p.name: p.stat().st_size for p in sorted(staging.iterdir())}
     total = sum(sizes.values())
     if total > max_bytes:
