@@ -1,0 +1,1 @@
+"""Why a review was flagged: occlusion explanations and their HTML page."""

@@ -1,0 +1,1 @@
+"""Scoring whole files: shared part files, the local (accelerate) engine and the Ray engine."""
