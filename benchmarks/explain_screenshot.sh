@@ -18,7 +18,7 @@ ex2,"Room 1412 faced the el tracks, so light sleepers should ask for the other s
 ex3,"Great <script>alert('x')</script> location &   <b>friendly</b> staff.    The   café  downstairs was nice."
 CSV
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
-python3 -m fakereview_nlp.cli explain "$out/reviews.csv" -o "$out/explain_page.html" --model "$model" --id-column id
+python3 -m fakereview_nlp.cli.main explain "$out/reviews.csv" -o "$out/explain_page.html" --model "$model" --id-column id
 # --no-sandbox: Chromium refuses to run as root otherwise (containers); the page runs no script anyway.
 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1100,900 \
     --screenshot="$out/explain_page.png" "file://$out/explain_page.html" 2>/dev/null

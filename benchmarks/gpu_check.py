@@ -238,7 +238,7 @@ def main() -> None:
     import transformers
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    from fakereview_nlp.modeling import label_kwargs, load_tokenizer
+    from fakereview_nlp.model.modeling import label_kwargs, load_tokenizer
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("gpu_check: error: --device cuda but torch sees no GPU; use --device cpu --quick")

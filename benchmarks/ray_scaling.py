@@ -2,8 +2,8 @@
 
 Scores the same Parquet file three ways on this machine and reports rows/s and wall time:
 
-* ``local``: :func:`fakereview_nlp.batch.classify_file`, one process, all usable CPUs;
-* ``ray x1``: :func:`fakereview_nlp.distributed.classify_files`, one replica with all CPUs;
+* ``local``: :func:`fakereview_nlp.jobs.local.classify_file`, one process, all usable CPUs;
+* ``ray x1``: :func:`fakereview_nlp.jobs.ray.classify_files`, one replica with all CPUs;
 * ``ray x2``: two replicas with half the CPUs each;
 
 and the fixed cost of a Ray job: starting the local Ray (``ray.init``), and a job on a file of one
@@ -53,7 +53,7 @@ def make_input(path: Path, rows: int, data: str | None, seed: int = 0) -> None:
     import pandas as pd
 
     if data:
-        from fakereview_nlp.tables import read_table
+        from fakereview_nlp.data.tables import read_table
 
         texts = [t for t in read_table(data)["text"].tolist() if isinstance(t, str) and t.strip()]
     else:
@@ -82,9 +82,9 @@ def main() -> None:
 
     import ray
 
-    from fakereview_nlp.batch import classify_file, usable_cpus
-    from fakereview_nlp.default_model import resolve_model
-    from fakereview_nlp.distributed import classify_files
+    from fakereview_nlp.jobs.local import classify_file, usable_cpus
+    from fakereview_nlp.jobs.ray import classify_files
+    from fakereview_nlp.model.default_model import resolve_model
 
     model = str(Path(resolve_model(args.model)).resolve())
     cpus = usable_cpus()

@@ -12,8 +12,8 @@ import argparse
 
 import numpy as np
 
-from fakereview_nlp.modeling import load_tokenizer
-from fakereview_nlp.tables import read_table
+from fakereview_nlp.data.tables import read_table
+from fakereview_nlp.model.modeling import load_tokenizer
 from fakereview_nlp.text import normalize_text
 
 

@@ -35,8 +35,8 @@ from transformers import (  # noqa: E402
     get_linear_schedule_with_warmup,
 )
 
-from fakereview_nlp.data import load_reviews  # noqa: E402
-from fakereview_nlp.modeling import load_pretrained_classifier, load_tokenizer  # noqa: E402
+from fakereview_nlp.data.reviews import load_reviews  # noqa: E402
+from fakereview_nlp.model.modeling import load_pretrained_classifier, load_tokenizer  # noqa: E402
 from training.config import config_from_dict  # noqa: E402
 from training.loop import StepState, train_one_epoch  # noqa: E402
 from training.train import build_optimizer, get_dataloaders  # noqa: E402

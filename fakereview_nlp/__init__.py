@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fakereview_nlp.default_model import default_model_path
 from fakereview_nlp.labels import ID2LABEL, LABEL2ID, LABELS
+from fakereview_nlp.model.default_model import default_model_path
 
 if TYPE_CHECKING:
-    from fakereview_nlp.explanation import ExplainedSpan, ReviewExplanation
+    from fakereview_nlp.explanations.occlusion import ExplainedSpan, ReviewExplanation
     from fakereview_nlp.inference import FakeReviewClassifier, ReviewVerdict, classify, clear_cache, explain
 
 __version__ = "0.1.0"
@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 # The inference names are imported on first use, so `import fakereview_nlp` (and the
 # `fakereview --help` CLI) does not pay for importing torch and transformers.
 _LAZY = {"classify", "clear_cache", "explain", "FakeReviewClassifier", "ReviewVerdict"}
-# In `explanation.py`, not `explain.py`: a submodule named `explain` would replace the
+# In `explanations/`, not `explain/`: a subpackage named `explain` would replace the
 # function `fakereview_nlp.explain` with itself as soon as it is imported.
 _LAZY_EXPLAIN = {"ExplainedSpan", "ReviewExplanation"}
 
@@ -34,9 +34,9 @@ def __getattr__(name: str) -> Any:
 
         return getattr(inference, name)
     if name in _LAZY_EXPLAIN:
-        from fakereview_nlp import explanation
+        from fakereview_nlp.explanations import occlusion
 
-        return getattr(explanation, name)
+        return getattr(occlusion, name)
     raise AttributeError(f"module 'fakereview_nlp' has no attribute {name!r}")
 
 

@@ -14,7 +14,7 @@ How a call runs (the speed comes from the first three points):
    threshold from ``operating_points.json`` (0.5 without one);
 5. when the model directory also holds ``tfidf_model.json`` (trained with
    ``model.combine_tfidf: true``), the score is the mean of that P(fake) and the TF-IDF model's
-   P(fake) of the whole text (:func:`fakereview_nlp.baseline.combined_score`).
+   P(fake) of the whole text (:func:`fakereview_nlp.model.baseline.combined_score`).
 
 Defined results for awkward input:
 
@@ -43,17 +43,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from fakereview_nlp.backends import BackendName
-from fakereview_nlp.baseline import TFIDF_FILE, TfidfBaseline, combined_score
-from fakereview_nlp.calibration import apply_temperature
-from fakereview_nlp.default_model import MODEL_ENV_VAR, resolve_model
 from fakereview_nlp.labels import ID2LABEL, LabelName
+from fakereview_nlp.model.baseline import TFIDF_FILE, TfidfBaseline, combined_score
+from fakereview_nlp.model.calibration import apply_temperature
+from fakereview_nlp.model.default_model import MODEL_ENV_VAR, resolve_model
+from fakereview_nlp.runtime.backends import BackendName
 from fakereview_nlp.text import check_texts, normalize_text
 
 if TYPE_CHECKING:
     import torch
 
-    from fakereview_nlp.explanation import ExplainUnit, ReviewExplanation
+    from fakereview_nlp.explanations.occlusion import ExplainUnit, ReviewExplanation
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +98,8 @@ class FakeReviewClassifier:
     Args:
         model (`PreTrainedModel`): a sequence classifier whose labels are ``genuine``/``fake``.
         tokenizer (`PreTrainedTokenizerBase`): its tokenizer (a fast one for ``long_text="chunk"``).
-        device (`str` or `torch.device`, *optional*): see :func:`fakereview_nlp.devices.resolve_device`.
-        dtype (`str` or `torch.dtype`, *optional*): see :func:`fakereview_nlp.devices.resolve_dtype`.
+        device (`str` or `torch.device`, *optional*): see :func:`fakereview_nlp.runtime.devices.resolve_device`.
+        dtype (`str` or `torch.dtype`, *optional*): see :func:`fakereview_nlp.runtime.devices.resolve_dtype`.
         temperature (`float`, defaults to `1.0`): logits are divided by it before the softmax.
         threshold (`float`, defaults to `0.5`): ``flagged = fake_score >= threshold``.
         token_budget (`int`, *optional*): rows x padded length per forward pass; defaults by
@@ -108,7 +108,7 @@ class FakeReviewClassifier:
         tfidf (`TfidfBaseline`, *optional*): a fitted TF-IDF model; the score becomes the mean
             of both models' P(fake). ``from_pretrained`` passes the one saved with the model.
         backend (`str`, defaults to `"torch"`): the runtime for the logits, see
-            :mod:`fakereview_nlp.backends`; anything but ``"torch"`` needs ``model_dir``.
+            :mod:`fakereview_nlp.runtime.backends`; anything but ``"torch"`` needs ``model_dir``.
         model_dir (path, *optional*): the folder the model was loaded from (keys the runtime cache).
 
     Example::
@@ -133,8 +133,8 @@ class FakeReviewClassifier:
         backend: BackendName = "torch",
         model_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        from fakereview_nlp.backends import check_backend, openvino_logits_fn, select_backend
-        from fakereview_nlp.devices import resolve_device, resolve_dtype
+        from fakereview_nlp.runtime.backends import check_backend, openvino_logits_fn, select_backend
+        from fakereview_nlp.runtime.devices import resolve_device, resolve_dtype
 
         if not (isinstance(temperature, int | float) and math.isfinite(temperature) and temperature > 0):
             raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}; 1.0 means none")
@@ -204,7 +204,7 @@ class FakeReviewClassifier:
             token_budget (`int`, *optional*): rows x padded tokens per forward pass.
             backend (`str`, defaults to `"auto"`): ``"torch"``, ``"openvino"``,
                 ``"openvino-int8"`` or ``"auto"`` (OpenVINO on the CPU when installed, int8 only
-                where an accepted int8 model exists); see :mod:`fakereview_nlp.backends`.
+                where an accepted int8 model exists); see :mod:`fakereview_nlp.runtime.backends`.
 
         Raises:
             `FileNotFoundError` / `ValueError`: a missing or corrupt file, named in the message.
@@ -213,9 +213,9 @@ class FakeReviewClassifier:
         import torch
         from transformers import AutoConfig, AutoModelForSequenceClassification
 
-        from fakereview_nlp.calibration import load_calibration
-        from fakereview_nlp.modeling import check_model_dir, load_tokenizer
-        from fakereview_nlp.operating_points import load_operating_points
+        from fakereview_nlp.model.calibration import load_calibration
+        from fakereview_nlp.model.modeling import check_model_dir, load_tokenizer
+        from fakereview_nlp.model.operating_points import load_operating_points
 
         folder = check_model_dir(_fetch_model_dir(path_or_hub_id))
         _check_tokenizer_files(folder)
@@ -290,13 +290,13 @@ class FakeReviewClassifier:
         ]
 
     def explain(self, texts: Iterable[str], top_k: int = 3, **kwargs: Any) -> list[ReviewExplanation]:
-        """Scores and the spans that drive them: :func:`fakereview_nlp.explanation.explain_texts` with this model.
+        """Scores and the spans that drive them: :func:`fakereview_nlp.explanations.occlusion.explain_texts` with this model.
 
         Returns:
             `list[ReviewExplanation]` of length ``len(texts)``: ``fake_score``, ``flagged`` and up to
             ``top_k`` spans (offsets into each text as passed) with their measured score change.
         """
-        from fakereview_nlp.explanation import explain_texts
+        from fakereview_nlp.explanations.occlusion import explain_texts
 
         return explain_texts(self, texts, top_k, **kwargs)
 
@@ -367,7 +367,7 @@ class FakeReviewClassifier:
         """P(fake) per token sequence: length-sorted, token-budget batches, original order back."""
         import torch
 
-        from fakereview_nlp.devices import autocast_context
+        from fakereview_nlp.runtime.devices import autocast_context
 
         lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
         order = np.argsort(-lengths, kind="stable")
@@ -560,7 +560,7 @@ def explain(
             the installed reference model).
         top_k (`int`, defaults to `3`): spans per review.
         device, dtype: as :meth:`FakeReviewClassifier.from_pretrained`.
-        batch_size, unit: as :func:`fakereview_nlp.explanation.explain_texts`.
+        batch_size, unit: as :func:`fakereview_nlp.explanations.occlusion.explain_texts`.
 
     Returns:
         `list[ReviewExplanation]`, same order as ``texts``.

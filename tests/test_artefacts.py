@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from fakereview_nlp import corpora
-from fakereview_nlp.calibration import apply_temperature
+from fakereview_nlp.data import corpora
+from fakereview_nlp.model.calibration import apply_temperature
 from tests.test_corpora import OP_SPAM_FILES, _FakeResponse, make_op_spam_zip
 from tests.test_train import tiny_raw
 from training.config import TrainConfig, config_from_dict

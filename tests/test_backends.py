@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fakereview_nlp import backends, int8
-from fakereview_nlp.backends import (
+from fakereview_nlp.inference import FakeReviewClassifier
+from fakereview_nlp.runtime import backends, int8
+from fakereview_nlp.runtime.backends import (
     Agreement,
     agreement,
     cache_dir,
@@ -23,7 +24,6 @@ from fakereview_nlp.backends import (
     select_backend,
     weights_hash,
 )
-from fakereview_nlp.inference import FakeReviewClassifier
 
 TEXTS = [
     "The room was clean and the staff were helpful.",

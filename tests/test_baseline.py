@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from fakereview_nlp.baseline import TFIDF_FILE, TfidfBaseline, combined_score, tfidf_scores
+from fakereview_nlp.model.baseline import TFIDF_FILE, TfidfBaseline, combined_score, tfidf_scores
 from tests.conftest import make_reviews
 
 

@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 from conftest import make_reviews
 
-from fakereview_nlp.batch import classify_file
-from fakereview_nlp.classify_cli import add_classify_parser
+from fakereview_nlp.cli.classify import add_classify_parser
 from fakereview_nlp.inference import FakeReviewClassifier
+from fakereview_nlp.jobs.local import classify_file
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -153,7 +153,7 @@ def test_missing_or_empty_text_is_kept_unscored_and_counted(
         '{"id": 1, "text": null}\n{"id": 2, "text": ""}\n\n{"id": 3, "text": "fine"}\n{"id": 4}\n'
         '{"id": 5, "text": "   "}\n{"id": 6, "text": "NA"}\n{"id": 7, "text": "None"}\n{"id": 8, "text": "null"}\n'
     )
-    with caplog.at_level("WARNING", logger="fakereview_nlp.batch"):
+    with caplog.at_level("WARNING", logger="fakereview_nlp.jobs.local"):
         assert classify_file(clf, str(source), str(tmp_path / "out.jsonl"), chunk_rows=3, progress=False) == 8
     out = _read(tmp_path / "out.jsonl")
     assert out["id"].tolist() == [1, 2, 3, 4, 5, 6, 7, 8]
@@ -224,7 +224,7 @@ def test_two_processes_under_accelerate_launch(
     cmd = [
         "accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
-        "-m", "fakereview_nlp.classify_cli", str(tiny_model_dir), str(source), "-o", str(output),
+        "-m", "fakereview_nlp.cli.classify", str(tiny_model_dir), str(source), "-o", str(output),
         "--chunk-rows", "10", "--no-progress", "--dtype", "float32",
     ]  # fmt: skip
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
@@ -240,7 +240,8 @@ def test_two_processes_under_accelerate_launch(
 
 
 def test_registered_on_the_fakereview_command() -> None:
-    from fakereview_nlp import classify_cli, cli
+    from fakereview_nlp.cli import classify as classify_cli
+    from fakereview_nlp.cli import main as cli
 
     parser = cli.build_parser()  # the real registry: every subcommand module must import
     args = parser.parse_args(
@@ -255,7 +256,7 @@ def test_registered_on_the_fakereview_command() -> None:
 
 
 def test_model_given_twice_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
-    from fakereview_nlp import cli
+    from fakereview_nlp.cli import main as cli
 
     assert cli.main(["classify", "model_dir", "in.csv", "-o", "out.csv", "--model", "other"]) == 2
     err = capsys.readouterr().err.strip()
@@ -265,7 +266,7 @@ def test_model_given_twice_is_a_one_line_error(capsys: pytest.CaptureFixture[str
 def test_a_model_with_a_tfidf_part_scores_the_mean(
     tmp_path: Path, frame: pd.DataFrame, tiny_model_dir: Path, clf: FakeReviewClassifier
 ) -> None:
-    from fakereview_nlp.baseline import TfidfBaseline
+    from fakereview_nlp.model.baseline import TfidfBaseline
 
     model_dir = tmp_path / "combined"
     shutil.copytree(tiny_model_dir, model_dir)
@@ -345,7 +346,7 @@ def _launch_by_hand(
     for rank, cwd in enumerate(cwds):
         env = {**base, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world),
                "LOCAL_WORLD_SIZE": str(world), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}  # fmt: skip
-        procs.append(subprocess.Popen([sys.executable, "-m", "fakereview_nlp.classify_cli", *argv], env=env, cwd=cwd,
+        procs.append(subprocess.Popen([sys.executable, "-m", "fakereview_nlp.cli.classify", *argv], env=env, cwd=cwd,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))  # fmt: skip
     results = []
     try:
@@ -462,7 +463,7 @@ def _bad_input_case(case: str, tmp: Path, model: Path, monkeypatch: pytest.Monke
         name = "./nope" if case == "no-model-dir" else "model"
         return ["in.csv", "-o", "out.csv", "--model", name, "--no-progress"]
     if case == "resume-other-job":
-        from fakereview_nlp import batch
+        from fakereview_nlp.jobs import local as batch
 
         real, calls = batch.score_chunk, []
 
@@ -489,7 +490,7 @@ def test_readme_bad_input_table(
     case: str, tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
-    from fakereview_nlp import cli
+    from fakereview_nlp.cli import main as cli
 
     pattern, code = README_CASES[case]
     monkeypatch.chdir(tmp_path)
@@ -515,7 +516,7 @@ def test_readme_bad_input_table(
 def test_every_subcommand_reports_a_missing_file_in_one_line(
     argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from fakereview_nlp import cli
+    from fakereview_nlp.cli import main as cli
 
     monkeypatch.chdir(tmp_path)
     code = cli.main(argv)
@@ -529,7 +530,7 @@ def test_every_subcommand_reports_a_missing_file_in_one_line(
 def test_killed_local_job_resumes_without_redoing_or_duplicating(
     tmp_path: Path, frame: pd.DataFrame, clf: FakeReviewClassifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fakereview_nlp import batch
+    from fakereview_nlp.jobs import local as batch
 
     source = _write(frame, tmp_path / "in.csv")  # 23 rows: 5 chunks of 5
     output = tmp_path / "out.csv"
@@ -560,7 +561,7 @@ def test_killed_local_job_resumes_without_redoing_or_duplicating(
 def test_resume_refuses_another_jobs_parts_and_a_fresh_run_starts_over(
     tmp_path: Path, frame: pd.DataFrame, clf: FakeReviewClassifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fakereview_nlp import batch
+    from fakereview_nlp.jobs import local as batch
 
     source = _write(frame, tmp_path / "in.csv")
     output = tmp_path / "out.csv"

@@ -7,9 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from fakereview_nlp.calibration import apply_temperature, fit_temperature, load_calibration, save_calibration
 from fakereview_nlp.metrics import expected_calibration_error, flag_rate_metrics
-from fakereview_nlp.operating_points import (
+from fakereview_nlp.model.calibration import (
+    apply_temperature,
+    fit_temperature,
+    load_calibration,
+    save_calibration,
+)
+from fakereview_nlp.model.operating_points import (
     compute_operating_points,
     load_operating_points,
     save_operating_points,

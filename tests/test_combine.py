@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from fakereview_nlp.baseline import TFIDF_FILE, TfidfBaseline
 from fakereview_nlp.inference import FakeReviewClassifier
-from fakereview_nlp.operating_points import compute_operating_points
+from fakereview_nlp.model.baseline import TFIDF_FILE, TfidfBaseline
+from fakereview_nlp.model.operating_points import compute_operating_points
 from tests.test_train import tiny_cfg
 from training.combine import main as combine_main
 from training.train import run
@@ -88,7 +88,7 @@ def test_combine_command_adds_tfidf_to_a_finished_run(
 def test_evaluate_names_a_combined_model_and_scores_what_it_serves(
     reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path
 ) -> None:
-    from fakereview_nlp.cli import main as cli_main
+    from fakereview_nlp.cli.main import main as cli_main
 
     cfg = tiny_cfg(reviews_csv, tmp_path / "model", tokenizer_dir, epochs=1)
     cfg.model.combine_tfidf = True

@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fakereview_nlp import corpora
-from fakereview_nlp.corpora import (
+from fakereview_nlp.data import corpora
+from fakereview_nlp.data.corpora import (
     CORPORA,
     canonical_load_kwargs,
     download_corpus,
@@ -29,7 +29,7 @@ from fakereview_nlp.corpora import (
     text_prefix_key,
     write_canonical_csv,
 )
-from fakereview_nlp.data import load_reviews
+from fakereview_nlp.data.reviews import load_reviews
 
 # --------------------------------------------------------------------------------------------
 # op_spam
@@ -453,9 +453,11 @@ def test_cli_prepare(
 
 
 def test_prepare_registered_in_fakereview_cli(tmp_path: Path) -> None:
-    from fakereview_nlp import cli  # the real registry, every subcommand imported as `fakereview` does
+    from fakereview_nlp.cli import (
+        main as cli,  # the real registry, every subcommand imported as `fakereview` does
+    )
 
-    assert ("fakereview_nlp.corpora", "add_prepare_parser") in cli.SUBCOMMANDS
+    assert ("fakereview_nlp.data.corpora", "add_prepare_parser") in cli.SUBCOMMANDS
     out = tmp_path / "amazon.csv"
     source = make_amazon_tsv(tmp_path)
     assert cli.main(["prepare", "amazon_labeled", "--source", str(source), "-o", str(out)]) == 0
@@ -463,7 +465,7 @@ def test_prepare_registered_in_fakereview_cli(tmp_path: Path) -> None:
 
 
 def test_malformed_csv_source_is_an_error_naming_the_file_and_line(tmp_path: Path) -> None:
-    # the CSV rule of fakereview_nlp.tables, as in training and classify: a row wider than the
+    # the CSV rule of fakereview_nlp.data.tables, as in training and classify: a row wider than the
     # header is an error, not a silently shifted row
     source = tmp_path / "fake_reviews.csv"
     source.write_text(

@@ -7,7 +7,7 @@ import datasets
 import pandas as pd
 import pytest
 
-from fakereview_nlp.data import (
+from fakereview_nlp.data.reviews import (
     grouped_folds,
     grouped_split,
     load_reviews,

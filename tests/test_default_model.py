@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from fakereview_nlp import default_model
-from fakereview_nlp.default_model import MODEL_ENV_VAR, REFERENCE_PACKAGE, default_model_path, resolve_model
+from fakereview_nlp.model import default_model
+from fakereview_nlp.model.default_model import (
+    MODEL_ENV_VAR,
+    REFERENCE_PACKAGE,
+    default_model_path,
+    resolve_model,
+)
 
 
 @pytest.fixture()
@@ -89,7 +94,7 @@ def test_classify_without_any_model_raises_before_loading(no_reference: None) ->
 
 
 def test_cli_classify_without_model_uses_the_default(fake_reference: Path, tmp_path: Path) -> None:
-    from fakereview_nlp.cli import main
+    from fakereview_nlp.cli.main import main
 
     source = tmp_path / "in.csv"
     source.write_text("id,text\na,Lovely stay.\nb,Best ever!!!\n", encoding="utf-8")
@@ -111,7 +116,7 @@ def test_the_shipped_reference_package_points_at_its_model_folder() -> None:
 
 def test_default_model_module_imports_no_torch() -> None:
     # `fakereview --help` and default_model_path() must stay cheap.
-    code = "import sys, fakereview_nlp.default_model; print('torch' in sys.modules)"
+    code = "import sys, fakereview_nlp.model.default_model; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert default_model.__all__

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from fakereview_nlp import devices
-from fakereview_nlp.devices import available_cpus, resolve_dtype
+from fakereview_nlp.runtime import devices
+from fakereview_nlp.runtime.devices import available_cpus, resolve_dtype
 
 
 @pytest.fixture()
@@ -58,7 +58,7 @@ def test_explicit_bf16_on_a_gpu_without_it_warns(
     gpus: dict[int, tuple[int, int]], caplog: pytest.LogCaptureFixture
 ) -> None:
     gpus[0] = (7, 5)
-    with caplog.at_level("WARNING", logger="fakereview_nlp.devices"):
+    with caplog.at_level("WARNING", logger="fakereview_nlp.runtime.devices"):
         assert resolve_dtype("bf16", torch.device("cuda", 0)) == torch.bfloat16
     assert "compute capability 7.5" in caplog.text and "emulated" in caplog.text
 

@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 from conftest import make_reviews
 
-from fakereview_nlp import cli
-from fakereview_nlp.batch import classify_file
+from fakereview_nlp.cli import main as cli
+from fakereview_nlp.jobs.local import classify_file
 
 ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
-from fakereview_nlp.distributed import FAULT_ENV, classify_dataset, classify_files  # noqa: E402
+from fakereview_nlp.jobs.ray import FAULT_ENV, classify_dataset, classify_files  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -118,7 +118,7 @@ def test_ray_job_killed_midway_resumes_exactly_once(
     source = tmp_path / "in.jsonl"  # JSONL: chunks are found by byte offset
     frame.to_json(source, orient="records", lines=True)
     out = tmp_path / "scored"
-    argv = [sys.executable, "-m", "fakereview_nlp.cli", "classify", str(source), "-o", str(out), "--engine", "ray",
+    argv = [sys.executable, "-m", "fakereview_nlp.cli.main", "classify", str(source), "-o", str(out), "--engine", "ray",
             "--model", str(tiny_model_dir), "--chunk-rows", "2", "--replicas", "1", "--no-progress"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
            FAULT_ENV: "delay:0.4"}  # fmt: skip

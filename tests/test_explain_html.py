@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from fakereview_nlp.explain_html import render_explanations_html
-from fakereview_nlp.explanation import ExplainedSpan, ReviewExplanation
+from fakereview_nlp.explanations.html import render_explanations_html
+from fakereview_nlp.explanations.occlusion import ExplainedSpan, ReviewExplanation
 
 HOSTILE = 'Great <script>alert("x")</script> & <img src=x onerror=alert(1)> stay!'
 
@@ -109,7 +109,7 @@ def _write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
 
 
 def test_fakereview_explain_writes_a_page(tiny_model_dir, tmp_path, capsys):
-    from fakereview_nlp.cli import main
+    from fakereview_nlp.cli.main import main
 
     reviews = _write_csv(
         tmp_path / "in.csv",
@@ -135,7 +135,7 @@ def test_fakereview_explain_writes_a_page(tiny_model_dir, tmp_path, capsys):
 
 
 def test_fakereview_explain_names_a_missing_column(tiny_model_dir, tmp_path, capsys):
-    from fakereview_nlp.cli import main
+    from fakereview_nlp.cli.main import main
 
     reviews = _write_csv(tmp_path / "in.csv", [{"body": "Nice."}])
     code = main(["explain", str(reviews), "-o", str(tmp_path / "p.html"), "--model", str(tiny_model_dir)])

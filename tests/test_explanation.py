@@ -11,8 +11,14 @@ import pytest
 from conftest import make_reviews
 
 from fakereview_nlp import ExplainedSpan, FakeReviewClassifier, ReviewExplanation, explain
-from fakereview_nlp.baseline import TfidfBaseline
-from fakereview_nlp.explanation import common_phrases, explain_texts, segment_spans, window_spans, word_spans
+from fakereview_nlp.explanations.occlusion import (
+    common_phrases,
+    explain_texts,
+    segment_spans,
+    window_spans,
+    word_spans,
+)
+from fakereview_nlp.model.baseline import TfidfBaseline
 
 # Extra whitespace of every kind, a decomposed accent (not NFC) and a character NFC composes.
 MESSY = (
@@ -181,7 +187,7 @@ def test_evaluate_explain_errors_aggregates_false_flag_phrases(tiny_model_dir: P
     import csv
     import json
 
-    from fakereview_nlp.cli import main
+    from fakereview_nlp.cli.main import main
 
     rows = make_reviews(30)
     data = tmp_path / "reviews.csv"
@@ -213,7 +219,7 @@ def test_fakereview_classify_explain_adds_top_spans(
 
     import pandas as pd
 
-    from fakereview_nlp.cli import main
+    from fakereview_nlp.cli.main import main
 
     texts = [MESSY, "Clean room. Slow lift.", "", "ok"]
     data = tmp_path / "in.csv"

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from fakereview_nlp import FakeReviewClassifier, ReviewVerdict, classify, clear_cache
-from fakereview_nlp.devices import cpu_supports_bf16, resolve_device, resolve_dtype
 from fakereview_nlp.inference import _cached_classifier
+from fakereview_nlp.runtime.devices import cpu_supports_bf16, resolve_device, resolve_dtype
 
 MIXED = [
     "Short.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakereview_nlp.metric import METRIC_SCRIPT, load_metric
+from fakereview_nlp.evaluation.hf_metric import METRIC_SCRIPT, load_metric
 
 
 def test_metric_script_is_inside_the_package():

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
-from fakereview_nlp.model_card import build_model_card
-from fakereview_nlp.report import build_report, write_report
+from fakereview_nlp.evaluation.model_card import build_model_card
+from fakereview_nlp.evaluation.report import build_report, write_report
 
 
 def _inputs():
@@ -43,7 +43,7 @@ def _front_matter(text: str) -> dict:
 
 
 def test_model_card_command_writes_yaml_that_parses(report_dir, tmp_path):
-    from fakereview_nlp.cli import main
+    from fakereview_nlp.cli.main import main
 
     model_dir = tmp_path / "model"
     model_dir.mkdir()
@@ -105,7 +105,7 @@ def test_model_card_of_a_combined_model_says_so(report_dir, tmp_path):
 
 
 def test_model_card_bad_inputs(report_dir, tmp_path):
-    from fakereview_nlp.model_card import load_report
+    from fakereview_nlp.evaluation.model_card import load_report
 
     report = load_report(report_dir)
     with pytest.raises(ValueError, match=r"prevalence 0.2 is not in the report"):
@@ -118,7 +118,7 @@ def test_model_card_bad_inputs(report_dir, tmp_path):
 
 def test_model_card_values_equal_the_report_and_the_metric_functions(report_dir, tmp_path):
     """Each model-index value is the report's number, which is the metric function's on the same inputs."""
-    from fakereview_nlp.cli import main
+    from fakereview_nlp.cli.main import main
     from fakereview_nlp.metrics import average_precision, flag_rate_metrics, roc_auc, threshold_metrics
 
     labels, model, _ = _inputs()

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.ngram_partner import load_rows, oof_scores, partner_lines
-from fakereview_nlp.baseline import tfidf_scores
+from fakereview_nlp.model.baseline import tfidf_scores
 
 
 def _rows() -> pd.DataFrame:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fakereview_nlp.data import load_reviews
-from fakereview_nlp.tables import read_table
+from fakereview_nlp.data.reviews import load_reviews
+from fakereview_nlp.data.tables import read_table
 from fakereview_nlp.text import normalize_text
 
 RECORDS = [

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from fakereview_nlp.evaluation.report import build_report
 from fakereview_nlp.metrics import average_precision, threshold_metrics
-from fakereview_nlp.report import build_report
 from training.reference_card import main
 
 

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from fakereview_nlp.report import PLOT_FILES, build_report, write_report
-from fakereview_nlp.report_cli import parse_flag_rates, parse_label_map
+from fakereview_nlp.cli.evaluate import parse_flag_rates, parse_label_map
+from fakereview_nlp.evaluation.report import PLOT_FILES, build_report, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -114,7 +114,7 @@ def test_option_parsers():
 
 
 def test_evaluate_command_on_tiny_model(tiny_model_dir, reviews_csv, tmp_path):
-    from fakereview_nlp.cli import main
+    from fakereview_nlp.cli.main import main
 
     out = tmp_path / "report"
     code = main(
@@ -164,9 +164,9 @@ def test_evaluate_command_on_tiny_model(tiny_model_dir, reviews_csv, tmp_path):
 
 
 def test_evaluate_command_baseline_needs_training_rows(tiny_model_dir, reviews_csv, tmp_path, capsys):
-    from fakereview_nlp.cli import main
+    from fakereview_nlp.cli.main import main
 
-    # SystemExit("message") from a handler is a user error: one line, exit code 2 (fakereview_nlp.cli)
+    # SystemExit("message") from a handler is a user error: one line, exit code 2 (fakereview_nlp.cli.main)
     assert main(["evaluate", str(tiny_model_dir), str(reviews_csv), "-o", str(tmp_path), "--baseline", "tfidf"]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]  # after evaluate's own "scoring" bar
     assert last.startswith("fakereview: error: --baseline tfidf needs training rows")
@@ -174,8 +174,8 @@ def test_evaluate_command_baseline_needs_training_rows(tiny_model_dir, reviews_c
 
 def test_presorted_bootstrap_path_matches_direct_metrics():
     """The O(n) resample path (multiplicities on pre-sorted scores) equals recomputing on the resample."""
+    from fakereview_nlp.evaluation.report import _headline_keys, _Ranked, summary_metrics
     from fakereview_nlp.metrics import _flag_rate_point, review_weights
-    from fakereview_nlp.report import _headline_keys, _Ranked, summary_metrics
 
     rng = np.random.default_rng(0)
     pis, rates, curve_rates = [None, 0.05, 0.3], (0.005, 0.01, 0.1, 0.5, 1.0), (0.02, 0.2)
@@ -201,7 +201,7 @@ def test_presorted_bootstrap_path_matches_direct_metrics():
 
 
 def test_evaluate_command_with_train_data_and_no_plots(tiny_model_dir, reviews_csv, tmp_path):
-    from fakereview_nlp.cli import main
+    from fakereview_nlp.cli.main import main
 
     out = tmp_path / "report"
     code = main(
@@ -230,7 +230,7 @@ def test_evaluate_command_on_a_fake_reviews_cg_schema_file(tiny_model_dir, tmp_p
     """A held-out file in fake_reviews_cg's schema (id,text,label,split,category,rating) scores as is."""
     import csv
 
-    from fakereview_nlp.cli import main
+    from fakereview_nlp.cli.main import main
 
     path = tmp_path / "heldout.csv"
     rows = []

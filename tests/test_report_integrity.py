@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from conftest import make_reviews
 
-from fakereview_nlp import report as report_module
+from fakereview_nlp.evaluation import report as report_module
+from fakereview_nlp.evaluation.format import prevalence_suffix
+from fakereview_nlp.evaluation.report import PLOT_FILES, build_report, write_report
 from fakereview_nlp.files import umask_mode
 from fakereview_nlp.metrics import (
     DEFAULT_FLAG_RATES,
@@ -22,8 +24,6 @@ from fakereview_nlp.metrics import (
     roc_auc,
     threshold_metrics,
 )
-from fakereview_nlp.report import PLOT_FILES, build_report, write_report
-from fakereview_nlp.report_format import prevalence_suffix
 
 
 def _scores(n: int = 240, seed: int = 1):
@@ -52,7 +52,7 @@ def _metric_functions(y, s, pis, rates) -> dict[str, float]:
 
 
 def test_evaluate_counts_rows_dropped_by_the_reader(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from fakereview_nlp.cli import main
+    from fakereview_nlp.cli.main import main
 
     rows = [{k: str(v) for k, v in r.items()} for r in make_reviews(24)]
     rows += [
@@ -154,7 +154,7 @@ def test_report_files_are_replaced_not_rewritten_in_place(tmp_path: Path) -> Non
 
 
 def test_model_card_is_replaced_not_rewritten_in_place(tmp_path: Path) -> None:
-    from fakereview_nlp.cli import main
+    from fakereview_nlp.cli.main import main
 
     labels, model, tfidf, _ = _scores()
     write_report(

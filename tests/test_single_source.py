@@ -30,7 +30,8 @@ def _defined(name_test: object) -> list[str]:
 
 def test_canonical_columns_defined_once() -> None:
     assert _defined(lambda n: n == "CANONICAL_COLUMNS") == ["fakereview_nlp/labels.py:CANONICAL_COLUMNS"]
-    from fakereview_nlp import corpora, labels
+    from fakereview_nlp import labels
+    from fakereview_nlp.data import corpora
 
     assert corpora.CANONICAL_COLUMNS is labels.CANONICAL_COLUMNS
 
@@ -38,15 +39,17 @@ def test_canonical_columns_defined_once() -> None:
 def test_one_label_mapper_one_union_find_one_softmax() -> None:
     assert _defined(lambda n: "map_labels" in n) == ["fakereview_nlp/labels.py:map_labels"]
     assert _defined(lambda n: n.lower() in {"unionfind", "union", "find"}) == [
-        "fakereview_nlp/grouping.py:UnionFind",
-        "fakereview_nlp/grouping.py:find",
-        "fakereview_nlp/grouping.py:union",
+        "fakereview_nlp/data/grouping.py:UnionFind",
+        "fakereview_nlp/data/grouping.py:find",
+        "fakereview_nlp/data/grouping.py:union",
     ]
     assert _defined(lambda n: "softmax" in n.lower() or "sigmoid" in n.lower()) == []
 
 
 def test_data_and_corpora_share_the_label_mapper() -> None:
-    from fakereview_nlp import corpora, data, labels
+    from fakereview_nlp import labels
+    from fakereview_nlp.data import corpora
+    from fakereview_nlp.data import reviews as data
 
     assert data.map_labels is labels.map_labels is corpora.map_labels
     with pytest.raises(ValueError, match=r"label values 'spam' \(1\) are not in label_map"):
@@ -68,8 +71,8 @@ def test_groups_unchanged_by_the_shared_union_find() -> None:
     import hashlib
     import random
 
-    from fakereview_nlp.corpora import _union_groups
-    from fakereview_nlp.data import group_keys
+    from fakereview_nlp.data.corpora import _union_groups
+    from fakereview_nlp.data.reviews import group_keys
 
     # every expected value below was printed by the implementations before they were shared
     ds = datasets.Dataset.from_dict(
@@ -103,7 +106,8 @@ def test_groups_unchanged_by_the_shared_union_find() -> None:
 
 
 def test_data_and_corpora_share_the_union_find(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fakereview_nlp import corpora, data, grouping
+    from fakereview_nlp.data import corpora, grouping
+    from fakereview_nlp.data import reviews as data
 
     made: list[int] = []
     real = grouping.UnionFind.__init__
@@ -122,7 +126,7 @@ def test_inference_scores_with_the_calibration_softmax(tiny_model_dir: Path) -> 
     import torch
 
     from fakereview_nlp import FakeReviewClassifier
-    from fakereview_nlp.calibration import apply_temperature
+    from fakereview_nlp.model.calibration import apply_temperature
 
     clf = FakeReviewClassifier.from_pretrained(tiny_model_dir, device="cpu", dtype="float32")
     clf.temperature = 0.7

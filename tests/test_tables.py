@@ -1,4 +1,4 @@
-"""fakereview_nlp.tables: one schema rule for every format and chunk size, errors that say where."""
+"""fakereview_nlp.data.tables: one schema rule for every format and chunk size, errors that say where."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from fakereview_nlp.tables import (
+from fakereview_nlp.data.tables import (
     TableReader,
     TableWriter,
     iter_table,

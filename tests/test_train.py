@@ -162,7 +162,7 @@ def test_length_grouped_batches_are_seeded_and_cover_everything() -> None:
 
 
 def test_optimizer_groups_and_class_weights(tokenizer_dir: Path) -> None:
-    from fakereview_nlp.modeling import build_random_classifier
+    from fakereview_nlp.model.modeling import build_random_classifier
 
     cfg = config_from_dict(
         {"training": {"layerwise_lr_decay": 0.5, "learning_rate": 1e-3, "class_weights": "auto"}}

@@ -25,8 +25,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from fakereview_nlp.baseline import TFIDF_FILE
 from fakereview_nlp.files import atomic_path, atomic_write_text
+from fakereview_nlp.model.baseline import TFIDF_FILE
 from training.config import TrainConfig, config_from_dict
 from training.output import COMPLETE_MARKER, match_umask, publish, staging_dir
 from training.tfidf_part import combine_predictions, combined_metrics, fit_tfidf_part
@@ -43,7 +43,7 @@ def attach_tfidf(run_dir: str | Path) -> dict[str, Any]:
     combined validation scores, and marks the saved config ``model.combine_tfidf: true``.
     Returns the operating points of the combined model.
     """
-    from fakereview_nlp.operating_points import compute_operating_points, save_operating_points
+    from fakereview_nlp.model.operating_points import compute_operating_points, save_operating_points
 
     final = Path(run_dir)
     marker = final / COMPLETE_MARKER

@@ -67,7 +67,7 @@ class SourceFields:
             self.train_splits = [str(s) for s in self.train_splits]
 
     def load_kwargs(self, bad_rows: Literal["drop", "error"] = "drop") -> dict[str, Any]:
-        """Keyword arguments of :func:`fakereview_nlp.data.load_reviews` for this file."""
+        """Keyword arguments of :func:`fakereview_nlp.data.reviews.load_reviews` for this file."""
         return {
             "text_column": self.text_column,
             "label_column": self.label_column,
@@ -139,7 +139,7 @@ class DataConfig(SourceFields):
             raise ConfigError(f"data.sources names {names} repeat; each source needs its own name (its domain)")
 
     def load_kwargs(self, bad_rows: Literal["drop", "error"] | None = None) -> dict[str, Any]:
-        """Keyword arguments of :func:`fakereview_nlp.data.load_reviews` for the single-file case."""
+        """Keyword arguments of :func:`fakereview_nlp.data.reviews.load_reviews` for the single-file case."""
         return super().load_kwargs(bad_rows or self.bad_rows)
 
     def prediction_columns(self) -> list[str]:

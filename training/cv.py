@@ -6,7 +6,7 @@ Usage::
                           [--seeds 42,43,44] [--combine] [--section.key=value ...]
 
 Folds come from the config's split column (op_spam's hotel-grouped ``fold``) or, when it has
-none, from :func:`fakereview_nlp.data.grouped_folds` (whole groups and duplicate texts kept
+none, from :func:`fakereview_nlp.data.reviews.grouped_folds` (whole groups and duplicate texts kept
 together). Each fold trains with ``training.train.run`` into ``RUNS_DIR/fold<k>`` with
 ``select_best`` and early stopping off (the fold's validation rows are its test rows); a fold whose
 directory already holds the same resolved config *and* was trained on the same rows (a fingerprint
@@ -36,10 +36,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from fakereview_nlp.baseline import combined_score, tfidf_scores
-from fakereview_nlp.data import grouped_folds, load_reviews, split_by_column
+from fakereview_nlp.data.reviews import grouped_folds, load_reviews, split_by_column
+from fakereview_nlp.evaluation.report import build_report, fingerprint_file, fingerprint_rows, write_report
 from fakereview_nlp.files import atomic_path, atomic_write_text
-from fakereview_nlp.report import build_report, fingerprint_file, fingerprint_rows, write_report
+from fakereview_nlp.model.baseline import combined_score, tfidf_scores
 from training.config import TrainConfig, config_from_dict, load_config
 from training.output import COMPLETE_MARKER
 

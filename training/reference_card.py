@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
+from fakereview_nlp.evaluation.model_card import DATASET_NOTES
 from fakereview_nlp.files import atomic_write_text
-from fakereview_nlp.model_card import DATASET_NOTES
 
 #: One line per corpus for the training table (the long notes follow in their own section).
 SHORT_NOTES = {

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from fakereview_nlp.baseline import TfidfBaseline, combined_score
+from fakereview_nlp.model.baseline import TfidfBaseline, combined_score
 
 
 def fit_tfidf_part(

@@ -35,10 +35,16 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
 
-from fakereview_nlp.calibration import apply_temperature
-from fakereview_nlp.data import grouped_split, load_reviews, log_split, split_by_column, stratified_subsample
+from fakereview_nlp.data.reviews import (
+    grouped_split,
+    load_reviews,
+    log_split,
+    split_by_column,
+    stratified_subsample,
+)
 from fakereview_nlp.files import atomic_path, atomic_write_text
-from fakereview_nlp.modeling import build_random_classifier, load_pretrained_classifier, load_tokenizer
+from fakereview_nlp.model.calibration import apply_temperature
+from fakereview_nlp.model.modeling import build_random_classifier, load_pretrained_classifier, load_tokenizer
 from training.config import ConfigError, SourceFields, TrainConfig, load_config
 from training.loop import EvalOutput, StepState, evaluate, train_one_epoch
 from training.output import (
@@ -256,7 +262,7 @@ def validation_metrics(labels: np.ndarray, scores: np.ndarray, process_index: in
     Every process computes on the full gathered set; a per-process experiment id keeps their
     evaluate cache files apart.
     """
-    from fakereview_nlp.metric import load_metric
+    from fakereview_nlp.evaluation.hf_metric import load_metric
 
     metric = load_metric(experiment_id=f"fakereview-rank{process_index}")
     result = metric.compute(predictions=scores.tolist(), references=labels.tolist())
@@ -475,11 +481,11 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
 def default_num_threads() -> int:
     """torch threads for one training process: the CPUs it may use, shared by this machine's processes.
 
-    :func:`fakereview_nlp.devices.available_cpus` honours the affinity mask and a cgroup quota;
+    :func:`fakereview_nlp.runtime.devices.available_cpus` honours the affinity mask and a cgroup quota;
     ``LOCAL_WORLD_SIZE`` (set by ``accelerate launch`` / ``torchrun``) splits them so that two
     processes on a 2-CPU box do not each start 2 threads.
     """
-    from fakereview_nlp.devices import available_cpus
+    from fakereview_nlp.runtime.devices import available_cpus
 
     local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE") or 1))
     return max(1, available_cpus() // local)
@@ -539,9 +545,9 @@ def _write_output(
     work: Path,
     started: float,
 ) -> TrainResult:
-    from fakereview_nlp.calibration import fit_temperature, save_calibration
     from fakereview_nlp.metrics import expected_calibration_error
-    from fakereview_nlp.operating_points import compute_operating_points, save_operating_points
+    from fakereview_nlp.model.calibration import fit_temperature, save_calibration
+    from fakereview_nlp.model.operating_points import compute_operating_points, save_operating_points
 
     best_dir = best_folder(work, state.best_step)
     saved = np.load(best_dir / "val_logits.npz")

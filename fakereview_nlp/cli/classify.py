@@ -1,9 +1,9 @@
-"""The ``fakereview classify`` command line (and ``python -m fakereview_nlp.classify_cli`` for
-``accelerate launch``): options, engine choice, and the hand-off to :mod:`fakereview_nlp.batch`
-(local engine) or :mod:`fakereview_nlp.distributed` (Ray).
+"""The ``fakereview classify`` command line (and ``python -m fakereview_nlp.cli.classify`` for
+``accelerate launch``): options, engine choice, and the hand-off to :mod:`fakereview_nlp.jobs.local`
+(local engine) or :mod:`fakereview_nlp.jobs.ray` (Ray).
 
 Kept apart from the engines so that imports run one way: this module imports both engines; neither
-engine imports it. See :mod:`fakereview_nlp.batch` for what a job does.
+engine imports it. See :mod:`fakereview_nlp.jobs.local` for what a job does.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from fakereview_nlp import batch
-from fakereview_nlp.batch import (
+from fakereview_nlp.jobs import local as batch
+from fakereview_nlp.jobs.local import (
     DEFAULT_CHUNK_ROWS,
     ENGINES,
     EXPLAIN_COLUMN,
@@ -91,7 +91,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"add a {EXPLAIN_COLUMN} column: JSON [[start, end, delta], ...] of the {EXPLAIN_TOP_K} spans whose "
         "removal changes P(fake) most (tens of forward passes per review; --engine local only)",
     )  # fmt: skip
-    ray = parser.add_argument_group("Ray engine (--engine ray; see fakereview_nlp.distributed)")
+    ray = parser.add_argument_group("Ray engine (--engine ray; see fakereview_nlp.jobs.ray)")
     ray.add_argument(
         "--engine", choices=ENGINES, default="local",
         help="local: this process (or accelerate launch); ray: replicas on a Ray cluster or a local Ray (default: local)",
@@ -157,7 +157,7 @@ def _run(args: argparse.Namespace) -> int:
             hf_logging.disable_progress_bar()
     start = time.perf_counter()
     if args.engine == "ray":
-        from fakereview_nlp.distributed import classify_files, parse_replicas
+        from fakereview_nlp.jobs.ray import classify_files, parse_replicas
 
         summary = classify_files(
             args.input, args.output, model=args.model, text_column=args.text_column, id_column=args.id_column,
@@ -209,11 +209,11 @@ def add_classify_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m fakereview_nlp.classify_cli`` / ``accelerate launch -m fakereview_nlp.classify_cli``: same options as ``fakereview classify``."""
-    from fakereview_nlp.cli import run_handler
+    """``python -m fakereview_nlp.cli.classify`` / ``accelerate launch -m fakereview_nlp.cli.classify``: same options as ``fakereview classify``."""
+    from fakereview_nlp.cli.main import run_handler
 
     parser = argparse.ArgumentParser(
-        prog="python -m fakereview_nlp.classify_cli",
+        prog="python -m fakereview_nlp.cli.classify",
         description="Score a file of reviews; run under `accelerate launch` to split it across processes.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -241,7 +241,7 @@ def _shutdown() -> None:
 if __name__ == "__main__":
     # Run the module under its own name, not as a second copy named __main__ whose classes
     # would differ from the ones the rest of the package imports.
-    from fakereview_nlp.classify_cli import main as _main
+    from fakereview_nlp.cli.classify import main as _main
 
     sys.exit(_main())
 

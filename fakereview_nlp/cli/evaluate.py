@@ -1,9 +1,9 @@
 """``fakereview evaluate MODEL DATA -o DIR``: read a review file, score it, and write the report.
 
-Reads the file with :func:`fakereview_nlp.data.load_reviews_with_report` (the rows it drops are counted in the report), scores it with
+Reads the file with :func:`fakereview_nlp.data.reviews.load_reviews_with_report` (the rows it drops are counted in the report), scores it with
 :class:`fakereview_nlp.inference.FakeReviewClassifier`, optionally trains the TF-IDF baseline
-on the rows outside the evaluation split, then calls :func:`fakereview_nlp.report.build_report`
-and :func:`fakereview_nlp.report.write_report`. Registered in :data:`fakereview_nlp.cli.SUBCOMMANDS`.
+on the rows outside the evaluation split, then calls :func:`fakereview_nlp.evaluation.report.build_report`
+and :func:`fakereview_nlp.evaluation.report.write_report`. Registered in :data:`fakereview_nlp.cli.main.SUBCOMMANDS`.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fakereview_nlp.metrics import DEFAULT_FLAG_RATES, check_flag_rates
-from fakereview_nlp.report import (
+from fakereview_nlp.evaluation.report import (
     DEFAULT_PREVALENCES,
     build_report,
     fingerprint_file,
     fingerprint_rows,
     write_report,
 )
+from fakereview_nlp.metrics import DEFAULT_FLAG_RATES, check_flag_rates
 
 if TYPE_CHECKING:
     from fakereview_nlp.inference import FakeReviewClassifier
@@ -185,7 +185,7 @@ def score_with_model(
 
 def evaluate_command(args: argparse.Namespace) -> int:
     """Handler of ``fakereview evaluate``."""
-    from fakereview_nlp.data import load_reviews_with_report
+    from fakereview_nlp.data.reviews import load_reviews_with_report
 
     label_map = parse_label_map(args.label_map)
     rates = parse_flag_rates(args.flag_rates)
@@ -205,7 +205,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         **common,
     )
     if args.split:
-        from fakereview_nlp.data import split_by_column
+        from fakereview_nlp.data.reviews import split_by_column
 
         train_rows, ds = split_by_column(ds, eval_splits=args.split)
     else:
@@ -224,7 +224,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     scores = {name: score_with_model(classifier, texts, batch_size=args.batch_size)}
     baseline_info = None
     if args.baseline == "tfidf":
-        from fakereview_nlp.baseline import TfidfBaseline
+        from fakereview_nlp.model.baseline import TfidfBaseline
 
         train_dropped = 0
         if args.train_data:
@@ -302,7 +302,7 @@ def _false_flag_phrases(
     n: int,
 ) -> dict[str, Any]:
     """What drives false flags: explain the top-``n`` scoring genuine reviews flagged, aggregate their phrases."""
-    from fakereview_nlp.explanation import common_phrases
+    from fakereview_nlp.explanations.occlusion import common_phrases
 
     if n < 0:
         raise ValueError(f"--explain-errors must be >= 0, got {n}")
@@ -327,7 +327,7 @@ def _baseline_options(baseline: Any) -> dict[str, Any]:
 
 
 def _operating_threshold(model: str) -> float | None:
-    from fakereview_nlp.operating_points import load_operating_points
+    from fakereview_nlp.model.operating_points import load_operating_points
 
     if not Path(model).is_dir():
         return None
@@ -336,7 +336,7 @@ def _operating_threshold(model: str) -> float | None:
 
 
 def _calibration_info(model: str) -> dict[str, Any] | None:
-    from fakereview_nlp.calibration import load_calibration
+    from fakereview_nlp.model.calibration import load_calibration
 
     return load_calibration(model) if Path(model).is_dir() else None
 

@@ -27,11 +27,11 @@ from fakereview_nlp.errors import USER_ERROR_EXIT, USER_ERRORS, PeerFailedError,
 
 #: module providing each subcommand, and the name of its ``add_*_parser(subparsers)`` function.
 SUBCOMMANDS: tuple[tuple[str, str], ...] = (
-    ("fakereview_nlp.classify_cli", "add_classify_parser"),
-    ("fakereview_nlp.report_cli", "add_evaluate_parser"),
-    ("fakereview_nlp.model_card", "add_model_card_parser"),
-    ("fakereview_nlp.corpora", "add_prepare_parser"),
-    ("fakereview_nlp.explain_html", "add_explain_parser"),
+    ("fakereview_nlp.cli.classify", "add_classify_parser"),
+    ("fakereview_nlp.cli.evaluate", "add_evaluate_parser"),
+    ("fakereview_nlp.evaluation.model_card", "add_model_card_parser"),
+    ("fakereview_nlp.data.corpora", "add_prepare_parser"),
+    ("fakereview_nlp.explanations.html", "add_explain_parser"),
 )
 
 

@@ -16,14 +16,14 @@ metadata        per corpus (see :data:`CORPORA`), for slicing and leakage checks
 
 The texts are normalised here (NFC, whitespace collapsed, ends stripped) so that a prepared
 file never carries the op_spam trailing-space cue, even for a reader that skips
-:func:`fakereview_nlp.data.load_reviews`.
+:func:`fakereview_nlp.data.reviews.load_reviews`.
 
 Example::
 
-    >>> from fakereview_nlp.corpora import import_corpus, canonical_load_kwargs
+    >>> from fakereview_nlp.data.corpora import import_corpus, canonical_load_kwargs
     >>> frame = import_corpus("op_spam", "op_spam_v1.4.zip")  # doctest: +SKIP
     >>> frame.to_csv("op_spam.csv", index=False)  # doctest: +SKIP
-    >>> from fakereview_nlp.data import load_reviews
+    >>> from fakereview_nlp.data.reviews import load_reviews
     >>> ds = load_reviews("op_spam.csv", **canonical_load_kwargs("op_spam"))  # doctest: +SKIP
 
 or, from a shell, ``fakereview prepare op_spam -o op_spam.csv``.
@@ -49,8 +49,8 @@ from typing import Any
 
 import pandas as pd
 
+from fakereview_nlp.data.grouping import UnionFind
 from fakereview_nlp.files import atomic_path, atomic_write_bytes
-from fakereview_nlp.grouping import UnionFind
 from fakereview_nlp.labels import CANONICAL_COLUMNS, ID2LABEL, LABELS, LabelName, map_labels
 from fakereview_nlp.text import normalize_text, text_prefix_key
 
@@ -60,7 +60,7 @@ PathLike = str | os.PathLike[str]
 
 
 # Where this checkout keeps the shared data: <repo>/../shared/data.
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------------------------
@@ -151,12 +151,12 @@ def _decode(raw: bytes, where: str) -> str:
 
 
 def _read_csv_text(content: str, where: str) -> pd.DataFrame:
-    """CSV text (a file, or a zip member, already decoded) read by :mod:`fakereview_nlp.tables`.
+    """CSV text (a file, or a zip member, already decoded) read by :mod:`fakereview_nlp.data.tables`.
 
     The same CSV rule as training and ``fakereview classify``: every cell a string (ids such as
     ISBNs keep leading zeros, "NA" stays a string), and a malformed row is an error naming its line.
     """
-    from fakereview_nlp.tables import read_table
+    from fakereview_nlp.data.tables import read_table
 
     # tables reads files; the content may come out of a zip or need a cp1252 fallback first.
     with tempfile.TemporaryDirectory(prefix="fakereview-corpus-") as folder:
@@ -427,7 +427,7 @@ def import_fake_reviews_cg(source: PathLike, *, prefix_chars: int = 80) -> pd.Da
     Returns:
         `pd.DataFrame` with columns ``id, text, label, group, category, rating, source_split``.
         There is no training split in either form, so there is no ``fold`` column: make grouped
-        folds with :func:`fakereview_nlp.data.grouped_folds`. ``group`` is the text prefix key,
+        folds with :func:`fakereview_nlp.data.reviews.grouped_folds`. ``group`` is the text prefix key,
         so GPT-2 fakes sharing an opening share a group. ``id`` is the row number (0-based) in
         the OSF file, or the shared CSV's id; ``source_split`` is the shared CSV's ``split``
         (the partial copy a row came from, not a training split) and empty for the OSF file.
@@ -695,7 +695,7 @@ def import_corpus(name: str, source: PathLike) -> pd.DataFrame:
 
 
 def canonical_load_kwargs(name: str) -> dict[str, Any]:
-    """Keyword arguments for :func:`fakereview_nlp.data.load_reviews` on a prepared corpus file.
+    """Keyword arguments for :func:`fakereview_nlp.data.reviews.load_reviews` on a prepared corpus file.
 
     Example::
 
@@ -834,7 +834,7 @@ def summarize(frame: pd.DataFrame) -> str:
 def add_prepare_parser(subparsers: argparse._SubParsersAction[Any]) -> argparse.ArgumentParser:
     """Register ``fakereview prepare NAME [--source PATH] -o OUT.csv`` on a subparsers object.
 
-    The parser's default ``handler`` (what :mod:`fakereview_nlp.cli` dispatches to) is
+    The parser's default ``handler`` (what :mod:`fakereview_nlp.cli.main` dispatches to) is
     :func:`run_prepare`, which returns the exit code.
     """
     parser = subparsers.add_parser(
@@ -872,8 +872,8 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m fakereview_nlp.corpora prepare ...``, the same as ``fakereview prepare ...``."""
-    parser = argparse.ArgumentParser(prog="python -m fakereview_nlp.corpora")
+    """``python -m fakereview_nlp.data.corpora prepare ...``, the same as ``fakereview prepare ...``."""
+    parser = argparse.ArgumentParser(prog="python -m fakereview_nlp.data.corpora")
     add_prepare_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return int(args.handler(args))

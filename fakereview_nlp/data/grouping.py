@@ -1,6 +1,6 @@
 """Union-find: rows that share any key (a group, an exact text, a text prefix) form one group.
 
-Used wherever duplicates must not straddle a split: :func:`fakereview_nlp.data.group_keys`
+Used wherever duplicates must not straddle a split: :func:`fakereview_nlp.data.reviews.group_keys`
 (train/validation splits and CV folds) and the corpus importers (product groups).
 """
 

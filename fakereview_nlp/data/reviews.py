@@ -29,7 +29,7 @@ import datasets
 import numpy as np
 import pandas as pd
 
-from fakereview_nlp.grouping import UnionFind
+from fakereview_nlp.data.grouping import UnionFind
 from fakereview_nlp.labels import LABELS, map_labels
 from fakereview_nlp.text import normalize_text, text_prefix_key
 
@@ -41,7 +41,7 @@ BadRowPolicy = Literal["drop", "error"]
 
 def infer_format(path: str | os.PathLike[str]) -> FileFormat:
     """The file format from a path's extension; ``ValueError`` names the supported ones."""
-    from fakereview_nlp.tables import infer_format as table_format
+    from fakereview_nlp.data.tables import infer_format as table_format
 
     return table_format(path)
 
@@ -59,14 +59,14 @@ def read_table(
         file_format (`str`, *optional*): overrides the format inferred from the extension.
         hf_split (`str`, defaults to `"train"`): the split to take from a Hub dataset.
 
-    Local files go through :mod:`fakereview_nlp.tables`, the reader ``fakereview classify`` uses,
+    Local files go through :mod:`fakereview_nlp.data.tables`, the reader ``fakereview classify`` uses,
     so a file reads the same in training, evaluation and batch scoring: CSV/TSV cells are strings
     (ids such as ISBNs keep their leading zeros, labels ``0``/``1`` are matched as text), JSONL
     values keep their JSON types (arrays and mixed types included), and a JSONL key the first
     record lacks is an error naming the line.
     """
-    from fakereview_nlp.tables import EXTENSIONS
-    from fakereview_nlp.tables import read_table as read_local
+    from fakereview_nlp.data.tables import EXTENSIONS
+    from fakereview_nlp.data.tables import read_table as read_local
 
     path = Path(source)
     if path.is_file():
@@ -198,7 +198,7 @@ def load_reviews_with_report(
         },
         name,
     )
-    from fakereview_nlp.tables import missing_text
+    from fakereview_nlp.data.tables import missing_text
 
     # A non-string text (a number in a JSONL file) is read as its str(), as fakereview classify does.
     texts = [t if isinstance(t, str) else str(t) for t in raw[text_column]]

@@ -23,7 +23,7 @@ missing column (the columns found). A missing file is a :class:`FileNotFoundErro
 
 Example::
 
-    >>> from fakereview_nlp.tables import TableReader, TableWriter
+    >>> from fakereview_nlp.data.tables import TableReader, TableWriter
     >>> reader = TableReader("reviews.jsonl")  # doctest: +SKIP
     >>> writer = TableWriter("scored.csv", "csv")  # doctest: +SKIP
     >>> for chunk in reader.chunks(chunk_rows=8192):  # doctest: +SKIP

@@ -1,7 +1,7 @@
 """What the report's parts share: metric-name suffixes, prevalence labels, plot file names, fold means, JSON values.
 
-A leaf module: :mod:`fakereview_nlp.report` (computing), :mod:`fakereview_nlp.report_markdown`
-(rendering), :mod:`fakereview_nlp.report_plots` and :mod:`fakereview_nlp.model_card` all import
+A leaf module: :mod:`fakereview_nlp.evaluation.report` (computing), :mod:`fakereview_nlp.evaluation.markdown`
+(rendering), :mod:`fakereview_nlp.evaluation.plots` and :mod:`fakereview_nlp.evaluation.model_card` all import
 it, and it imports none of them, so the report's files form no import cycle.
 """
 

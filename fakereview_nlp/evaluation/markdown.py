@@ -1,4 +1,4 @@
-"""``report.md``: the Markdown rendering of a report dict (see :func:`fakereview_nlp.report.build_report`).
+"""``report.md``: the Markdown rendering of a report dict (see :func:`fakereview_nlp.evaluation.report.build_report`).
 
 Reads the dict alone (``report.json`` holds every number), so a report can be re-rendered
 without the model or the data.
@@ -10,8 +10,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fakereview_nlp.evaluation.format import jsonable, mean_sd_text, prevalence_label, prevalence_suffix
 from fakereview_nlp.metrics import flag_rate_key
-from fakereview_nlp.report_format import jsonable, mean_sd_text, prevalence_label, prevalence_suffix
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fakereview_nlp.evaluation.format import mean_sd_text, prevalence_label, prevalence_suffix
 from fakereview_nlp.files import atomic_write_text
 from fakereview_nlp.metrics import flag_rate_key
-from fakereview_nlp.report_format import mean_sd_text, prevalence_label, prevalence_suffix
 
 #: What each known corpus's "fakes" are; the card quotes the entries of the datasets it names.
 DATASET_NOTES: dict[str, str] = {
@@ -105,7 +105,7 @@ def build_model_card(
     """The text of ``model_card.md`` for the model ``model_key`` of ``report``.
 
     Args:
-        report (`dict`): a report from :func:`fakereview_nlp.report.build_report` (or ``report.json``).
+        report (`dict`): a report from :func:`fakereview_nlp.evaluation.report.build_report` (or ``report.json``).
         model_name (`str`): the card's title and ``model-index`` name.
         model_key (`str`, *optional*): which model of the report; defaults to the first that is not
             the baseline.

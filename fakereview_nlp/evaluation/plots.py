@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from fakereview_nlp.evaluation.format import PLOT_FILES, prevalence_label
 from fakereview_nlp.files import atomic_path
-from fakereview_nlp.report_format import PLOT_FILES, prevalence_label
 
 
 def _pyplot() -> Any:

@@ -5,10 +5,10 @@ out-of-fold scores of the transformer and the TF-IDF baseline) and returns every
 JSON-ready dict; :func:`write_report` writes it as ``report.json``, ``report.md`` and PNG plots.
 The report's other parts each have their own file:
 
-- :mod:`fakereview_nlp.report_markdown`: ``report.md`` from the dict;
-- :mod:`fakereview_nlp.report_plots`: the PNG plots from the dict;
-- :mod:`fakereview_nlp.report_cli`: ``fakereview evaluate`` (read a file, score it, call these);
-- :mod:`fakereview_nlp.report_format`: names they all share (a leaf: no import cycle).
+- :mod:`fakereview_nlp.evaluation.markdown`: ``report.md`` from the dict;
+- :mod:`fakereview_nlp.evaluation.plots`: the PNG plots from the dict;
+- :mod:`fakereview_nlp.cli.evaluate`: ``fakereview evaluate`` (read a file, score it, call these);
+- :mod:`fakereview_nlp.evaluation.format`: names they all share (a leaf: no import cycle).
 
 Metric names are flat strings so tables, JSON and per-fold summaries share them:
 ``accuracy``, ``f1`` (at the 0.5 threshold), ``roc_auc``, ``average_precision``,
@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from fakereview_nlp.evaluation.format import PLOT_FILES, jsonable, prevalence_label, prevalence_suffix
+from fakereview_nlp.evaluation.markdown import render_markdown
 from fakereview_nlp.files import atomic_write_text
 from fakereview_nlp.metrics import (
     DEFAULT_FLAG_RATES,
@@ -49,8 +51,6 @@ from fakereview_nlp.metrics import (
     roc_auc,
     threshold_metrics,
 )
-from fakereview_nlp.report_format import PLOT_FILES, jsonable, prevalence_label, prevalence_suffix
-from fakereview_nlp.report_markdown import render_markdown
 
 logger = logging.getLogger(__name__)
 
@@ -687,7 +687,7 @@ def write_report(
     atomic_write_text(json_path, json.dumps(jsonable(report), indent=2, allow_nan=False) + "\n")
     written["json"] = json_path
     if plots:
-        from fakereview_nlp import report_plots
+        from fakereview_nlp.evaluation import plots as report_plots
 
         written.update(report_plots.write_plots(report, folder))
     md_path = folder / "report.md"

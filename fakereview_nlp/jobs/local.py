@@ -6,15 +6,15 @@ Command line::
     cat reviews.jsonl | fakereview classify - -o - > scored.jsonl
 
     # several GPUs on one machine (or, for testing, several CPU processes over gloo):
-    accelerate launch --multi_gpu --num_processes 2 -m fakereview_nlp.classify_cli INPUT -o OUTPUT --model MODEL
+    accelerate launch --multi_gpu --num_processes 2 -m fakereview_nlp.cli.classify INPUT -o OUTPUT --model MODEL
 
-    # a Ray cluster (or a local Ray): a folder of Parquet part files, see fakereview_nlp.distributed
+    # a Ray cluster (or a local Ray): a folder of Parquet part files, see fakereview_nlp.jobs.ray
     fakereview classify INPUT -o OUTPUT_DIR --engine ray [--replicas N | MIN,MAX] [--gpus-per-replica F]
 
 * Without ``--model`` the default model is used (``$FAKEREVIEW_MODEL``, else the installed
-  reference model; see :mod:`fakereview_nlp.default_model`). The older form
+  reference model; see :mod:`fakereview_nlp.model.default_model`). The older form
   ``fakereview classify MODEL INPUT -o OUTPUT`` still works.
-* The input is read ``--chunk-rows`` rows at a time through :mod:`fakereview_nlp.tables`, so
+* The input is read ``--chunk-rows`` rows at a time through :mod:`fakereview_nlp.data.tables`, so
   memory stays flat whatever the file size. Its schema rule holds for every chunk size: the
   columns are fixed by the first record (a JSONL record with its keys in another order is
   aligned to them; a key the first record lacks is an error naming the line), and CSV/TSV cells
@@ -59,9 +59,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from fakereview_nlp.errors import PeerFailedError
-from fakereview_nlp.files import atomic_write_text, umask_mode
-from fakereview_nlp.tables import (
+from fakereview_nlp.data.tables import (
     DEFAULT_CHUNK_ROWS,
     FORMATS,
     STDIO,
@@ -72,6 +70,8 @@ from fakereview_nlp.tables import (
     missing_text,
     require_columns,
 )
+from fakereview_nlp.errors import PeerFailedError
+from fakereview_nlp.files import atomic_write_text, umask_mode
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,7 +81,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SCORE_COLUMNS = ("fake_score", "label", "flagged")
-#: Added by ``--explain``: JSON list of ``[start, end, delta]`` of the top spans (see :mod:`fakereview_nlp.explanation`).
+#: Added by ``--explain``: JSON list of ``[start, end, delta]`` of the top spans (see :mod:`fakereview_nlp.explanations.occlusion`).
 EXPLAIN_COLUMN = "top_spans"
 EXPLAIN_TOP_K = 3
 ENGINES = ("local", "ray")
@@ -767,8 +767,8 @@ def _distributed_state() -> Any:
 
 
 def _load(model: Any, device: str | None, dtype: str | None, state: Any) -> FakeReviewClassifier:
-    from fakereview_nlp.default_model import resolve_model
     from fakereview_nlp.inference import FakeReviewClassifier
+    from fakereview_nlp.model.default_model import resolve_model
 
     if isinstance(model, FakeReviewClassifier):
         return model

@@ -3,7 +3,7 @@
 Two entry points, one scorer (a callable class, so each replica loads the model once, in its
 own process, never per batch and never on the driver; inside it the package's length-sorted
 :class:`~fakereview_nlp.inference.FakeReviewClassifier` and the missing-text policy of
-:func:`fakereview_nlp.batch.score_chunk`):
+:func:`fakereview_nlp.jobs.local.score_chunk`):
 
 * :func:`classify_dataset` adds ``fake_score``, ``label`` and ``flagged`` to any
   ``ray.data.Dataset`` with ``map_batches(..., compute=ray.data.ActorPoolStrategy(...))``.
@@ -45,7 +45,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from fakereview_nlp.batch import (
+from fakereview_nlp.data.tables import (
+    DEFAULT_CHUNK_ROWS,
+    EXTENSIONS,
+    TableChunk,
+    TableIndex,
+    TableReader,
+    infer_format,
+)
+from fakereview_nlp.jobs.local import (
     MANIFEST,
     SCORE_COLUMNS,
     job_mismatch,
@@ -57,14 +65,6 @@ from fakereview_nlp.batch import (
     unscored_count,
     unscored_warning,
     usable_cpus,
-)
-from fakereview_nlp.tables import (
-    DEFAULT_CHUNK_ROWS,
-    EXTENSIONS,
-    TableChunk,
-    TableIndex,
-    TableReader,
-    infer_format,
 )
 
 if TYPE_CHECKING:
@@ -111,11 +111,11 @@ def _compute(replicas: Replicas) -> ray.data.ActorPoolStrategy:
 
 def _check_model(model: str | os.PathLike[str] | None) -> str:
     """The model path or Hub id, its files checked on the driver without loading the weights."""
-    from fakereview_nlp.default_model import resolve_model
+    from fakereview_nlp.model.default_model import resolve_model
 
     resolved = resolve_model(model)
     if Path(resolved).expanduser().exists() or resolved.startswith((".", "/", "~")):
-        from fakereview_nlp.modeling import check_model_dir
+        from fakereview_nlp.model.modeling import check_model_dir
 
         check_model_dir(Path(resolved).expanduser())
         return str(Path(resolved).expanduser().resolve())
@@ -217,7 +217,7 @@ def classify_dataset(
             Hub id; default: :func:`fakereview_nlp.default_model_path`. Its files are checked on
             the driver; the weights are loaded only by the replicas.
         text_column (`str`, defaults to `"text"`), id_column (`str`, *optional*): as in
-            :func:`fakereview_nlp.batch.score_chunk` (with ``id_column`` only it is kept).
+            :func:`fakereview_nlp.jobs.local.score_chunk` (with ``id_column`` only it is kept).
         batch_size (`int`, *optional*): most reviews per forward pass (default: by a token budget).
         rows_per_call (`int`, defaults to `8192`): rows handed to a replica at a time
             (``map_batches(batch_size=...)``); the classifier length-sorts within them.
@@ -235,7 +235,7 @@ def classify_dataset(
     Example::
 
         >>> import ray
-        >>> from fakereview_nlp.distributed import classify_dataset
+        >>> from fakereview_nlp.jobs.ray import classify_dataset
         >>> ds = ray.data.read_parquet("s3://bucket/reviews/")  # doctest: +SKIP
         >>> classify_dataset(ds, "/mnt/models/fakereview", id_column="review_id").write_parquet("s3://bucket/scored/")  # doctest: +SKIP
     """
@@ -243,7 +243,7 @@ def classify_dataset(
         raise ValueError(f"rows_per_call must be a positive int, got {rows_per_call!r}")
     schema = ds.schema(fetch_if_missing=False)
     if schema is not None:
-        from fakereview_nlp.tables import require_columns
+        from fakereview_nlp.data.tables import require_columns
 
         require_columns(
             list(schema.names), {"text_column": text_column, "id_column": id_column}, "the dataset"
@@ -544,7 +544,7 @@ def ray_session(address: str | None, *, verbose: bool = False) -> Any:
         ray.init(address=address, runtime_env={"env_vars": env} if env else None, **options)
     else:
         # The workers of a local Ray import this package from where the driver does (a checkout, say).
-        here = str(Path(__file__).resolve().parents[1])
+        here = str(Path(__file__).resolve().parents[2])
         python_path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
         ray.init(num_cpus=usable_cpus(), include_dashboard=False,
                  runtime_env={"env_vars": {"PYTHONPATH": python_path}}, **options)  # fmt: skip
@@ -600,7 +600,7 @@ def classify_files(
         ray_address (`str`, *optional*): a running cluster (``auto``, ``ray://head:10001``); default:
             a local Ray, shut down at the end.
         replicas, gpus_per_replica, cpus_per_replica: as :func:`classify_dataset`.
-        Other arguments: as :func:`fakereview_nlp.batch.classify_file`.
+        Other arguments: as :func:`fakereview_nlp.jobs.local.classify_file`.
 
     Returns:
         `RayJobSummary`: rows, unscored rows, parts written, parts kept from an earlier run, seconds.
@@ -740,7 +740,7 @@ def _load_or_build_indexes(
     chunk_rows: int, text_column: str, id_column: str | None, existing: Sequence[str],
 ) -> list[TableIndex]:  # fmt: skip
     """Every input file's chunks, checked row by row on the driver (or read back from the last run's index)."""
-    from fakereview_nlp.tables import require_columns
+    from fakereview_nlp.data.tables import require_columns
 
     saved_path = f"{out}/{INDEX}"
     if existing and fs.exists(saved_path):
@@ -832,7 +832,7 @@ def _run_items(
         num_gpus=gpus or None,
         num_cpus=cpus,
     )
-    from fakereview_nlp.batch import _progress_bar
+    from fakereview_nlp.jobs.local import _progress_bar
 
     bar = _progress_bar(total, enabled=progress, world=1, initial=initial)
     try:

@@ -7,7 +7,7 @@ is visible at a glance.
 
 Example::
 
-    >>> from fakereview_nlp.baseline import TfidfBaseline
+    >>> from fakereview_nlp.model.baseline import TfidfBaseline
     >>> baseline = TfidfBaseline().fit(train_texts, train_labels)  # doctest: +SKIP
     >>> baseline.predict_proba(test_texts)  # P(fake), shape (n,)  # doctest: +SKIP
     >>> baseline.save("runs/my_model")  # tfidf_model.json, read back by TfidfBaseline.load  # doctest: +SKIP

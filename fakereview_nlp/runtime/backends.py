@@ -199,7 +199,7 @@ def select_backend(
     if backend == "openvino-int8" and find_int8(model_dir) is None:
         raise ValueError(
             f"backend 'openvino-int8' needs an accepted int8 model for {model_dir}, and there is none; "
-            "build one with fakereview_nlp.backends.build_int8(model_dir, calibration_texts, heldout_texts)"
+            "build one with fakereview_nlp.runtime.backends.build_int8(model_dir, calibration_texts, heldout_texts)"
         )
     return backend
 

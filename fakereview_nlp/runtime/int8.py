@@ -1,6 +1,6 @@
 """Building an int8 model for the ``openvino-int8`` backend, accepted only with its agreement measured.
 
-Kept apart from :mod:`fakereview_nlp.backends` because it drives a whole
+Kept apart from :mod:`fakereview_nlp.runtime.backends` because it drives a whole
 :class:`~fakereview_nlp.inference.FakeReviewClassifier` (the float32 reference and the candidate),
 while the classifier itself imports the backends: this way neither imports the other.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fakereview_nlp.backends import (
+from fakereview_nlp.runtime.backends import (
     _ACCEPT_FILE,
     INT8_DIR,
     MIN_AGREEMENT,

@@ -6,7 +6,7 @@ with ``HF_HUB_OFFLINE=1`` / ``HF_EVALUATE_OFFLINE=1``.
 
 Example::
 
-    >>> from fakereview_nlp.metric import load_metric
+    >>> from fakereview_nlp.evaluation.hf_metric import load_metric
     >>> metric = load_metric()  # doctest: +SKIP
     >>> metric.compute(predictions=[0.9, 0.2, 0.7, 0.1], references=[1, 0, 1, 0])  # doctest: +SKIP
     {'accuracy': 1.0, 'f1': 1.0, 'average_precision': 1.0, 'roc_auc': 1.0, ...}

@@ -1,6 +1,6 @@
 """Fake-review detection metrics for ``evaluate``: ranking, calibration and flag-rate metrics.
 
-Loaded by path (``fakereview_nlp.metric.load_metric()``), never from the Hub. ``compute``
+Loaded by path (``fakereview_nlp.evaluation.hf_metric.load_metric()``), never from the Hub. ``compute``
 returns a flat dict of floats so the training loop can log it and early-stop on any key.
 """
 
@@ -40,7 +40,7 @@ Returns:
     `dict[str, float]` with accuracy, f1, average_precision, roc_auc, ece, brier and
     ``precision@1%``, ``recall@1%`` (and so on for each flag rate).
 Examples:
-    >>> metric = fakereview_nlp.metric.load_metric()
+    >>> metric = fakereview_nlp.evaluation.hf_metric.load_metric()
     >>> metric.compute(predictions=[0.9, 0.2, 0.7, 0.1], references=[1, 0, 1, 0])["roc_auc"]
     1.0
 """

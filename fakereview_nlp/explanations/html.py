@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fakereview_nlp.explanation import ReviewExplanation
+from fakereview_nlp.explanations.occlusion import ReviewExplanation
 
 logger = logging.getLogger(__name__)
 
@@ -193,10 +193,10 @@ def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def explain_command(args: argparse.Namespace) -> int:
     """Handler of ``fakereview explain``."""
-    from fakereview_nlp.data import read_table
-    from fakereview_nlp.default_model import resolve_model
+    from fakereview_nlp.data.reviews import read_table
     from fakereview_nlp.files import atomic_write_text
     from fakereview_nlp.inference import FakeReviewClassifier
+    from fakereview_nlp.model.default_model import resolve_model
 
     def fail(message: str) -> int:
         print(f"fakereview: error: {message}", file=sys.stderr)
@@ -206,7 +206,7 @@ def explain_command(args: argparse.Namespace) -> int:
         return fail(f"--limit must be >= 0 and --top-k >= 1, got --limit {args.limit} --top-k {args.top_k}")
     if not Path(args.input).is_file():
         return fail(f"input file {args.input!r} does not exist")
-    table = read_table(args.input)  # a DataFrame, read by fakereview_nlp.tables as classify reads it
+    table = read_table(args.input)  # a DataFrame, read by fakereview_nlp.data.tables as classify reads it
     for flag, column in (("--text-column", args.text_column), ("--id-column", args.id_column)):
         if column is not None and column not in table.columns:
             return fail(
