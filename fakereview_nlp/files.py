@@ -9,10 +9,12 @@ umask): others on a shared machine can read a model or report as they could befo
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 def umask_mode(base: int = 0o666) -> int:
@@ -60,4 +62,23 @@ def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
     return Path(target)
 
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "umask_mode"]
+def read_json(path: str | os.PathLike[str], *, fix: str) -> Any | None:
+    """The parsed contents of the JSON file ``path``, or ``None`` when there is no such file.
+
+    Args:
+        path: the file.
+        fix (`str`): what the user should do about a corrupt file, appended to the error.
+
+    Raises:
+        `ValueError`: the file is not valid JSON (or not UTF-8); the message names it and ``fix``.
+    """
+    file = Path(path)
+    if not file.is_file():
+        return None
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{file} is not valid JSON ({err}); {fix}") from err
+
+
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "read_json", "umask_mode"]

@@ -38,22 +38,21 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from fakereview_nlp.labels import ID2LABEL, LabelName
-from fakereview_nlp.model.baseline import TFIDF_FILE, TfidfBaseline, combined_score
+from fakereview_nlp.explanations.occlusion import ExplainUnit, ReviewExplanation, explain_texts
+from fakereview_nlp.labels import LabelName, verdict
+from fakereview_nlp.model.baseline import TfidfBaseline, combined_score
 from fakereview_nlp.model.calibration import apply_temperature
-from fakereview_nlp.model.default_model import MODEL_ENV_VAR, resolve_model
+from fakereview_nlp.model.default_model import MODEL_ENV_VAR, resolve_model_location
+from fakereview_nlp.model.folder import ModelFolder, files_stamp
 from fakereview_nlp.runtime.backends import BackendName
 from fakereview_nlp.text import check_texts, normalize_text
 
 if TYPE_CHECKING:
     import torch
-
-    from fakereview_nlp.explanations.occlusion import ExplainUnit, ReviewExplanation
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +67,6 @@ DEFAULT_MAX_BATCH = {"cpu": 64, "mps": 256, "cuda": 512}
 #: Texts tokenised and sorted together; bounds memory for very long input lists.
 SORT_WINDOW = 16384
 
-_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer.model", "vocab.json", "spiece.model")
-_HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model"]
 
 
 @dataclass(frozen=True)
@@ -155,6 +152,8 @@ class FakeReviewClassifier:
         pad = getattr(tokenizer, "pad_token_id", None)
         self.pad_token_id = 0 if pad is None else int(pad)
         self.tfidf = tfidf
+        #: The model folder's side files as read by :meth:`from_pretrained`; None for an in-memory model.
+        self.folder: ModelFolder | None = None
         self.backend = select_backend(
             check_backend(backend),
             device_type=self.device.type,
@@ -213,12 +212,10 @@ class FakeReviewClassifier:
         import torch
         from transformers import AutoConfig, AutoModelForSequenceClassification
 
-        from fakereview_nlp.model.calibration import load_calibration
-        from fakereview_nlp.model.modeling import check_model_dir, load_tokenizer
-        from fakereview_nlp.model.operating_points import load_operating_points
+        from fakereview_nlp.model.modeling import load_tokenizer
 
-        folder = check_model_dir(_fetch_model_dir(path_or_hub_id))
-        _check_tokenizer_files(folder)
+        model_folder = ModelFolder.from_pretrained(path_or_hub_id)
+        folder = model_folder.path
         config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
         _label_ids(config, str(folder / "config.json"))
         try:
@@ -227,7 +224,7 @@ class FakeReviewClassifier:
             )
         except (OSError, ValueError, RuntimeError) as err:
             raise ValueError(
-                f"could not load the weights in {folder / 'model.safetensors'} ({err}); "
+                f"could not load the weights in {model_folder.weights} ({err}); "
                 "re-save the model with save_pretrained(..., safe_serialization=True)"
             ) from err
         try:
@@ -237,27 +234,21 @@ class FakeReviewClassifier:
                 f"could not load the tokenizer files in {folder} ({err}); "
                 "re-save them with tokenizer.save_pretrained(model_dir)"
             ) from err
-        calibration = load_calibration(folder) or {}
-        tfidf = TfidfBaseline.load(folder) if (folder / TFIDF_FILE).is_file() else None
-        operating = load_operating_points(folder) or {}
-        threshold = operating.get("threshold", 0.5)
-        if not (isinstance(threshold, int | float) and 0.0 <= threshold <= 1.0):
-            raise ValueError(
-                f"{folder / 'operating_points.json'} has threshold {threshold!r}; expected a number in [0, 1]"
-            )
-        return cls(
+        classifier = cls(
             model,
             tokenizer,
             device=device,
             dtype=dtype,
-            temperature=float(calibration.get("temperature", 1.0)),
-            threshold=float(threshold),
+            temperature=model_folder.temperature,
+            threshold=model_folder.threshold,
             token_budget=token_budget,
-            source=str(path_or_hub_id),
-            tfidf=tfidf,
+            source=model_folder.source,
+            tfidf=model_folder.tfidf,
             backend=backend,
             model_dir=folder,
         )
+        classifier.folder = model_folder
+        return classifier
 
     def classify(
         self, texts: Iterable[str], batch_size: int | None = None, *, long_text: LongTextMode = "truncate"
@@ -279,15 +270,13 @@ class FakeReviewClassifier:
             >>> clf.classify(["Amazing amazing amazing!!!"])  # doctest: +SKIP
             [ReviewVerdict(label='fake', fake_score=0.91, flagged=True)]
         """
-        scores = self.predict_proba(texts, batch_size, long_text=long_text, _caller="classify")
-        return [
-            ReviewVerdict(
-                label=ID2LABEL[int(score >= 0.5)],  # type: ignore[arg-type]
-                fake_score=float(score),
-                flagged=bool(score >= self.threshold),
-            )
-            for score in scores.tolist()
-        ]
+        items = check_texts(texts, "classify")
+        scores = self._scores(items, batch_size, long_text)
+        verdicts = []
+        for score in scores.tolist():
+            label, flagged = verdict(score, self.threshold)
+            verdicts.append(ReviewVerdict(label=label, fake_score=float(score), flagged=flagged))
+        return verdicts
 
     def explain(self, texts: Iterable[str], top_k: int = 3, **kwargs: Any) -> list[ReviewExplanation]:
         """Scores and the spans that drive them: :func:`fakereview_nlp.explanations.occlusion.explain_texts` with this model.
@@ -296,8 +285,6 @@ class FakeReviewClassifier:
             `list[ReviewExplanation]` of length ``len(texts)``: ``fake_score``, ``flagged`` and up to
             ``top_k`` spans (offsets into each text as passed) with their measured score change.
         """
-        from fakereview_nlp.explanations.occlusion import explain_texts
-
         return explain_texts(self, texts, top_k, **kwargs)
 
     def predict_proba(
@@ -306,7 +293,6 @@ class FakeReviewClassifier:
         batch_size: int | None = None,
         *,
         long_text: LongTextMode = "truncate",
-        _caller: str = "predict_proba",
     ) -> np.ndarray:
         """Calibrated P(fake) for each text (averaged with the TF-IDF part's when the model has one).
 
@@ -315,7 +301,10 @@ class FakeReviewClassifier:
         Returns:
             `np.ndarray` of shape ``(len(texts),)``, dtype float64, values in [0, 1].
         """
-        items = check_texts(texts, _caller)
+        return self._scores(check_texts(texts, "predict_proba"), batch_size, long_text)
+
+    def _scores(self, items: list[str], batch_size: int | None, long_text: LongTextMode) -> np.ndarray:
+        """:meth:`predict_proba` on texts already checked (so errors name the public method called)."""
         if long_text not in ("truncate", "chunk"):
             raise ValueError(f"long_text={long_text!r} is not supported; expected 'truncate' or 'chunk'")
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
@@ -447,10 +436,8 @@ def classify(
     items = check_texts(texts, "classify")  # before loading anything: a bad call fails fast
     if not items:
         return []
-    name = resolve_model(model)
-    if Path(name).expanduser().is_dir():  # one cache entry per folder, however it is spelled
-        name = str(Path(name).expanduser().resolve())
-    classifier = _cached_classifier(name, device, dtype, backend)
+    name = resolve_model_location(model)  # one cache entry per folder, however it is spelled
+    classifier = cached_classifier(name, device, dtype, backend)
     return classifier.classify(items, batch_size, long_text=long_text)
 
 
@@ -458,11 +445,6 @@ def classify(
 _CACHE: OrderedDict[tuple[str, str | None, str | None, str], tuple[object, FakeReviewClassifier]] = OrderedDict()
 _CACHE_SIZE = 4
 _CACHE_LOCK = threading.Lock()
-#: Files whose change means the directory now holds another model (a retrain into the same
-#: output.dir rewrites them); ``*.safetensors`` covers sharded weights too.
-_MODEL_FILES = ("config.json", "calibration.json", "operating_points.json", TFIDF_FILE, *_TOKENIZER_FILES)
-
-
 def clear_cache() -> None:
     """Forget the classifiers :func:`classify` has loaded (and free their memory).
 
@@ -474,28 +456,12 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
-def _files_stamp(name: str) -> object:
-    """(file, mtime_ns, size) of every file that defines the model in directory ``name``; None for a Hub id."""
-    folder = Path(name)
-    if not folder.is_dir():
-        return None
-    stamp = []
-    for path in [*sorted(folder.glob("*.safetensors")), *(folder / f for f in _MODEL_FILES)]:
-        try:
-            stat = path.stat()
-        except OSError:
-            stamp.append((path.name, None, None))
-        else:
-            stamp.append((path.name, stat.st_mtime_ns, stat.st_size))
-    return tuple(stamp)
-
-
-def _cached_classifier(
+def cached_classifier(
     name: str, device: str | None, dtype: str | None, backend: BackendName = "auto"
 ) -> FakeReviewClassifier:
     key = (name, device, dtype, backend)
     # Taken before loading: a file rewritten while the model loads is seen on the next call.
-    stamp = _files_stamp(name)
+    stamp = files_stamp(name)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None and hit[0] == stamp:
@@ -509,37 +475,6 @@ def _cached_classifier(
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return classifier
-
-
-def _fetch_model_dir(path_or_hub_id: str | os.PathLike[str]) -> Path:
-    """A local directory as given; a Hub id downloaded (or taken from the cache when offline)."""
-    text = os.fspath(path_or_hub_id)
-    path = Path(text).expanduser()
-    is_hub_id = not path.exists() and text.count("/") <= 1 and not text.startswith((".", "/", "~", "\\"))
-    if not is_hub_id:
-        return path  # check_model_dir names what is missing
-    from huggingface_hub import snapshot_download
-
-    try:
-        return Path(snapshot_download(text, allow_patterns=_HUB_PATTERNS))
-    except Exception as err:  # offline, unknown repo, auth: all end the same way for the user
-        raise OSError(
-            f"could not load model {text!r}: it is not a local directory and fetching it from the Hugging Face "
-            f"Hub failed ({type(err).__name__}: {err}). Pass the path of a trained model directory "
-            f"(written by `python -m training.train configs/tiny_debug.yaml` or save_pretrained), "
-            f"e.g. classify(texts, model='outputs/my_model'), or set {MODEL_ENV_VAR}=/path/to/model"
-        ) from err
-
-
-def _check_tokenizer_files(folder: Path) -> None:
-    if not (folder / "tokenizer_config.json").is_file() or not any(
-        (folder / n).is_file() for n in _TOKENIZER_FILES
-    ):
-        found = sorted(p.name for p in folder.iterdir())
-        raise FileNotFoundError(
-            f"model directory {str(folder)!r} has no tokenizer (tokenizer_config.json plus one of "
-            f"{list(_TOKENIZER_FILES)}); it holds {found}. Save it with tokenizer.save_pretrained(model_dir)"
-        )
 
 
 def explain(
@@ -574,10 +509,8 @@ def explain(
     items = check_texts(texts, "explain")  # before loading anything: a bad call fails fast
     if not items:
         return []
-    name = resolve_model(model)
-    if Path(name).expanduser().is_dir():  # the same cache entry as classify()
-        name = str(Path(name).expanduser().resolve())
-    return _cached_classifier(name, device, dtype).explain(items, top_k, unit=unit, batch_size=batch_size)
+    name = resolve_model_location(model)  # one cache entry per folder, however it is spelled
+    return cached_classifier(name, device, dtype).explain(items, top_k, unit=unit, batch_size=batch_size)
 
 
 def _label_ids(config: Any, where: str) -> tuple[int, int]:
@@ -612,6 +545,7 @@ __all__ = [
     "ReviewVerdict",
     "check_texts",
     "classify",
+    "cached_classifier",
     "clear_cache",
     "explain",
 ]

@@ -18,6 +18,20 @@ LABEL2ID: Final[dict[str, int]] = {"genuine": 0, "fake": 1}
 ID2LABEL: Final[dict[int, str]] = {0: "genuine", 1: "fake"}
 FAKE_ID: Final[int] = 1
 
+#: P(fake) at or above which a review's label is ``fake``. Flagging uses the model's own
+#: operating threshold instead (see :func:`verdict`).
+LABEL_THRESHOLD: Final[float] = 0.5
+
+
+def verdict(fake_score: float, threshold: float) -> tuple[LabelName, bool]:
+    """The one verdict rule: ``(label, flagged)`` for a P(fake).
+
+    The label is ``fake`` at :data:`LABEL_THRESHOLD` (0.5); ``flagged`` is ``fake_score >=
+    threshold``, the operating threshold saved with the model (chosen for a flag rate).
+    """
+    return ("fake" if fake_score >= LABEL_THRESHOLD else "genuine"), bool(fake_score >= threshold)
+
+
 #: Columns every canonical review table starts with, in this order: a prepared corpus file
 #: (then its split and metadata columns) and the ``Dataset`` of ``load_reviews`` (then ``split``).
 CANONICAL_COLUMNS: Final[tuple[str, ...]] = ("id", "text", "label", "group")

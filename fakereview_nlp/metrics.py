@@ -186,7 +186,7 @@ def review_weights(labels: NDArray[np.int64], prevalence: float | None) -> NDArr
 # ----------------------------------------------------------------------------- flag rates
 
 
-def _flag_rate_point(
+def flag_rate_point(
     y: NDArray[np.int64], s: NDArray[np.float64], w: NDArray[np.float64], rates: tuple[float, ...]
 ) -> NDArray[np.float64]:
     """Rows ``(threshold, precision, recall, n_flagged)`` for each rate; inputs already validated."""
@@ -253,12 +253,12 @@ def flag_rate_metrics(
     y, s = check_inputs(labels, scores)
     rates = check_flag_rates(flag_rates)
     pi = check_prevalence(prevalence)
-    point = _flag_rate_point(y, s, review_weights(y, pi), rates)
+    point = flag_rate_point(y, s, review_weights(y, pi), rates)
     bounds: NDArray[np.float64] | None = None
     if n_boot:
 
         def statistic(yb: NDArray[np.int64], sb: NDArray[np.float64]) -> NDArray[np.float64]:
-            return _flag_rate_point(yb, sb, review_weights(yb, pi), rates)[:, 1:3].ravel()
+            return flag_rate_point(yb, sb, review_weights(yb, pi), rates)[:, 1:3].ravel()
 
         low, high = bootstrap_ci(
             y, s, statistic, n_boot=n_boot, confidence=confidence, groups=groups, seed=seed
@@ -541,6 +541,7 @@ def bootstrap_ci(
 
 
 __all__ = [
+    "flag_rate_point",
     "DEFAULT_FLAG_RATES",
     "FlagRateResult",
     "ThresholdMetrics",

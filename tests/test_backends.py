@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from fakereview_nlp.inference import FakeReviewClassifier
+from fakereview_nlp.model.folder import weights_hash
 from fakereview_nlp.runtime import backends, int8
 from fakereview_nlp.runtime.backends import (
     Agreement,
@@ -22,7 +23,6 @@ from fakereview_nlp.runtime.backends import (
     cache_dir,
     find_int8,
     select_backend,
-    weights_hash,
 )
 
 TEXTS = [

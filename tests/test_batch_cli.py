@@ -406,9 +406,9 @@ def test_a_failing_process_stops_the_others(tmp_path: Path, tiny_model_dir: Path
     assert not (node0 / "out.csv").exists()
 
 
-def _readme_bad_input_table() -> dict[str, tuple[str, int]]:
-    """case -> (message pattern, exit code), from the README's "Bad input" table."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+def _bad_input_table() -> dict[str, tuple[str, int]]:
+    """case -> (message pattern, exit code), from the "Bad input" table of docs/batch-jobs.md."""
+    text = (REPO / "docs" / "batch-jobs.md").read_text(encoding="utf-8")
     section = text[text.index("### Bad input") : text.index("### On a Ray cluster")]
     rows = {}
     for line in section.splitlines():
@@ -422,11 +422,11 @@ def _readme_bad_input_table() -> dict[str, tuple[str, int]]:
     return rows
 
 
-README_CASES = _readme_bad_input_table()
+BAD_INPUT_CASES = _bad_input_table()
 
 
 def _bad_input_case(case: str, tmp: Path, model: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Make the files of one README row in ``tmp`` (the working folder); returns the classify arguments."""
+    """Make the files of one bad-input table row in ``tmp`` (the working folder); returns the classify arguments."""
     csv_in = tmp / "in.csv"
     csv_in.write_text("id,text\n1,fine\n2,also fine\n")
     common = ["-o", "out.csv", "--model", str(model), "--no-progress"]
@@ -482,17 +482,17 @@ def _bad_input_case(case: str, tmp: Path, model: Path, monkeypatch: pytest.Monke
     if case == "empty-text":
         csv_in.write_text("id,text\n1,fine\n2,\n3,   \n")
         return ["in.csv", *common]
-    raise AssertionError(f"README case {case!r} has no test")
+    raise AssertionError(f"bad-input table case {case!r} has no test")
 
 
-@pytest.mark.parametrize("case", sorted(README_CASES))
+@pytest.mark.parametrize("case", sorted(BAD_INPUT_CASES))
 def test_readme_bad_input_table(
     case: str, tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     from fakereview_nlp.cli import main as cli
 
-    pattern, code = README_CASES[case]
+    pattern, code = BAD_INPUT_CASES[case]
     monkeypatch.chdir(tmp_path)
     argv = _bad_input_case(case, tmp_path, tiny_model_dir, monkeypatch)
     with caplog.at_level("WARNING"):

@@ -47,26 +47,26 @@ def test_retrained_calibration_is_picked_up(model_copy: Path) -> None:
 @pytest.mark.parametrize("name", ["model.safetensors", "config.json", "operating_points.json"])
 def test_any_model_file_change_reloads(model_copy: Path, name: str) -> None:
     classify(TEXTS[:1], model=model_copy, device="cpu", dtype="float32")
-    first = fakereview_nlp.inference._cached_classifier(str(model_copy.resolve()), "cpu", "float32")
+    first = fakereview_nlp.inference.cached_classifier(str(model_copy.resolve()), "cpu", "float32")
     path = model_copy / name
     if name == "operating_points.json":
         path.write_text(json.dumps({"threshold": 0.0}))
     else:  # same bytes, newer modification time: as when the file is written again
         stat = path.stat()
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
-    second = fakereview_nlp.inference._cached_classifier(str(model_copy.resolve()), "cpu", "float32")
+    second = fakereview_nlp.inference.cached_classifier(str(model_copy.resolve()), "cpu", "float32")
     assert second is not first
     if name == "operating_points.json":
         assert all(v.flagged for v in classify(TEXTS, model=model_copy, device="cpu", dtype="float32"))
     # unchanged files: the same classifier comes back
-    assert fakereview_nlp.inference._cached_classifier(str(model_copy.resolve()), "cpu", "float32") is second
+    assert fakereview_nlp.inference.cached_classifier(str(model_copy.resolve()), "cpu", "float32") is second
 
 
 def test_clear_cache_is_public_and_forgets(model_copy: Path) -> None:
     assert "clear_cache" in fakereview_nlp.__all__
     classify(TEXTS[:1], model=model_copy, device="cpu", dtype="float32")
-    first = fakereview_nlp.inference._cached_classifier(str(model_copy.resolve()), "cpu", "float32")
+    first = fakereview_nlp.inference.cached_classifier(str(model_copy.resolve()), "cpu", "float32")
     fakereview_nlp.clear_cache()
     assert (
-        fakereview_nlp.inference._cached_classifier(str(model_copy.resolve()), "cpu", "float32") is not first
+        fakereview_nlp.inference.cached_classifier(str(model_copy.resolve()), "cpu", "float32") is not first
     )

@@ -439,25 +439,26 @@ def test_download_then_prepare_uses_cache(tmp_path: Path, monkeypatch: pytest.Mo
 def test_cli_prepare(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from fakereview_nlp.cli import prepare as prepare_cli
+
     out = tmp_path / "op_spam.csv"
     source = make_op_spam_tree(tmp_path)
-    assert corpora.main(["prepare", "op_spam", "--source", str(source), "-o", str(out)]) == 0
+    assert prepare_cli.main(["prepare", "op_spam", "--source", str(source), "-o", str(out)]) == 0
     assert "5 reviews (genuine 3, fake 2), 2 groups" in capsys.readouterr().out
     assert pd.read_csv(out, dtype=str).columns.tolist()[:5] == ["id", "text", "label", "group", "fold"]
 
     monkeypatch.setattr(corpora.urllib.request, "urlopen", _offline)
-    assert corpora.main(["prepare", "fake_reviews_cg", "-o", str(tmp_path / "cg.csv")]) == 2
+    assert prepare_cli.main(["prepare", "fake_reviews_cg", "-o", str(tmp_path / "cg.csv")]) == 2
     message = capsys.readouterr().err
     assert "could not download fake_reviews_cg" in message and "--source LOCAL_PATH" in message
     assert not (tmp_path / "cg.csv").exists()
 
 
 def test_prepare_registered_in_fakereview_cli(tmp_path: Path) -> None:
-    from fakereview_nlp.cli import (
-        main as cli,  # the real registry, every subcommand imported as `fakereview` does
-    )
+    from fakereview_nlp.cli import main as cli  # the real registry, as `fakereview` runs it
+    from fakereview_nlp.cli.prepare import add_prepare_parser
 
-    assert ("fakereview_nlp.data.corpora", "add_prepare_parser") in cli.SUBCOMMANDS
+    assert add_prepare_parser in cli.SUBCOMMANDS
     out = tmp_path / "amazon.csv"
     source = make_amazon_tsv(tmp_path)
     assert cli.main(["prepare", "amazon_labeled", "--source", str(source), "-o", str(out)]) == 0

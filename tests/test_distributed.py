@@ -16,26 +16,29 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_reviews
+from ray_faults import FAULT_ENV, SETUP_HOOK
 
 from fakereview_nlp.cli import main as cli
 from fakereview_nlp.jobs.local import classify_file
 
 ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
-from fakereview_nlp.jobs.ray import FAULT_ENV, classify_dataset, classify_files  # noqa: E402
+from fakereview_nlp.jobs.ray import classify_dataset, classify_files  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+# Ray workers import the package from this checkout and the fault hook (ray_faults.py) from tests/.
+WORKER_PATH = [str(REPO), str(REPO / "tests")]
 
 
 @pytest.fixture(scope="session")
 def local_ray(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One local Ray for the whole session; its replicas can be told to crash once (see FAULT_ENV)."""
+    """One local Ray for the whole session; its replicas can be told to crash once (see ray_faults.py)."""
     crash_request = tmp_path_factory.mktemp("ray_faults") / "crash-request"
     saved = os.environ.get("PYTHONPATH")
     # Every worker of this Ray, for any job (the killed CLI's too), imports this checkout.
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), saved) if p)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (*WORKER_PATH, saved) if p)
     ray.init(
         num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
-        runtime_env={"env_vars": {FAULT_ENV: f"crash-once:{crash_request}"}},
+        runtime_env={"env_vars": {FAULT_ENV: f"crash-once:{crash_request}"}, "worker_process_setup_hook": SETUP_HOOK},
     )  # fmt: skip
     yield crash_request
     ray.shutdown()
@@ -118,10 +121,18 @@ def test_ray_job_killed_midway_resumes_exactly_once(
     source = tmp_path / "in.jsonl"  # JSONL: chunks are found by byte offset
     frame.to_json(source, orient="records", lines=True)
     out = tmp_path / "scored"
-    argv = [sys.executable, "-m", "fakereview_nlp.cli.main", "classify", str(source), "-o", str(out), "--engine", "ray",
+    # `fakereview classify` reuses a Ray that is already started: this driver starts one whose
+    # workers sleep before each chunk, so the job can be killed midway.
+    driver = (
+        "import sys, ray, ray_faults\n"
+        "ray.init(num_cpus=2, include_dashboard=False, runtime_env={'worker_process_setup_hook': ray_faults.SETUP_HOOK,"
+        f" 'env_vars': {{'PYTHONPATH': {os.pathsep.join(WORKER_PATH)!r}, ray_faults.FAULT_ENV: 'delay:0.4'}}}})\n"
+        "from fakereview_nlp.cli.main import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    argv = [sys.executable, "-c", driver, "classify", str(source), "-o", str(out), "--engine", "ray",
             "--model", str(tiny_model_dir), "--chunk-rows", "2", "--replicas", "1", "--no-progress"]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           FAULT_ENV: "delay:0.4"}  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*WORKER_PATH, os.environ.get("PYTHONPATH", "")])}
     job = subprocess.Popen(
         argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )

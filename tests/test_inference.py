@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from fakereview_nlp import FakeReviewClassifier, ReviewVerdict, classify, clear_cache
-from fakereview_nlp.inference import _cached_classifier
+from fakereview_nlp.inference import cached_classifier
 from fakereview_nlp.runtime.devices import cpu_supports_bf16, resolve_device, resolve_dtype
 
 MIXED = [
@@ -263,11 +263,11 @@ def test_module_classify_uses_env_var_and_caches(
     monkeypatch.setenv("FAKEREVIEW_MODEL", str(tiny_model_dir))
     clear_cache()
     first = classify(MIXED[:3], device="cpu", dtype="float32")
-    loaded = _cached_classifier(str(tiny_model_dir.resolve()), "cpu", "float32")
+    loaded = cached_classifier(str(tiny_model_dir.resolve()), "cpu", "float32")
     second = classify(MIXED[:3], device="cpu", dtype="float32")
     assert first == second
     classify(MIXED[:1], model=tiny_model_dir, device="cpu", dtype="float32")  # same model, same key
-    assert _cached_classifier(str(tiny_model_dir.resolve()), "cpu", "float32") is loaded
+    assert cached_classifier(str(tiny_model_dir.resolve()), "cpu", "float32") is loaded
     clear_cache()
 
 

@@ -42,11 +42,13 @@ def _front_matter(text: str) -> dict:
     return yaml.safe_load(head)
 
 
-def test_model_card_command_writes_yaml_that_parses(report_dir, tmp_path):
+def test_model_card_command_writes_yaml_that_parses(report_dir, tmp_path, tiny_model_dir):
+    import shutil
+
     from fakereview_nlp.cli.main import main
 
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
+    model_dir = tmp_path / "model"  # read as a ModelFolder: a whole model directory
+    shutil.copytree(tiny_model_dir, model_dir)
     (model_dir / "calibration.json").write_text(
         json.dumps({"temperature": 1.5, "ece_before": 0.1, "ece_after": 0.02})
     )

@@ -175,7 +175,7 @@ def test_evaluate_command_baseline_needs_training_rows(tiny_model_dir, reviews_c
 def test_presorted_bootstrap_path_matches_direct_metrics():
     """The O(n) resample path (multiplicities on pre-sorted scores) equals recomputing on the resample."""
     from fakereview_nlp.evaluation.report import _headline_keys, _Ranked, summary_metrics
-    from fakereview_nlp.metrics import _flag_rate_point, review_weights
+    from fakereview_nlp.metrics import flag_rate_point, review_weights
 
     rng = np.random.default_rng(0)
     pis, rates, curve_rates = [None, 0.05, 0.3], (0.005, 0.01, 0.1, 0.5, 1.0), (0.02, 0.2)
@@ -193,7 +193,7 @@ def test_presorted_bootstrap_path_matches_direct_metrics():
         np.testing.assert_allclose(head, [direct[k] for k in _headline_keys(pis, rates)], atol=1e-12)
         expected = []
         for pi in pis:
-            pts = _flag_rate_point(labels[idx], scores[idx], review_weights(labels[idx], pi), curve_rates)
+            pts = flag_rate_point(labels[idx], scores[idx], review_weights(labels[idx], pi), curve_rates)
             expected += list(pts[:, 1]) + list(pts[:, 2])
         np.testing.assert_allclose(curve, expected, atol=1e-12)
         checked += 1
@@ -257,3 +257,29 @@ def test_evaluate_command_on_a_fake_reviews_cg_schema_file(tiny_model_dir, tmp_p
     report = json.loads((out / "report.json").read_text())
     assert report["data"]["n"] == 40 and report["models"] == ["transformer"]
     assert {r["value"] for r in report["slices"]["category"]} == {"Books_5", "Kindle_Store_5"}
+
+
+def test_evaluate_a_hub_model_reports_at_its_saved_threshold(tiny_model_dir, reviews_csv, tmp_path, monkeypatch):
+    # A Hub id is not a local folder: evaluate once re-read the side files from the id itself,
+    # found none, and reported at 0.5 while the loaded classifier flagged at the saved threshold.
+    import shutil
+
+    import huggingface_hub
+
+    from fakereview_nlp.cli.main import main
+
+    snapshot = tmp_path / "hub_snapshot"
+    shutil.copytree(tiny_model_dir, snapshot)
+    (snapshot / "operating_points.json").write_text(
+        json.dumps({"threshold": 0.37, "operating_flag_rate": 0.1, "prevalence": None, "points": []})
+    )
+    (snapshot / "calibration.json").write_text(json.dumps({"temperature": 1.5, "ece_before": 0.1, "ece_after": 0.05}))
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **kwargs: str(snapshot))
+    out = tmp_path / "report"
+    code = main(["evaluate", "some-org/some-model", str(reviews_csv), "-o", str(out), "--no-plots", "--n-boot", "5"])
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["calibration"]["temperature"] == 1.5
+    (model,) = report["models"]
+    names = {t["name"]: t["threshold"] for t in report["results"][model]["thresholds"]}
+    assert names["operating"] == pytest.approx(0.37)

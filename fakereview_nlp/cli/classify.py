@@ -17,16 +17,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from fakereview_nlp.cli.handler import run_handler
+from fakereview_nlp.data.tables import DEFAULT_CHUNK_ROWS, FORMATS, STDIO
 from fakereview_nlp.jobs import local as batch
-from fakereview_nlp.jobs.local import (
-    DEFAULT_CHUNK_ROWS,
-    ENGINES,
-    EXPLAIN_COLUMN,
-    EXPLAIN_TOP_K,
-    FORMATS,
-    STDIO,
-    classify_file,
-)
+from fakereview_nlp.jobs.local import ENGINES, classify_file
+from fakereview_nlp.jobs.parts import EXPLAIN_COLUMN, EXPLAIN_TOP_K
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -210,8 +205,6 @@ def add_classify_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m fakereview_nlp.cli.classify`` / ``accelerate launch -m fakereview_nlp.cli.classify``: same options as ``fakereview classify``."""
-    from fakereview_nlp.cli.main import run_handler
-
     parser = argparse.ArgumentParser(
         prog="python -m fakereview_nlp.cli.classify",
         description="Score a file of reviews; run under `accelerate launch` to split it across processes.",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -246,7 +245,10 @@ def evaluate_command(args: argparse.Namespace) -> int:
             "options": _baseline_options(baseline),
         }
 
-    operating = _operating_threshold(args.model)
+    # The threshold and temperature the classifier serves with, read once by its ModelFolder (a
+    # Hub model included): the report flags exactly where `classify` does.
+    folder = classifier.folder
+    operating = classifier.threshold if folder is not None and folder.has_threshold else None
     slices = {}
     for column in args.slice_column:
         source = {args.group_column: "group", args.split_column: "split"}.get(column, column)
@@ -270,7 +272,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
             "model": args.model,
             **{k: v for k, v in vars(args).items() if k not in ("handler", "model", "command")},
             "baseline": baseline_info,
-            "calibration": _calibration_info(args.model),
+            "calibration": dict(folder.calibration) if folder is not None and folder.calibration else None,
         },
         data={
             "path": str(args.data),
@@ -324,21 +326,6 @@ def _false_flag_phrases(
 
 def _baseline_options(baseline: Any) -> dict[str, Any]:
     return {"ngram_range": list(baseline.ngram_range), "min_df": baseline.min_df, "C": baseline.C}
-
-
-def _operating_threshold(model: str) -> float | None:
-    from fakereview_nlp.model.operating_points import load_operating_points
-
-    if not Path(model).is_dir():
-        return None
-    points = load_operating_points(model)
-    return None if points is None else float(points["threshold"])
-
-
-def _calibration_info(model: str) -> dict[str, Any] | None:
-    from fakereview_nlp.model.calibration import load_calibration
-
-    return load_calibration(model) if Path(model).is_dir() else None
 
 
 __all__ = [

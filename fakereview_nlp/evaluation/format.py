@@ -8,7 +8,7 @@ it, and it imports none of them, so the report's files form no import cycle.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,4 +59,32 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-__all__ = ["PLOT_FILES", "jsonable", "mean_sd_text", "prevalence_label", "prevalence_suffix"]
+def number_text(value: float | None, digits: int = 3) -> str:
+    """``value`` with ``digits`` decimals; an en dash for a value the report does not have."""
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def ci_text(value: float | None, ci: Sequence[float] | None) -> str:
+    """``value (low–high)`` with three decimals, or the value alone without an interval."""
+    if value is None:
+        return "–"
+    return number_text(value) if not ci else f"{value:.3f} ({ci[0]:.3f}–{ci[1]:.3f})"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A Markdown table as lines, followed by a blank line."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines + [""]
+
+
+__all__ = [
+    "PLOT_FILES",
+    "ci_text",
+    "jsonable",
+    "markdown_table",
+    "mean_sd_text",
+    "number_text",
+    "prevalence_label",
+    "prevalence_suffix",
+]

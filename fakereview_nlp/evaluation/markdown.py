@@ -10,18 +10,16 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fakereview_nlp.evaluation.format import jsonable, mean_sd_text, prevalence_label, prevalence_suffix
+from fakereview_nlp.evaluation.format import (
+    ci_text,
+    jsonable,
+    markdown_table,
+    mean_sd_text,
+    number_text,
+    prevalence_label,
+    prevalence_suffix,
+)
 from fakereview_nlp.metrics import flag_rate_key
-
-
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _fmt_ci(value: float | None, ci: Sequence[float] | None) -> str:
-    if value is None:
-        return "–"
-    return _fmt(value) if not ci else f"{value:.3f} ({ci[0]:.3f}–{ci[1]:.3f})"
 
 
 def _bold_best(cells: list[str], values: list[float | None]) -> list[str]:
@@ -31,12 +29,6 @@ def _bold_best(cells: list[str], values: list[float | None]) -> list[str]:
         return cells
     best = max(present)
     return [f"**{c}**" if v == best else c for c, v in zip(cells, values, strict=True)]
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines + [""]
 
 
 def _false_flag_markdown(block: Mapping[str, Any]) -> list[str]:
@@ -51,7 +43,7 @@ def _false_flag_markdown(block: Mapping[str, Any]) -> list[str]:
     if not block["phrases"]:
         return lines + ["No phrase recurs.", ""]
     rows = [[f"`{p['phrase']}`", str(p["n_reviews"]), f"{p['mean_delta']:+.3f}"] for p in block["phrases"]]
-    return lines + _table(["phrase", "reviews", "mean score change it causes"], rows)
+    return lines + markdown_table(["phrase", "reviews", "mean score change it causes"], rows)
 
 
 def _dropped_rows_line(data: Mapping[str, Any]) -> list[str]:
@@ -133,13 +125,13 @@ def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | N
             rows.append(
                 [
                     r["metric"],
-                    _fmt(r["model"]),
-                    _fmt(r["baseline"]),
+                    number_text(r["model"]),
+                    number_text(r["baseline"]),
                     f"{r['difference']:+.3f}" + ("" if ci is None else f" ({ci[0]:+.3f} to {ci[1]:+.3f})"),
                     f"{mark} {r['verdict']}",
                 ]
             )
-        lines += _table(["metric", f"`{name}`", f"`{base}`", "difference (CI)", "verdict"], rows)
+        lines += markdown_table(["metric", f"`{name}`", f"`{base}`", "difference (CI)", "verdict"], rows)
 
     lines += ["## Ranking and calibration", ""]
     rows = []
@@ -147,12 +139,12 @@ def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | N
     metric_names = ["accuracy", "f1", "roc_auc"] + [f"average_precision{prevalence_suffix(pi)}" for pi in pis]
     for key in metric_names:
         values = [results[m]["metrics"][key] for m in models]
-        cells = [_fmt_ci(v, (results[m]["ci"] or {}).get(key)) for m, v in zip(models, values, strict=True)]
+        cells = [ci_text(v, (results[m]["ci"] or {}).get(key)) for m, v in zip(models, values, strict=True)]
         label = key if key not in ("accuracy", "f1") else f"{key} (score ≥ {report['threshold']:g})"
         rows.append([label, *_bold_best(cells, values)])
     for key, label in (("ece", "ECE (10 bins, lower is better)"), ("brier", "Brier score (lower is better)")):
-        rows.append([label, *[_fmt((results[m]["calibration"] or {}).get(key)) for m in models]])
-    lines += _table(header, rows)
+        rows.append([label, *[number_text((results[m]["calibration"] or {}).get(key)) for m in models]])
+    lines += markdown_table(header, rows)
 
     lines += ["## Precision and recall at fixed flag rates", ""]
     for i, pi in enumerate(pis):
@@ -165,15 +157,15 @@ def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | N
         for j, rate in enumerate(report["flag_rates"]):
             entries = [t[j] for t in tables]
             precision = _bold_best(
-                [_fmt_ci(e["precision"], e["precision_ci"]) for e in entries],
+                [ci_text(e["precision"], e["precision_ci"]) for e in entries],
                 [e["precision"] for e in entries],
             )
             recall = _bold_best(
-                [_fmt_ci(e["recall"], e["recall_ci"]) for e in entries], [e["recall"] for e in entries]
+                [ci_text(e["recall"], e["recall_ci"]) for e in entries], [e["recall"] for e in entries]
             )
             thresholds = [f"{e['threshold']:.5g} ({e['n_flagged']})" for e in entries]
             rows.append([f"{100 * rate:g}%", *precision, *recall, *thresholds])
-        lines += _table(header, rows)
+        lines += markdown_table(header, rows)
         if pi is not None:
             low, high = min(report["flag_rates"]), max(report["flag_rates"])
             note = (
@@ -193,14 +185,14 @@ def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | N
                         f"`{m}`",
                         f"{block['name']} ({block['threshold']:.4g})",
                         prevalence_label(tm["prevalence"], share),
-                        _fmt(tm["accuracy"]),
-                        _fmt(tm["precision"]),
-                        _fmt(tm["recall"]),
-                        _fmt(tm["f1"]),
-                        _fmt(tm["flag_rate"]),
+                        number_text(tm["accuracy"]),
+                        number_text(tm["precision"]),
+                        number_text(tm["recall"]),
+                        number_text(tm["f1"]),
+                        number_text(tm["flag_rate"]),
                     ]
                 )
-    lines += _table(
+    lines += markdown_table(
         ["model", "threshold", "weighting", "accuracy", "precision", "recall", "F1", "flag rate"], rows
     )
 
@@ -263,14 +255,14 @@ def _fold_markdown(report: Mapping[str, Any]) -> list[str]:
         row = [fold["fold"], str(fold["n"])]
         for k in keys:
             values = [(fold["models"][m] or {}).get(k) for m in models]
-            row += _bold_best([_fmt(v) for v in values], values)
+            row += _bold_best([number_text(v) for v in values], values)
         rows.append(row)
     summary_row = ["mean ± sd", ""]
     for k in keys:
         for m in models:
             summary_row.append(mean_sd_text(folds["summary"][m][k]))
     rows.append(summary_row)
-    lines += _table(header, rows)
+    lines += markdown_table(header, rows)
     for name, block in folds["paired_vs_baseline"].items():
         lines += [f"Paired per-fold difference `{name}` − `{report['baseline']}`:", ""]
         rows = [
@@ -281,7 +273,7 @@ def _fold_markdown(report: Mapping[str, Any]) -> list[str]:
             ]
             for k in keys
         ]
-        lines += _table(["metric", "mean ± sd of difference", "folds won / lost"], rows)
+        lines += markdown_table(["metric", "mean ± sd of difference", "folds won / lost"], rows)
     return lines
 
 
@@ -301,11 +293,11 @@ def _slice_markdown(
         cells = [row["value"], str(row["n"]), str(row["n_fake"])]
         for key in ("accuracy", "average_precision"):
             values = [row["models"][m][key] for m in models]
-            cells += _bold_best([_fmt(v) for v in values], values)
+            cells += _bold_best([number_text(v) for v in values], values)
         for key in ("flagged_share", "recall_at_global_threshold", "false_flag_rate"):
-            cells += [_fmt(row["models"][m][key]) for m in models]
+            cells += [number_text(row["models"][m][key]) for m in models]
         rows.append(cells)
-    return lines + _table(header, rows)
+    return lines + markdown_table(header, rows)
 
 
 __all__ = ["render_markdown"]

@@ -9,15 +9,21 @@ what a false accusation costs.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fakereview_nlp.evaluation.format import mean_sd_text, prevalence_label, prevalence_suffix
-from fakereview_nlp.files import atomic_write_text
+from fakereview_nlp.evaluation.format import (
+    ci_text,
+    markdown_table,
+    mean_sd_text,
+    number_text,
+    prevalence_label,
+    prevalence_suffix,
+)
 from fakereview_nlp.metrics import flag_rate_key
 
 #: What each known corpus's "fakes" are; the card quotes the entries of the datasets it names.
@@ -87,6 +93,35 @@ def _pick_prevalence(report: Mapping[str, Any], prevalence: float | None) -> tup
     return pis.index(prevalence), prevalence
 
 
+@dataclass(frozen=True)
+class _Card:
+    """What every section of the card reads: the arguments of :func:`build_model_card` and the
+    report entries they select."""
+
+    report: Mapping[str, Any]
+    model_name: str
+    model_key: str | None
+    base_model: str | None
+    datasets: Sequence[str]
+    language: str
+    license: str
+    prevalence: float | None
+    repo_id: str | None
+    training_config: Mapping[str, Any] | None
+    calibration: Mapping[str, Any] | None
+    operating_points: Mapping[str, Any] | None
+    model: str
+    index: int
+    pi: float | None
+    result: Mapping[str, Any]
+    baseline: str | None
+    metrics: Mapping[str, Any]
+    data: Mapping[str, Any]
+    share: float
+    suffix: str
+    dataset_names: list[str]
+
+
 def build_model_card(
     report: Mapping[str, Any],
     *,
@@ -131,8 +166,34 @@ def build_model_card(
     suffix = prevalence_suffix(pi)
     calibration = calibration or (report.get("config") or {}).get("calibration")
     dataset_names = list(datasets) or [str(Path(str(data.get("path", "reviews"))).stem)]
+    card = _Card(
+        report=report, model_name=model_name, model_key=model_key, base_model=base_model,
+        datasets=datasets, language=language, license=license, prevalence=prevalence, repo_id=repo_id,
+        training_config=training_config, calibration=calibration, operating_points=operating_points,
+        model=model, index=index, pi=pi, result=result, baseline=baseline, metrics=metrics, data=data,
+        share=share, suffix=suffix, dataset_names=dataset_names,
+    )
+    sections = [_card_summary, _card_uses, _card_training_data, _card_evaluation, _card_risks]
+    lines = ["---", _card_metadata(card), "---", ""]
+    for section in sections:
+        lines += section(card)
+    return "\n".join(lines)
 
-    # ---------------------------------------------------------------- YAML metadata
+
+def _card_metadata(c: _Card) -> str:
+    """The YAML front matter: Hub metadata with a ``model-index`` of the headline metrics."""
+    report = c.report
+    model_name = c.model_name
+    base_model = c.base_model
+    language = c.language
+    license = c.license
+    index = c.index
+    pi = c.pi
+    result = c.result
+    metrics = c.metrics
+    share = c.share
+    suffix = c.suffix
+    dataset_names = c.dataset_names
     metric_entries = [
         {"type": "accuracy", "name": "Accuracy (threshold 0.5)", "value": round(metrics["accuracy"], 4)},
         {"type": "f1", "name": "F1 (threshold 0.5)", "value": round(metrics["f1"], 4)},
@@ -181,11 +242,20 @@ def build_model_card(
         }
     ]
     front = _yaml().safe_dump(metadata, sort_keys=False, allow_unicode=True).strip()
+    return front
 
-    # ---------------------------------------------------------------- body
+
+def _card_summary(c: _Card) -> list[str]:
+    """Title, labels and threshold, calibration, how to load it and how to train it."""
+    model_name = c.model_name
+    base_model = c.base_model
+    repo_id = c.repo_id
+    training_config = c.training_config
+    calibration = c.calibration
+    operating_points = c.operating_points
     threshold = (operating_points or {}).get("threshold")
     operating_rate = (operating_points or {}).get("operating_flag_rate")
-    lines = ["---", front, "---", "", f"# {model_name}", ""]
+    lines = [f"# {model_name}", ""]
     combined = bool(((training_config or {}).get("model") or {}).get("combine_tfidf"))
     score_line = (
         "- **Labels:** `0 = genuine`, `1 = fake`; the score is the **mean of two P(fake)**: the "
@@ -215,7 +285,7 @@ def build_model_card(
     if calibration:
         lines.append(
             f"- **Calibration:** temperature T = {calibration.get('temperature', 1.0):.3g} "
-            f"(ECE {_num(calibration.get('ece_before'))} → {_num(calibration.get('ece_after'))} on validation data)."
+            f"(ECE {number_text(calibration.get('ece_before'))} → {number_text(calibration.get('ece_after'))} on validation data)."
         )
     if training_config:
         max_len = _find(training_config, "max_length")
@@ -256,6 +326,13 @@ def build_model_card(
         "```",
         "",
     ]
+    return lines
+
+
+def _card_uses(c: _Card) -> list[str]:
+    """## Uses: direct use, and what the model is not for."""
+    dataset_names = c.dataset_names
+    lines: list[str] = []
     lines += ["## Uses", "", "### Direct use", ""]
     lines += [
         "- Ranking reviews so that moderators look at the most suspicious share first (e.g. the top 1 %).",
@@ -272,7 +349,14 @@ def build_model_card(
         "- Legal or evidential use: a score is not proof that a review is fake.",
         "",
     ]
+    return lines
 
+
+def _card_training_data(c: _Card) -> list[str]:
+    """## Training data and its caveats, per dataset."""
+    training_config = c.training_config
+    dataset_names = c.dataset_names
+    lines: list[str] = []
     lines += ["## Training data and its caveats", ""]
     for name in dataset_names:
         note = DATASET_NOTES.get(name)
@@ -295,7 +379,21 @@ def build_model_card(
             "```",
             "",
         ]
+    return lines
 
+
+def _card_evaluation(c: _Card) -> list[str]:
+    """## Evaluation: flag-rate table, ranking and calibration metrics, folds and slices."""
+    report = c.report
+    model = c.model
+    index = c.index
+    pi = c.pi
+    result = c.result
+    baseline = c.baseline
+    data = c.data
+    share = c.share
+    suffix = c.suffix
+    lines: list[str] = []
     lines += ["## Evaluation", ""]
     lines += [
         f"- **Data:** {data.get('path', 'the evaluation set')}: {data['n']} reviews, {data['n_fake']} fake "
@@ -332,13 +430,13 @@ def build_model_card(
         report["results"][baseline]["flag_rates"][index]["rows"] if baseline and baseline != model else None
     )
     for j, row in enumerate(result["flag_rates"][index]["rows"]):
-        cells = [f"{100 * row['flag_rate']:g}%", _ci(row["precision"], row.get("precision_ci"))]
-        cells.append(_ci(row["recall"], row.get("recall_ci")))
+        cells = [f"{100 * row['flag_rate']:g}%", ci_text(row["precision"], row.get("precision_ci"))]
+        cells.append(ci_text(row["recall"], row.get("recall_ci")))
         if base_rows:
-            cells += [_ci(base_rows[j]["precision"], base_rows[j].get("precision_ci"))]
-            cells += [_ci(base_rows[j]["recall"], base_rows[j].get("recall_ci"))]
+            cells += [ci_text(base_rows[j]["precision"], base_rows[j].get("precision_ci"))]
+            cells += [ci_text(base_rows[j]["recall"], base_rows[j].get("recall_ci"))]
         rows.append(cells)
-    lines += _table(header, rows)
+    lines += markdown_table(header, rows)
 
     lines += ["### Ranking, threshold and calibration metrics", ""]
     names = [model] + ([baseline] if baseline and baseline != model else [])
@@ -354,14 +452,14 @@ def build_model_card(
             [
                 label,
                 *[
-                    _ci(report["results"][n]["metrics"][key], (report["results"][n]["ci"] or {}).get(key))
+                    ci_text(report["results"][n]["metrics"][key], (report["results"][n]["ci"] or {}).get(key))
                     for n in names
                 ],
             ]
         )
     for key, label in (("ece", "ECE (10 bins)"), ("brier", "Brier score")):
-        rows.append([label, *[_num((report["results"][n]["calibration"] or {}).get(key)) for n in names]])
-    lines += _table(["metric", *[f"`{n}`" for n in names]], rows)
+        rows.append([label, *[number_text((report["results"][n]["calibration"] or {}).get(key)) for n in names]])
+    lines += markdown_table(["metric", *[f"`{n}`" for n in names]], rows)
     if report.get("comparison"):
         block = next((c for c in report["comparison"] if c["model"] == model), None)
         if block:
@@ -380,7 +478,7 @@ def build_model_card(
         rows = []
         for key in ("accuracy", "average_precision", f"average_precision{suffix}"):
             rows.append([key, *[mean_sd_text(summary[n].get(key)) for n in names]])
-        lines += ["Per-fold mean ± sd:", ""] + _table(["metric", *[f"`{n}`" for n in names]], rows)
+        lines += ["Per-fold mean ± sd:", ""] + markdown_table(["metric", *[f"`{n}`" for n in names]], rows)
     for column, block in (report.get("slices") or {}).items():
         lines += [
             f"Results by {column} (accuracy, share flagged at the {100 * report['slice_flag_rate']:g}% threshold, false-flag rate):",
@@ -390,14 +488,24 @@ def build_model_card(
             [
                 r["value"],
                 str(r["n"]),
-                _num(r["models"][model]["accuracy"]),
-                _num(r["models"][model]["flagged_share"]),
-                _num(r["models"][model]["false_flag_rate"]),
+                number_text(r["models"][model]["accuracy"]),
+                number_text(r["models"][model]["flagged_share"]),
+                number_text(r["models"][model]["false_flag_rate"]),
             ]
             for r in block
         ]
-        lines += _table([column, "n", "accuracy", "flagged", "false-flag rate"], rows)
+        lines += markdown_table([column, "n", "accuracy", "flagged", "false-flag rate"], rows)
+    return lines
 
+
+def _card_risks(c: _Card) -> list[str]:
+    """## Bias, risks and limitations, technical specifications, citation."""
+    report = c.report
+    index = c.index
+    pi = c.pi
+    result = c.result
+    share = c.share
+    lines: list[str] = []
     lines += ["## Bias, risks and limitations", ""]
     first = result["flag_rates"][index]["rows"][0]
     wrong = 1000 * (1 - first["precision"])
@@ -428,7 +536,7 @@ def build_model_card(
         "If you use the op_spam corpus, cite Ott et al. (2011, 2013); for the generated reviews, Salminen et al. (2022).",
         "",
     ]
-    return "\n".join(lines)
+    return lines
 
 
 def _split_name(report: Mapping[str, Any]) -> str:
@@ -449,103 +557,4 @@ def _find(config: Mapping[str, Any], key: str) -> Any:
     return None
 
 
-def _num(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"
-
-
-def _ci(value: float | None, ci: Sequence[float] | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.3f}" if not ci else f"{value:.3f} ({ci[0]:.3f}–{ci[1]:.3f})"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows] + [""]
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON ({err})") from err
-
-
-def _read_training_config(folder: Path) -> dict[str, Any] | None:
-    """The resolved training config the training loop saves next to the weights, if any."""
-    path = folder / "training_config.yaml"
-    if not path.is_file():
-        return None
-    loaded = _yaml().safe_load(path.read_text(encoding="utf-8"))
-    return loaded if isinstance(loaded, dict) else None
-
-
-def add_model_card_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``fakereview model-card`` on an ``argparse`` subparsers object."""
-    parser = subparsers.add_parser(
-        "model-card",
-        help="write a Hugging Face model card from an evaluation report",
-        description="Write model_card.md (YAML metadata with model-index, uses, data caveats, flag-rate table, "
-        "calibration, risks) from REPORT_DIR/report.json.",
-    )
-    parser.add_argument("report_dir", metavar="REPORT_DIR", help="directory holding report.json")
-    parser.add_argument(
-        "-o", "--output", default="model_card.md", help="card to write (default: model_card.md)"
-    )
-    parser.add_argument(
-        "--model-name", default="fakereview-nlp-classifier", help="title and model-index name"
-    )
-    parser.add_argument(
-        "--model-key", default=None, help="which model of the report (default: first non-baseline)"
-    )
-    parser.add_argument(
-        "--model-dir",
-        default=None,
-        help="model directory: its calibration.json, operating_points.json and training config go into the card",
-    )
-    parser.add_argument("--base-model", default=None, help="pre-trained checkpoint that was fine-tuned")
-    parser.add_argument("--dataset", action="append", default=[], help="training dataset name (repeatable)")
-    parser.add_argument("--language", default="en", help="language code (default: en)")
-    parser.add_argument("--license", default="apache-2.0", help="license id (default: apache-2.0)")
-    parser.add_argument(
-        "--prevalence", type=float, default=None, help="assumed prevalence of the headline table"
-    )
-    parser.add_argument("--repo-id", default=None, help="Hub id for the usage example")
-    parser.set_defaults(handler=model_card_command)
-    return parser
-
-
-def model_card_command(args: argparse.Namespace) -> int:
-    """Handler of ``fakereview model-card``."""
-    report = load_report(args.report_dir)
-    calibration = operating = training = None
-    if args.model_dir:
-        folder = Path(args.model_dir)
-        calibration = _read_json(folder / "calibration.json")
-        operating = _read_json(folder / "operating_points.json")
-        training = _read_training_config(folder)
-        model_section = (training or {}).get("model") or {}
-        if not args.base_model and model_section.get("init") != "random":
-            args.base_model = model_section.get("name_or_path")
-    card = build_model_card(
-        report,
-        model_name=args.model_name,
-        model_key=args.model_key,
-        base_model=args.base_model,
-        datasets=args.dataset,
-        language=args.language,
-        license=args.license,
-        prevalence=args.prevalence,
-        repo_id=args.repo_id,
-        training_config=training,
-        calibration=calibration,
-        operating_points=operating,
-    )
-    out = atomic_write_text(args.output, card)
-    print(f"wrote {out}")
-    return 0
-
-
-__all__ = ["DATASET_NOTES", "add_model_card_parser", "build_model_card", "load_report", "model_card_command"]
+__all__ = ["DATASET_NOTES", "build_model_card", "load_report"]

@@ -35,7 +35,6 @@ from fakereview_nlp.evaluation.markdown import render_markdown
 from fakereview_nlp.files import atomic_write_text
 from fakereview_nlp.metrics import (
     DEFAULT_FLAG_RATES,
-    _flag_rate_point,
     average_precision,
     bootstrap_samples,
     brier_score,
@@ -44,6 +43,7 @@ from fakereview_nlp.metrics import (
     check_prevalence,
     expected_calibration_error,
     flag_rate_key,
+    flag_rate_point,
     percentile_interval,
     precision_recall_curve,
     reliability_bins,
@@ -113,7 +113,7 @@ def summary_metrics(
         pi = check_prevalence(prevalence)
         suffix = prevalence_suffix(pi)
         out[f"average_precision{suffix}"] = average_precision(y, s, pi)
-        points = _flag_rate_point(y, s, review_weights(y, pi), rates)
+        points = flag_rate_point(y, s, review_weights(y, pi), rates)
         for rate, (_, precision, recall, _) in zip(rates, points, strict=True):
             out[f"precision@{flag_rate_key(rate)}{suffix}"] = float(precision)
             out[f"recall@{flag_rate_key(rate)}{suffix}"] = float(recall)
@@ -357,7 +357,7 @@ def build_report(
         flag_tables = []
         for pi in pis:
             table = []
-            pts = _flag_rate_point(y, s, review_weights(y, pi), rates)
+            pts = flag_rate_point(y, s, review_weights(y, pi), rates)
             for rate, (thr, precision, recall, n_flagged) in zip(rates, pts, strict=True):
                 key = f"{flag_rate_key(rate)}{prevalence_suffix(pi)}"
                 table.append(
@@ -486,7 +486,7 @@ def _curves(
     out = []
     k = len(curve_rates)
     for i, pi in enumerate(pis):
-        pts = _flag_rate_point(y, s, review_weights(y, pi), tuple(curve_rates))
+        pts = flag_rate_point(y, s, review_weights(y, pi), tuple(curve_rates))
         precision, recall, _ = precision_recall_curve(y, s, pi)
         if len(precision) > _MAX_PR_POINTS:  # keep report.json small on large test sets
             keep = np.unique(np.linspace(0, len(precision) - 1, _MAX_PR_POINTS).round().astype(np.int64))
@@ -627,7 +627,7 @@ def _slice_block(
     """Per slice value: counts, accuracy/AP/AUC inside it, and what the global flag threshold does there."""
     keys = np.asarray([str(v) if str(v).strip() else "(missing)" for v in values], dtype=object)
     global_thr = {
-        name: float(_flag_rate_point(y, s, review_weights(y, None), (slice_rate,))[0, 0])
+        name: float(flag_rate_point(y, s, review_weights(y, None), (slice_rate,))[0, 0])
         for name, s in scores.items()
     }
     present = set(keys.tolist())

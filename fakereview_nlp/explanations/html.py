@@ -1,4 +1,4 @@
-"""The moderator's page: ``fakereview explain INPUT -o page.html``, and :func:`render_explanations_html`.
+"""The moderator's page: :func:`render_explanations_html` (``fakereview explain`` writes it, see :mod:`fakereview_nlp.cli.explain`).
 
 One self-contained HTML file: inline CSS, no scripts, no fonts or images, nothing fetched (its
 Content-Security-Policy forbids it), so it opens offline and can be mailed around. Every piece of
@@ -11,13 +11,9 @@ colours mean equal effects across reviews.
 
 from __future__ import annotations
 
-import argparse
 import html
 import logging
-import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from fakereview_nlp.explanations.occlusion import ReviewExplanation
 
@@ -151,104 +147,8 @@ def render_explanations_html(
     )
 
 
-def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``fakereview explain`` on an ``argparse`` subparsers object."""
-    parser = subparsers.add_parser(
-        "explain",
-        help="an HTML page showing which parts of each review drive its score",
-        description=(
-            "Score and explain the reviews in INPUT (CSV, TSV, JSONL or Parquet) and write one self-contained "
-            "HTML page: score, verdict and the spans whose removal changes P(fake) most."
-        ),
-    )
-    parser.add_argument("input", metavar="INPUT", help="review file (CSV/TSV/JSONL/Parquet)")
-    parser.add_argument("-o", "--output", required=True, help="the HTML page to write")
-    parser.add_argument(
-        "--model", default=None, help="model directory (default: $FAKEREVIEW_MODEL, then the reference model)"
-    )
-    parser.add_argument(
-        "--text-column", default="text", help="column holding the review text (default: text)"
-    )
-    parser.add_argument(
-        "--id-column", default=None, help="column shown as each review's heading (default: row number)"
-    )
-    parser.add_argument("--only-flagged", action="store_true", help="list only the reviews the model flags")
-    parser.add_argument("--top-k", type=int, default=3, help="spans per review (default 3)")
-    parser.add_argument(
-        "--unit",
-        choices=["phrase", "sentence"],
-        default="phrase",
-        help="explain by phrases (default) or sentences",
-    )
-    parser.add_argument(
-        "--limit",
-        type=int,
-        default=500,
-        help="explain at most this many rows, the first ones (default 500; 0 = all)",
-    )
-    parser.add_argument("--device", default=None, help="inference device (default: automatic)")
-    parser.set_defaults(handler=explain_command)
-    return parser
-
-
-def explain_command(args: argparse.Namespace) -> int:
-    """Handler of ``fakereview explain``."""
-    from fakereview_nlp.data.reviews import read_table
-    from fakereview_nlp.files import atomic_write_text
-    from fakereview_nlp.inference import FakeReviewClassifier
-    from fakereview_nlp.model.default_model import resolve_model
-
-    def fail(message: str) -> int:
-        print(f"fakereview: error: {message}", file=sys.stderr)
-        return 2
-
-    if args.limit < 0 or args.top_k < 1:
-        return fail(f"--limit must be >= 0 and --top-k >= 1, got --limit {args.limit} --top-k {args.top_k}")
-    if not Path(args.input).is_file():
-        return fail(f"input file {args.input!r} does not exist")
-    table = read_table(args.input)  # a DataFrame, read by fakereview_nlp.data.tables as classify reads it
-    for flag, column in (("--text-column", args.text_column), ("--id-column", args.id_column)):
-        if column is not None and column not in table.columns:
-            return fail(
-                f"{flag} {column!r} is not a column of {args.input!r}; its columns are {list(table.columns)}"
-            )
-    n_rows = len(table)
-    if args.limit and n_rows > args.limit:
-        table = table.iloc[: args.limit]
-    texts = ["" if t is None else str(t) for t in table[args.text_column]]
-    ids = (
-        [str(v) for v in table[args.id_column]] if args.id_column else [str(i + 1) for i in range(len(texts))]
-    )
-    model = resolve_model(args.model)
-    classifier = FakeReviewClassifier.from_pretrained(model, device=args.device)
-    explanations = classifier.explain(texts, args.top_k, unit=args.unit)
-    limited = len(texts) < n_rows
-    note = f"Explained the first {len(texts)} of {n_rows} rows (--limit)." if limited else None
-    if args.only_flagged:
-        keep = [i for i, e in enumerate(explanations) if e.flagged]
-        texts, ids, explanations = (
-            [texts[i] for i in keep],
-            [ids[i] for i in keep],
-            [explanations[i] for i in keep],
-        )
-        note = (note + " " if note else "") + "Only flagged reviews are listed (--only-flagged)."
-    page = render_explanations_html(
-        texts, explanations, ids=ids, model=model, threshold=classifier.threshold, note=note
-    )
-    atomic_write_text(args.output, page)
-    if limited:
-        print(
-            f"fakereview: explained the first {args.limit} of {n_rows} rows (--limit 0 for all)",
-            file=sys.stderr,
-        )
-    print(f"wrote {args.output} ({len(texts)} reviews)")
-    return 0
-
-
 __all__ = [
     "FULL_COLOUR_DELTA",
     "NEUTRAL_DELTA",
-    "add_explain_parser",
-    "explain_command",
     "render_explanations_html",
 ]

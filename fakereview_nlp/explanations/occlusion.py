@@ -29,17 +29,29 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
+import numpy as np
+
+from fakereview_nlp.labels import verdict
 from fakereview_nlp.text import check_texts
 
-if TYPE_CHECKING:
-    from fakereview_nlp.inference import FakeReviewClassifier
+
+class Scorer(Protocol):
+    """What occlusion needs of a model: P(fake) for texts and a flag threshold.
+
+    :class:`~fakereview_nlp.inference.FakeReviewClassifier` is one; this module does not import
+    it, so that the classifier can offer :meth:`explain` without a two-way import.
+    """
+
+    threshold: float
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray: ...
 
 ExplainUnit = Literal["phrase", "sentence"]
 
 #: Words per phrase window and segments refined into phrases: chosen by
-#: ``benchmarks/explain_faithfulness.py`` (see the README's "Explanations" section).
+#: ``benchmarks/explain_faithfulness.py`` (see docs/explanations.md).
 DEFAULT_WINDOW_WORDS = 4
 DEFAULT_REFINE = 2
 #: Longest segment of the first pass; a run-on "sentence" is cut so one segment is never the review.
@@ -146,7 +158,7 @@ def _top(
 
 
 def explain_texts(
-    classifier: FakeReviewClassifier,
+    classifier: Scorer,
     texts: Iterable[str],
     top_k: int = 3,
     *,
@@ -201,7 +213,7 @@ def explain_texts(
     variants: list[str] = list(items)
     for text, segs in zip(items, segments, strict=True):
         variants += [_without(text, s) for s in segs]
-    scores = classifier.predict_proba(variants, batch_size, _caller="explain").tolist()
+    scores = classifier.predict_proba(variants, batch_size).tolist()
     base = scores[: len(items)]
     seg_deltas: list[list[float]] = []
     at = len(items)
@@ -236,7 +248,7 @@ def explain_texts(
             windows.append(found)
             variants += [_without(text, w) for w in found]
         scores = (
-            classifier.predict_proba(variants, batch_size, _caller="explain").tolist() if variants else []
+            classifier.predict_proba(variants, batch_size).tolist() if variants else []
         )
         spans = []
         at = 0
@@ -245,7 +257,7 @@ def explain_texts(
             at += len(found)
 
     return [
-        ReviewExplanation(fake_score=float(score), flagged=bool(score >= classifier.threshold), spans=s)
+        ReviewExplanation(fake_score=float(score), flagged=verdict(score, classifier.threshold)[1], spans=s)
         for score, s in zip(base, spans, strict=True)
     ]
 
@@ -352,6 +364,7 @@ def common_phrases(
 
 
 __all__ = [
+    "Scorer",
     "ExplainUnit",
     "ExplainedSpan",
     "PhraseCount",

@@ -49,13 +49,9 @@ import contextlib
 import csv
 import json
 import logging
-import math
 import os
-import re
 import shutil
-import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -67,11 +63,25 @@ from fakereview_nlp.data.tables import (
     TableReader,
     TableWriter,
     infer_format,
-    missing_text,
-    require_columns,
 )
 from fakereview_nlp.errors import PeerFailedError
 from fakereview_nlp.files import atomic_write_text, umask_mode
+from fakereview_nlp.jobs.options import ScoringOptions
+from fakereview_nlp.jobs.parts import (
+    MANIFEST,
+    Part,
+    file_identity,
+    job_mismatch,
+    model_identity,
+    output_columns,
+    parse_parts,
+    part_name,
+    progress_bar,
+    score_chunk,
+    unscored_count,
+    unscored_warning,
+)
+from fakereview_nlp.runtime.devices import available_cpus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,17 +90,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SCORE_COLUMNS = ("fake_score", "label", "flagged")
-#: Added by ``--explain``: JSON list of ``[start, end, delta]`` of the top spans (see :mod:`fakereview_nlp.explanations.occlusion`).
-EXPLAIN_COLUMN = "top_spans"
-EXPLAIN_TOP_K = 3
 ENGINES = ("local", "ray")
-#: Name of the job description kept with the part files, checked by ``--resume``.
-MANIFEST = "_fakereview_job.json"
-#: Part files: ``part-FILE-CHUNK-nROWS-uUNSCORED.EXT`` (file and chunk numbered from 0).
-PART_PATTERN = re.compile(r"^part-(\d{5})-(\d{9})-n(\d+)-u(\d+)\.(csv|tsv|jsonl|parquet)$")
-
-
 # -- formats and scoring ----------------------------------------------------------------------
 
 
@@ -100,143 +100,6 @@ def _format_of(path: str, given: str | None, role: str) -> TableFormat:
     return infer_format(path, given, hint=f"or pass --{role}-format")
 
 
-def output_columns(input_columns: Sequence[str], id_column: str | None, *, explain: bool = False) -> list[str]:
-    """The columns of a scored table: the kept input columns (clashes renamed ``input_*``), then the scores
-    (and ``top_spans`` with ``explain``)."""
-    added = (*SCORE_COLUMNS, EXPLAIN_COLUMN) if explain else SCORE_COLUMNS
-    kept = [id_column] if id_column is not None else list(input_columns)
-    return [f"input_{c}" if c in added else c for c in kept] + list(added)
-
-
-def score_chunk(
-    classifier: FakeReviewClassifier,
-    frame: pd.DataFrame,
-    *,
-    text_column: str,
-    id_column: str | None,
-    batch_size: int | None,
-    long_text: Literal["truncate", "chunk"],
-    where: str,
-    explain: bool = False,
-) -> pd.DataFrame:
-    """``frame``'s kept columns plus ``fake_score``, ``label`` and ``flagged``, one row per input row.
-
-    A missing or empty text (``None``, NaN, ``""``, only whitespace) is not scored: its
-    ``fake_score`` is NaN and its ``label`` and ``flagged`` are ``None`` (empty in CSV, null in
-    JSONL and Parquet). A text that is not a string (a JSON number) is scored as ``str(value)``.
-    Input columns named ``fake_score``, ``label`` or ``flagged`` are kept as ``input_fake_score``,
-    ``input_label``, ``input_flagged``. With ``explain``, a ``top_spans`` column holds each scored
-    review's top spans as JSON ``[[start, end, delta], ...]`` (offsets into the text as read; empty
-    for an unscored row), and ``fake_score`` is the one the explanation starts from.
-    """
-    import json
-
-    import numpy as np
-    import pandas as pd
-
-    require_columns(list(frame.columns), {"--text-column": text_column, "--id-column": id_column}, where)
-    values = frame[text_column].tolist()
-    missing = missing_text(values)
-    present = np.flatnonzero(~missing)
-    texts = [v if isinstance(v, str) else str(v) for v in (values[i] for i in present)]
-    scores = np.full(len(frame), np.nan)
-    spans: list[str | None] = [None] * len(frame)
-    if texts and explain:
-        explanations = classifier.explain(texts, EXPLAIN_TOP_K, batch_size=batch_size)
-        scores[present] = [e.fake_score for e in explanations]
-        for row, e in zip(present, explanations, strict=True):
-            spans[row] = json.dumps([[s.start, s.end, round(s.delta, 6)] for s in e.spans])
-    elif texts:
-        scores[present] = classifier.predict_proba(texts, batch_size, long_text=long_text)
-    out = frame[[id_column]].copy() if id_column is not None else frame.copy()
-    # An input that already has e.g. a gold `label` column keeps it as `input_label`: the
-    # predicted columns always have the same names, and no input value is overwritten.
-    added = (*SCORE_COLUMNS, EXPLAIN_COLUMN) if explain else SCORE_COLUMNS
-    out = out.rename(columns={c: f"input_{c}" for c in added if c in out.columns})
-    out["fake_score"] = scores
-    label = np.where(scores >= 0.5, "fake", "genuine").astype(object)
-    flagged = (scores >= classifier.threshold).astype(object)
-    label[missing] = None
-    flagged[missing] = None
-    out["label"] = pd.Series(label, index=out.index, dtype=object)
-    out["flagged"] = pd.Series(flagged, index=out.index, dtype=object)
-    if explain:
-        out[EXPLAIN_COLUMN] = pd.Series(spans, index=out.index, dtype=object)
-    return out
-
-
-def unscored_count(scored: pd.DataFrame) -> int:
-    """Rows of a :func:`score_chunk` result that got no score (missing or empty text)."""
-    return int(scored["fake_score"].isna().sum())
-
-
-def unscored_warning(n_unscored: int, n_rows: int, text_column: str) -> None:
-    """The one warning a job gives about rows it kept but did not score."""
-    if n_unscored:
-        logger.warning(
-            "%d of %d rows have a missing or empty %r and were kept unscored (empty fake_score, label, flagged)",
-            n_unscored, n_rows, text_column,
-        )  # fmt: skip
-
-
-# -- part files: the unit of exactly-once and resume ------------------------------------------
-
-
-@dataclass(frozen=True)
-class Part:
-    """A completed part file: the scored rows of chunk ``chunk`` of input file ``file``."""
-
-    file: int
-    chunk: int
-    n_rows: int
-    n_unscored: int
-    name: str
-
-
-def part_name(file: int, chunk: int, n_rows: int, n_unscored: int, ext: str) -> str:
-    return f"part-{file:05d}-{chunk:09d}-n{n_rows}-u{n_unscored}.{ext}"
-
-
-def parse_parts(names: Sequence[str]) -> dict[tuple[int, int], Part]:
-    """The completed parts among file ``names`` (temporary and other files ignored), by (file, chunk)."""
-    parts: dict[tuple[int, int], Part] = {}
-    for name in names:
-        match = PART_PATTERN.match(name)
-        if match:
-            f, c, n, u = (int(g) for g in match.groups()[:4])
-            parts[(f, c)] = Part(f, c, n, u, name)
-    return parts
-
-
-def job_mismatch(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """The settings that differ between a saved job description and this job's, as readable lines."""
-    keys = sorted(set(saved) | set(current))
-    return [
-        f"{k}: {saved.get(k)!r} then, {current.get(k)!r} now" for k in keys if saved.get(k) != current.get(k)
-    ]
-
-
-def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """What ``--resume`` compares to tell that an input or model file is unchanged: path, size, mtime."""
-    stat = os.stat(path)
-    return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-
-def model_identity(model: Any) -> Any:
-    """The model as ``--resume`` compares it: every file of a model directory with its size and mtime."""
-    from fakereview_nlp.inference import FakeReviewClassifier
-
-    if isinstance(model, FakeReviewClassifier):
-        return repr(model)
-    folder = Path(os.fspath(model))
-    if not folder.is_dir():
-        return os.fspath(model)  # a Hub id
-    return {
-        "path": str(folder.resolve()),
-        "files": {
-            p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(folder.iterdir()) if p.is_file()
-        },
-    }
 
 
 class _Group:
@@ -357,11 +220,11 @@ def classify_file(
     state = _distributed_state()
     group = _Group(state, None)
 
-    def check() -> tuple[TableFormat, TableFormat, TableReader]:
+    def check() -> tuple[ScoringOptions, TableFormat, TableFormat, TableReader]:
         if not isinstance(chunk_rows, int) or chunk_rows < 1:
             raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows!r}")
-        if explain and long_text != "truncate":
-            raise ValueError("--explain works on truncated reviews only; drop --long-text chunk or --explain")
+        options = ScoringOptions(text_column=text_column, id_column=id_column, batch_size=batch_size,
+                                 device=device, dtype=dtype, long_text=long_text, explain=explain)  # fmt: skip
         if group.world > 1 and STDIO in (source, output):
             raise ValueError(
                 "with several processes the input must be a file every process can read and the output a file "
@@ -369,8 +232,7 @@ def classify_file(
             )
         in_fmt = _format_of(source, input_format, "input")
         out_fmt = _format_of(output, output_format, "output")
-        columns = None if id_column is None else [id_column, text_column]
-        reader = TableReader(source, in_fmt, encoding=encoding, columns=columns)
+        reader = TableReader(source, in_fmt, encoding=encoding, columns=options.read_columns)
         if output == STDIO:
             if resume:
                 raise ValueError("--resume needs an output file (-o FILE); stdout cannot be resumed")
@@ -382,14 +244,13 @@ def classify_file(
             raise ValueError(
                 f"output {output!r} is a folder; the local engine writes one file (--engine ray writes folders)"
             )
-        return in_fmt, out_fmt, reader
+        return options, in_fmt, out_fmt, reader
 
     checked, error = _run_step(check)
     group.sync(error)
-    in_fmt, out_fmt, reader = checked
+    options, in_fmt, out_fmt, reader = checked
     if output == STDIO:
-        return _classify_to_stdout(model, reader, out_fmt, text_column, id_column, batch_size, device, dtype,
-                                   long_text, chunk_rows, progress, explain)  # fmt: skip
+        return _classify_to_stdout(model, reader, out_fmt, options, chunk_rows, progress)
     final = Path(output)
     group.flag_dir = final.with_name(f".{final.name}.parts")
     job = _LocalJob(final, out_fmt, group, chunk_rows)
@@ -399,22 +260,16 @@ def classify_file(
         "input_format": in_fmt,
         "encoding": encoding,
         "chunk_rows": chunk_rows,
-        "text_column": text_column,
-        "id_column": id_column,
-        "long_text": long_text,
-        "explain": explain,
+        **options.identity(),
         "output_format": out_fmt,
         "model": None,
     }
     try:
         return job.run(
             reader, identity, resume=resume, progress=progress,
-            load=lambda: _load(model, device, dtype, state),
-            score=lambda clf, frame: score_chunk(
-                clf, frame, text_column=text_column, id_column=id_column, batch_size=batch_size,
-                long_text=long_text, where=reader.where, explain=explain,
-            ),
-            model=model, text_column=text_column, id_column=id_column, explain=explain,
+            load=lambda: _load(model, options, state),
+            score=lambda clf, frame: score_chunk(clf, frame, where=reader.where, **options.chunk_kwargs()),
+            model=model, options=options,
         )  # fmt: skip
     except BaseException as err:
         job.abandon(err)
@@ -424,29 +279,25 @@ def classify_file(
 
 
 def _classify_to_stdout(
-    model: Any, reader: TableReader, out_fmt: TableFormat, text_column: str, id_column: str | None,
-    batch_size: int | None, device: str | None, dtype: str | None, long_text: Any, chunk_rows: int, progress: bool,
-    explain: bool = False,
-) -> int:  # fmt: skip
-    classifier = _load(model, device, dtype, None)
+    model: Any, reader: TableReader, out_fmt: TableFormat, options: ScoringOptions, chunk_rows: int, progress: bool
+) -> int:
+    classifier = _load(model, options, None)
     writer = TableWriter(STDIO, out_fmt)
     n_rows = n_unscored = 0
-    bar = _progress_bar(reader.num_rows(), enabled=progress, world=1)
+    bar = progress_bar(reader.num_rows(), enabled=progress, world=1)
     try:
         for chunk in reader.chunks(chunk_rows):
             if chunk.frame is None:
                 continue
-            scored = score_chunk(classifier, chunk.frame, text_column=text_column, id_column=id_column,
-                                 batch_size=batch_size, long_text=long_text, where=reader.where,
-                                 explain=explain)  # fmt: skip
+            scored = score_chunk(classifier, chunk.frame, where=reader.where, **options.chunk_kwargs())
             writer.write(scored)
             n_rows += len(scored)
             n_unscored += unscored_count(scored)
             bar.update(len(scored))
     finally:
         bar.close()
-    writer.close(output_columns(reader.columns or [], id_column, explain=explain))
-    unscored_warning(n_unscored, n_rows, text_column)
+    writer.close(output_columns(reader.columns or [], options.id_column, explain=options.explain))
+    unscored_warning(n_unscored, n_rows, options.text_column)
     return n_rows
 
 
@@ -569,11 +420,10 @@ class _LocalJob:
         load: Callable[[], FakeReviewClassifier],
         score: Callable[[FakeReviewClassifier, pd.DataFrame], pd.DataFrame],
         model: Any,
-        text_column: str,
-        id_column: str | None,
-        explain: bool = False,
+        options: ScoringOptions,
     ) -> int:
         group = self.group
+        text_column, id_column, explain = options.text_column, options.id_column, options.explain
         self.id_column = id_column
         self.explain = explain
 
@@ -617,7 +467,7 @@ class _LocalJob:
         mine = lambda i: i % group.world == group.rank and (0, i) not in done  # noqa: E731
         sizes: list[int] = []
         n_done = sum(p.n_rows for p in done.values())
-        bar = _progress_bar(
+        bar = progress_bar(
             reader.num_rows(), enabled=progress and group.is_main, world=group.world, initial=n_done
         )
         try:
@@ -740,19 +590,6 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on: its affinity mask, capped by a cgroup v2 CPU quota when one is set."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        n = os.cpu_count() or 1
-    with contextlib.suppress(OSError, ValueError):
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            n = min(n, max(1, math.ceil(int(quota) / int(period))))
-    return max(1, n)
-
-
 def _distributed_state() -> Any:
     """accelerate's ``PartialState`` when launched with several processes, else ``None``."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
@@ -766,13 +603,14 @@ def _distributed_state() -> Any:
     return PartialState(cpu=not torch.cuda.is_available())
 
 
-def _load(model: Any, device: str | None, dtype: str | None, state: Any) -> FakeReviewClassifier:
+def _load(model: Any, options: ScoringOptions, state: Any) -> FakeReviewClassifier:
     from fakereview_nlp.inference import FakeReviewClassifier
     from fakereview_nlp.model.default_model import resolve_model
 
     if isinstance(model, FakeReviewClassifier):
         return model
     model = resolve_model(model)
+    device, dtype = options.device, options.dtype
     if state is not None and state.num_processes > 1 and device is None:
         import torch
 
@@ -782,35 +620,8 @@ def _load(model: Any, device: str | None, dtype: str | None, state: Any) -> Fake
             device = "cpu"
             # Processes share the cores: without this each would start one thread per core.
             local = int(os.environ.get("LOCAL_WORLD_SIZE", state.num_processes))
-            torch.set_num_threads(max(1, usable_cpus() // local))
+            torch.set_num_threads(max(1, available_cpus() // local))
     return FakeReviewClassifier.from_pretrained(model, device=device, dtype=dtype)
 
 
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress_bar(total: int | None, *, enabled: bool, world: int, initial: int = 0) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total, initial=initial, unit=" reviews", unit_scale=True, file=sys.stderr, dynamic_ncols=True,
-        desc="classify" + (f" (x{world} processes)" if world > 1 else ""),
-    )  # fmt: skip
-
-
-__all__ = [
-    "FORMATS",
-    "SCORE_COLUMNS",
-    "TableWriter",
-    "classify_file",
-    "output_columns",
-    "score_chunk",
-    "usable_cpus",
-]
+__all__ = ["ENGINES", "FORMATS", "classify_file", "glob_escape"]

@@ -3,7 +3,7 @@
 Two entry points, one scorer (a callable class, so each replica loads the model once, in its
 own process, never per batch and never on the driver; inside it the package's length-sorted
 :class:`~fakereview_nlp.inference.FakeReviewClassifier` and the missing-text policy of
-:func:`fakereview_nlp.jobs.local.score_chunk`):
+:func:`fakereview_nlp.jobs.parts.score_chunk`):
 
 * :func:`classify_dataset` adds ``fake_score``, ``label`` and ``flagged`` to any
   ``ray.data.Dataset`` with ``map_batches(..., compute=ray.data.ActorPoolStrategy(...))``.
@@ -53,7 +53,8 @@ from fakereview_nlp.data.tables import (
     TableReader,
     infer_format,
 )
-from fakereview_nlp.jobs.local import (
+from fakereview_nlp.jobs.options import ScoringOptions
+from fakereview_nlp.jobs.parts import (
     MANIFEST,
     SCORE_COLUMNS,
     job_mismatch,
@@ -61,11 +62,12 @@ from fakereview_nlp.jobs.local import (
     output_columns,
     parse_parts,
     part_name,
+    progress_bar,
     score_chunk,
     unscored_count,
     unscored_warning,
-    usable_cpus,
 )
+from fakereview_nlp.runtime.devices import available_cpus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,9 +82,6 @@ ROW_NUMBER = "row_number"
 SUCCESS = "_SUCCESS"
 #: The chunk index of every input file, kept so that ``--resume`` need not scan the input again.
 INDEX = "_fakereview_index.json"
-#: Tests only: ``crash-once:PATH`` makes the replica that claims PATH (renames it away) die
-#: before writing its chunk, as a lost node would; ``delay:SECONDS`` slows every chunk down.
-FAULT_ENV = "FAKEREVIEW_RAY_TEST_FAULT"
 
 Replicas = int | tuple[int, int]
 
@@ -111,44 +110,30 @@ def _compute(replicas: Replicas) -> ray.data.ActorPoolStrategy:
 
 def _check_model(model: str | os.PathLike[str] | None) -> str:
     """The model path or Hub id, its files checked on the driver without loading the weights."""
-    from fakereview_nlp.model.default_model import resolve_model
+    from fakereview_nlp.model.default_model import resolve_model_location
+    from fakereview_nlp.model.modeling import check_model_dir
 
-    resolved = resolve_model(model)
+    resolved = resolve_model_location(model)
     if Path(resolved).expanduser().exists() or resolved.startswith((".", "/", "~")):
-        from fakereview_nlp.model.modeling import check_model_dir
-
-        check_model_dir(Path(resolved).expanduser())
-        return str(Path(resolved).expanduser().resolve())
+        check_model_dir(Path(resolved).expanduser())  # names what is missing (also for a path that is not there)
     return resolved
 
 
 class _Scorer:
     """One model replica: loads the classifier once, then scores pandas batches (``map_batches``)."""
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        text_column: str,
-        id_column: str | None,
-        batch_size: int | None,
-        long_text: Literal["truncate", "chunk"],
-        device: str | None,
-        dtype: str | None,
-        threads: int | None,
-    ) -> None:
+    def __init__(self, model: str, options: ScoringOptions, threads: int | None) -> None:
         import torch
 
         from fakereview_nlp.inference import FakeReviewClassifier
 
         if threads:
             torch.set_num_threads(threads)
-        self.classifier = FakeReviewClassifier.from_pretrained(model, device=device, dtype=dtype)
-        self.options = {"text_column": text_column, "id_column": id_column, "batch_size": batch_size,
-                        "long_text": long_text}  # fmt: skip
+        self.classifier = FakeReviewClassifier.from_pretrained(model, device=options.device, dtype=options.dtype)
+        self.options = options
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        return score_chunk(self.classifier, batch, where="the dataset", **self.options)  # type: ignore[arg-type]
+        return score_chunk(self.classifier, batch, where="the dataset", **self.options.chunk_kwargs())
 
 
 def _resources(
@@ -217,7 +202,7 @@ def classify_dataset(
             Hub id; default: :func:`fakereview_nlp.default_model_path`. Its files are checked on
             the driver; the weights are loaded only by the replicas.
         text_column (`str`, defaults to `"text"`), id_column (`str`, *optional*): as in
-            :func:`fakereview_nlp.jobs.local.score_chunk` (with ``id_column`` only it is kept).
+            :func:`fakereview_nlp.jobs.parts.score_chunk` (with ``id_column`` only it is kept).
         batch_size (`int`, *optional*): most reviews per forward pass (default: by a token budget).
         rows_per_call (`int`, defaults to `8192`): rows handed to a replica at a time
             (``map_batches(batch_size=...)``); the classifier length-sorts within them.
@@ -241,6 +226,8 @@ def classify_dataset(
     """
     if not isinstance(rows_per_call, int) or rows_per_call < 1:
         raise ValueError(f"rows_per_call must be a positive int, got {rows_per_call!r}")
+    options = ScoringOptions(text_column=text_column, id_column=id_column, batch_size=batch_size,
+                             device=device, dtype=dtype, long_text=long_text)  # fmt: skip
     schema = ds.schema(fetch_if_missing=False)
     if schema is not None:
         from fakereview_nlp.data.tables import require_columns
@@ -254,10 +241,7 @@ def classify_dataset(
     )
     return ds.map_batches(
         _Scorer,
-        fn_constructor_kwargs={
-            "model": path, "text_column": text_column, "id_column": id_column, "batch_size": batch_size,
-            "long_text": long_text, "device": device, "dtype": dtype, "threads": max(1, int(cpus)),
-        },
+        fn_constructor_kwargs={"model": path, "options": options, "threads": max(1, int(cpus))},
         batch_size=rows_per_call,
         batch_format="pandas",
         compute=_compute(replicas),
@@ -472,7 +456,6 @@ class _ChunkJob:
                 if chunk.index > max(chunks):
                     break
                 continue
-            _inject_fault()
             scored = self.scorer(chunk.frame)
             if plan["id_column"] is None:
                 first = plan["row_base"][file] + chunk.first_row
@@ -509,17 +492,6 @@ class _ChunkJob:
                 pq.write_table(table, handle)
 
 
-def _inject_fault() -> None:
-    fault = os.environ.get(FAULT_ENV, "")
-    kind, _, arg = fault.partition(":")
-    if kind == "delay":
-        time.sleep(float(arg))
-    elif kind == "crash-once" and arg:
-        with contextlib.suppress(OSError):
-            os.rename(arg, f"{arg}.claimed.{os.getpid()}")  # only one replica wins the rename
-            os._exit(1)
-
-
 def _umask_mode() -> int:
     from fakereview_nlp.files import umask_mode
 
@@ -539,14 +511,13 @@ def ray_session(address: str | None, *, verbose: bool = False) -> Any:
         "log_to_driver": verbose,
     }
     if address:
-        # A cluster's nodes import their own installed package; only the test hook travels along.
-        env = {FAULT_ENV: os.environ[FAULT_ENV]} if os.environ.get(FAULT_ENV) else {}
-        ray.init(address=address, runtime_env={"env_vars": env} if env else None, **options)
+        # A cluster's nodes import their own installed package.
+        ray.init(address=address, **options)
     else:
         # The workers of a local Ray import this package from where the driver does (a checkout, say).
         here = str(Path(__file__).resolve().parents[2])
         python_path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
-        ray.init(num_cpus=usable_cpus(), include_dashboard=False,
+        ray.init(num_cpus=available_cpus(), include_dashboard=False,
                  runtime_env={"env_vars": {"PYTHONPATH": python_path}}, **options)  # fmt: skip
     try:
         yield
@@ -610,10 +581,12 @@ def classify_files(
     started = time.perf_counter()
     if not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows!r}")
+    options = ScoringOptions(text_column=text_column, id_column=id_column, batch_size=batch_size,
+                             device=device, dtype=dtype, long_text=long_text)  # fmt: skip
     files = expand_inputs(source, input_format)
     formats = [infer_format(f, input_format, hint="or pass --input-format") for f in files]
     path = _check_model(model)
-    read_columns = None if id_column is None else [id_column, text_column]
+    read_columns = options.read_columns
     local_output = not _is_uri(output)
     out_fs, out_path = _filesystem(output)
     if local_output:
@@ -626,9 +599,7 @@ def classify_files(
         "input_format": input_format,
         "encoding": encoding,
         "chunk_rows": chunk_rows,
-        "text_column": text_column,
-        "id_column": id_column,
-        "long_text": long_text,
+        **options.identity(),
         "model": model_identity(path),
     }
     existing = _prepare_output(out_fs, out_path, identity, resume)
@@ -656,8 +627,7 @@ def classify_files(
     verbose = logging.getLogger("fakereview_nlp").isEnabledFor(logging.INFO)
     with ray_session(ray_address, verbose=verbose):
         if items:
-            _run_items(items, plan, schema, path, text_column=text_column, id_column=id_column, batch_size=batch_size,
-                       long_text=long_text, device=device, dtype=dtype, replicas=replicas,
+            _run_items(items, plan, schema, path, options, replicas=replicas,
                        gpus_per_replica=gpus_per_replica, cpus_per_replica=cpus_per_replica,
                        strict=ray_address is None, progress=progress, total=total,
                        initial=sum(p.n_rows for p in done.values()))  # fmt: skip
@@ -804,8 +774,7 @@ def _work_items(
 
 
 def _run_items(
-    items: list[dict[str, Any]], plan: dict[str, Any], schema: pa.Schema, model: str, *, text_column: str,
-    id_column: str | None, batch_size: int | None, long_text: Any, device: str | None, dtype: str | None,
+    items: list[dict[str, Any]], plan: dict[str, Any], schema: pa.Schema, model: str, options: ScoringOptions, *,
     replicas: Replicas | None, gpus_per_replica: float | None, cpus_per_replica: float | None, strict: bool,
     progress: bool, total: int, initial: int,
 ) -> None:  # fmt: skip
@@ -818,8 +787,7 @@ def _run_items(
     if not logging.getLogger("fakereview_nlp").isEnabledFor(logging.INFO):
         logging.getLogger("ray.data").setLevel(logging.ERROR)
     n_replicas, gpus, cpus = _resources(replicas, gpus_per_replica, cpus_per_replica, strict=strict)
-    scorer = {"model": model, "text_column": text_column, "id_column": id_column, "batch_size": batch_size,
-              "long_text": long_text, "device": device, "dtype": dtype, "threads": max(1, int(cpus))}  # fmt: skip
+    scorer = {"model": model, "options": options, "threads": max(1, int(cpus))}
     ds = ray.data.from_items(
         items, override_num_blocks=len(items)
     )  # one work item per block: retries redo one item
@@ -832,9 +800,8 @@ def _run_items(
         num_gpus=gpus or None,
         num_cpus=cpus,
     )
-    from fakereview_nlp.jobs.local import _progress_bar
 
-    bar = _progress_bar(total, enabled=progress, world=1, initial=initial)
+    bar = progress_bar(total, enabled=progress, world=1, initial=initial)
     try:
         for batch in scored.iter_batches(batch_size=None, batch_format="pandas"):
             bar.update(int(batch["n_rows"].sum()))

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from fakereview_nlp.files import atomic_write_text
+from fakereview_nlp.files import atomic_write_text, read_json
 from fakereview_nlp.metrics import check_inputs
 
 CALIBRATION_FILE = "calibration.json"
@@ -120,12 +120,9 @@ def save_calibration(
 def load_calibration(model_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The contents of ``model_dir/calibration.json``, or ``None`` when the model was never calibrated."""
     path = Path(model_dir) / CALIBRATION_FILE
-    if not path.is_file():
+    payload = read_json(path, fix="delete it or re-run calibration")
+    if payload is None:
         return None
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON ({err}); delete it or re-run calibration") from err
     temperature = payload.get("temperature") if isinstance(payload, dict) else None
     if not isinstance(temperature, int | float) or not temperature > 0:
         raise ValueError(f"{path} has no positive 'temperature' (got {temperature!r}); re-run calibration")

@@ -59,6 +59,17 @@ def resolve_model(model: str | os.PathLike[str] | None) -> str:
     return str(reference_model_path())
 
 
+def resolve_model_location(model: str | os.PathLike[str] | None) -> str:
+    """:func:`resolve_model`, with a local folder as its absolute path (a Hub id is left as it is).
+
+    One name per folder however it is spelled (``./run``, ``run/``, ``~/x/run``): the key of the
+    classifier cache and what a job's resume identity records.
+    """
+    name = resolve_model(model)
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.is_dir() else name
+
+
 def reference_model_path() -> Path:
     """The folder of the installed reference model, or a :class:`FileNotFoundError` saying how to install it."""
     try:
@@ -78,4 +89,4 @@ def reference_model_path() -> Path:
     return folder
 
 
-__all__ = ["MODEL_ENV_VAR", "REFERENCE_DISTRIBUTION", "default_model_path", "reference_model_path", "resolve_model"]
+__all__ = ["MODEL_ENV_VAR", "REFERENCE_DISTRIBUTION", "default_model_path", "reference_model_path", "resolve_model", "resolve_model_location"]

@@ -27,7 +27,7 @@ from typing import Any
 
 from numpy.typing import ArrayLike
 
-from fakereview_nlp.files import atomic_write_text
+from fakereview_nlp.files import atomic_write_text, read_json
 from fakereview_nlp.metrics import DEFAULT_FLAG_RATES, check_flag_rates, flag_rate_metrics
 
 OPERATING_POINTS_FILE = "operating_points.json"
@@ -82,14 +82,9 @@ def save_operating_points(model_dir: str | os.PathLike[str], points: dict[str, A
 def load_operating_points(model_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The contents of ``model_dir/operating_points.json``, or ``None`` when there is none."""
     path = Path(model_dir) / OPERATING_POINTS_FILE
-    if not path.is_file():
+    payload = read_json(path, fix="delete it or recompute the operating points")
+    if payload is None:
         return None
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(
-            f"{path} is not valid JSON ({err}); delete it or recompute the operating points"
-        ) from err
     if not isinstance(payload, dict) or not isinstance(payload.get("threshold"), int | float):
         raise ValueError(f"{path} has no numeric 'threshold'; recompute it with compute_operating_points")
     return payload

@@ -25,9 +25,6 @@ if its recorded weight hash matches.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import logging
 import os
 import shutil
@@ -40,6 +37,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from fakereview_nlp.files import read_json
+from fakereview_nlp.model.folder import weights_hash
+
 logger = logging.getLogger(__name__)
 
 BackendName = Literal["auto", "torch", "openvino", "openvino-int8"]
@@ -49,8 +49,7 @@ BACKENDS: tuple[str, ...] = ("auto", "torch", "openvino", "openvino-int8")
 MIN_AGREEMENT = 0.995
 CACHE_ENV_VAR = "FAKEREVIEW_CACHE"
 INT8_DIR = "openvino_int8"
-_WEIGHTS = "model.safetensors"
-_ACCEPT_FILE = "agreement.json"
+ACCEPT_FILE = "agreement.json"
 
 #: A batch of padded token ids and mask, both int64 of shape (rows, width), to float32 logits.
 LogitsFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -130,23 +129,6 @@ def cache_dir() -> Path:
     return Path(base) / "fakereview_nlp"
 
 
-def weights_hash(model_dir: str | os.PathLike[str]) -> str:
-    """SHA-256 (hex) of ``model.safetensors``: the cache key, so new weights mean a new conversion."""
-    path = (Path(model_dir) / _WEIGHTS).resolve()
-    stat = path.stat()
-    return _file_sha256(str(path), stat.st_size, stat.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=16)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    # size and mtime are part of the key so a rewritten file is hashed again, not served stale.
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_backend(backend: object) -> str:
     """``backend`` if it is a known name, else a ``ValueError`` listing them."""
     if backend not in BACKENDS:
@@ -199,7 +181,7 @@ def select_backend(
     if backend == "openvino-int8" and find_int8(model_dir) is None:
         raise ValueError(
             f"backend 'openvino-int8' needs an accepted int8 model for {model_dir}, and there is none; "
-            "build one with fakereview_nlp.runtime.backends.build_int8(model_dir, calibration_texts, heldout_texts)"
+            "build one with fakereview_nlp.runtime.int8.build_int8(model_dir, calibration_texts, heldout_texts)"
         )
     return backend
 
@@ -208,7 +190,7 @@ def find_int8(model_dir: str | os.PathLike[str]) -> Path | None:
     """The folder of an accepted int8 model for these weights (model folder first, then cache), or ``None``."""
     sha = weights_hash(model_dir)
     for folder in (Path(model_dir) / INT8_DIR, cache_dir() / sha[:16] / "int8"):
-        meta = _read_json(folder / _ACCEPT_FILE)
+        meta = _read_json(folder / ACCEPT_FILE)
         if meta.get("weights_sha256") == sha and meta.get("accepted") and (folder / "model.xml").is_file():
             return folder
     return None
@@ -232,11 +214,11 @@ def openvino_logits_fn(
         folder = find_int8(model_dir)
         if folder is None:
             raise ValueError(f"no accepted int8 model for {model_dir}; build one with build_int8()")
-        return _compiled_fn(ov.Core().read_model(folder / "model.xml"), bf16=False)
-    return _compiled_fn(_float_ir(model_dir, torch_model), bf16=bf16)
+        return compiled_fn(ov.Core().read_model(folder / "model.xml"), bf16=False)
+    return compiled_fn(float_ir(model_dir, torch_model), bf16=bf16)
 
 
-def _compiled_fn(ov_model: Any, *, bf16: bool) -> LogitsFn:
+def compiled_fn(ov_model: Any, *, bf16: bool) -> LogitsFn:
     import openvino as ov
     import torch
 
@@ -256,13 +238,7 @@ def _compiled_fn(ov_model: Any, *, bf16: bool) -> LogitsFn:
     return run
 
 
-def _norm(text: str) -> str:
-    from fakereview_nlp.text import normalize_text
-
-    return normalize_text(text)
-
-
-def _float_ir(model_dir: str | os.PathLike[str], torch_model: Any) -> Any:
+def float_ir(model_dir: str | os.PathLike[str], torch_model: Any) -> Any:
     """The float OpenVINO model: read from the cache, else converted from ``torch_model`` and cached."""
     import openvino as ov
 
@@ -275,7 +251,7 @@ def _float_ir(model_dir: str | os.PathLike[str], torch_model: Any) -> Any:
         with tempfile.TemporaryDirectory() as tmp:
             # compress_to_fp16=False: fp16 storage would round the weights that bf16/f32 runs read.
             ov.save_model(ov_model, Path(tmp) / "model.xml", compress_to_fp16=False)
-            _replace_dir(Path(tmp), folder)
+            replace_dir(Path(tmp), folder)
     except OSError as err:  # a read-only home still runs, only without the cache
         logger.warning(
             "could not cache the OpenVINO model in %s (%s); it is converted on every load", folder, err
@@ -307,7 +283,7 @@ def _convert(torch_model: Any) -> Any:
         )
 
 
-def _replace_dir(src: Path, dest: Path) -> None:
+def replace_dir(src: Path, dest: Path) -> None:
     """Copy ``src``'s files into ``dest`` via a sibling folder and a rename, so readers never see half a model."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
@@ -323,8 +299,9 @@ def _replace_dir(src: Path, dest: Path) -> None:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    # A half-written or foreign agreement.json only means "no accepted int8 model here".
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json(path, fix="it is rebuilt by build_int8")
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -343,5 +320,4 @@ __all__ = [
     "openvino_available",
     "openvino_logits_fn",
     "select_backend",
-    "weights_hash",
 ]

@@ -1,7 +1,7 @@
 """Where inference runs, in which precision, on how many CPUs: :func:`resolve_device`,
 :func:`resolve_dtype`, :func:`available_cpus`.
 
-The rules (also in the README):
+The rules (also in docs/classifying.md):
 
 * device ``None`` picks CUDA, then Apple MPS, then the CPU. ``"cpu"``, ``"cuda"``, ``"cuda:1"``
   and ``"mps"`` are honoured as given, and asking for one that is not there is an error rather

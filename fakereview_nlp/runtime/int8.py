@@ -16,19 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
+from fakereview_nlp.model.folder import weights_hash
 from fakereview_nlp.runtime.backends import (
-    _ACCEPT_FILE,
+    ACCEPT_FILE,
     INT8_DIR,
     MIN_AGREEMENT,
     Agreement,
-    _compiled_fn,
-    _float_ir,
-    _norm,
-    _replace_dir,
     agreement,
     cache_dir,
-    weights_hash,
+    compiled_fn,
+    float_ir,
+    replace_dir,
 )
+from fakereview_nlp.text import check_texts, normalize_text
 
 
 def build_int8(
@@ -62,7 +62,6 @@ def build_int8(
             (nothing is saved then).
     """
     from fakereview_nlp.inference import FakeReviewClassifier
-    from fakereview_nlp.text import check_texts
 
     calibration = check_texts(calibration_texts, "build_int8")
     heldout = check_texts(heldout_texts, "build_int8")
@@ -83,14 +82,14 @@ def build_int8(
     reference = FakeReviewClassifier.from_pretrained(
         model_dir, device="cpu", dtype="float32", backend="torch"
     )
-    float_ir = _float_ir(model_dir, reference.model)
+    float_model = float_ir(model_dir, reference.model)
     # One review per calibration item, padded to itself: the statistics see real lengths, no padding.
-    seqs, _ = reference._tokenize([_norm(t) for t in calibration], "truncate")
+    seqs, _ = reference._tokenize([normalize_text(t) for t in calibration], "truncate")
     items = [
         {"input_ids": np.array([s], np.int64), "attention_mask": np.ones((1, len(s)), np.int64)} for s in seqs
     ]
     quantized = nncf.quantize(
-        float_ir, nncf.Dataset(items), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(items)
+        float_model, nncf.Dataset(items), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(items)
     )
     sha = weights_hash(model_dir)
     folder = Path(model_dir) / INT8_DIR if into_model_dir else cache_dir() / sha[:16] / "int8"
@@ -98,7 +97,7 @@ def build_int8(
         ov.save_model(quantized, Path(tmp) / "model.xml", compress_to_fp16=False)
         reference_scores = reference.predict_proba(heldout)
         candidate = FakeReviewClassifier.from_pretrained(model_dir, device="cpu", backend="torch")
-        candidate._logits_fn = _compiled_fn(quantized, bf16=False)
+        candidate._logits_fn = compiled_fn(quantized, bf16=False)
         measured = agreement(reference_scores, candidate.predict_proba(heldout), reference.threshold)
         if not measured.accepted(min_agreement):
             raise ValueError(
@@ -108,8 +107,8 @@ def build_int8(
             )
         meta = {"weights_sha256": sha, "accepted": True, "min_agreement": min_agreement,
                 "calibration_reviews": len(calibration), **asdict(measured)}  # fmt: skip
-        (Path(tmp) / _ACCEPT_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        _replace_dir(Path(tmp), folder)
+        (Path(tmp) / ACCEPT_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        replace_dir(Path(tmp), folder)
     return measured
 
 
