@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fakereview_nlp.evaluation.format import (
@@ -57,6 +58,20 @@ def _dropped_rows_line(data: Mapping[str, Any]) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class _Report:
+    """What every section reads: the report and the entries most sections need."""
+
+    report: Mapping[str, Any]
+    plot_files: Mapping[str, str] | None
+    data: Mapping[str, Any]
+    models: list[str]
+    results: Mapping[str, Any]
+    pis: list[float | None]
+    share: float
+    boot: Mapping[str, Any]
+
+
 def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | None = None) -> str:
     """``report.md``: verdict against the baseline, flag-rate tables, threshold metrics, folds, slices, plots."""
     data = report["data"]
@@ -65,6 +80,23 @@ def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | N
     pis = report["prevalences"]
     share = data["share_fake"]
     boot = report["bootstrap"]
+    context = _Report(
+        report=report, plot_files=plot_files, data=data, models=models, results=results, pis=pis, share=share, boot=boot
+    )
+    lines: list[str] = []
+    sections = (_md_overview, _md_verdicts, _md_ranking, _md_flag_rates, _md_thresholds, _md_breakdowns, _md_appendix)
+    for section in sections:
+        lines += section(context)
+    return "\n".join(lines)
+
+
+def _md_overview(ctx: _Report) -> list[str]:
+    """Title, the data and how uncertainty was estimated."""
+    report = ctx.report
+    data = ctx.data
+    models = ctx.models
+    share = ctx.share
+    boot = ctx.boot
     lines = ["# Fake-review detection report", ""]
     source = data.get("path") or data.get("source") or "scores passed in"
     lines += [
@@ -97,6 +129,13 @@ def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | N
         "prevalence π the reviews are re-weighted so that a share π is fake, as in real traffic.",
         "",
     ]
+    return lines
+
+
+def _md_verdicts(ctx: _Report) -> list[str]:
+    """One verdict per model against the baseline, first: a loss to TF-IDF must be visible at a glance."""
+    report = ctx.report
+    lines: list[str] = []
     # Verdict first: a transformer that loses to TF-IDF must be visible at a glance.
     for block in report["comparison"]:
         name, base = block["model"], block["baseline"]
@@ -132,7 +171,16 @@ def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | N
                 ]
             )
         lines += markdown_table(["metric", f"`{name}`", f"`{base}`", "difference (CI)", "verdict"], rows)
+    return lines
 
+
+def _md_ranking(ctx: _Report) -> list[str]:
+    """## Ranking and calibration: one row per metric, one column per model."""
+    report = ctx.report
+    models = ctx.models
+    results = ctx.results
+    pis = ctx.pis
+    lines: list[str] = []
     lines += ["## Ranking and calibration", ""]
     rows = []
     header = ["metric", *[f"`{m}`" for m in models]]
@@ -145,7 +193,17 @@ def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | N
     for key, label in (("ece", "ECE (10 bins, lower is better)"), ("brier", "Brier score (lower is better)")):
         rows.append([label, *[number_text((results[m]["calibration"] or {}).get(key)) for m in models]])
     lines += markdown_table(header, rows)
+    return lines
 
+
+def _md_flag_rates(ctx: _Report) -> list[str]:
+    """## Precision and recall at fixed flag rates, one table per prevalence."""
+    report = ctx.report
+    models = ctx.models
+    results = ctx.results
+    pis = ctx.pis
+    share = ctx.share
+    lines: list[str] = []
     lines += ["## Precision and recall at fixed flag rates", ""]
     for i, pi in enumerate(pis):
         lines += [f"### At {prevalence_label(pi, share)}", ""]
@@ -174,7 +232,15 @@ def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | N
             if high > pi:
                 note += f" and precision cannot exceed π/r when r > π ({pi / high:.3f} at {100 * high:g}%)"
             lines += [note + ".", ""]
+    return lines
 
+
+def _md_thresholds(ctx: _Report) -> list[str]:
+    """## Threshold metrics at 0.5 and at the saved operating threshold."""
+    models = ctx.models
+    results = ctx.results
+    share = ctx.share
+    lines: list[str] = []
     lines += ["## Threshold metrics", ""]
     rows = []
     for m in models:
@@ -195,7 +261,14 @@ def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | N
     lines += markdown_table(
         ["model", "threshold", "weighting", "accuracy", "precision", "recall", "F1", "flag rate"], rows
     )
+    return lines
 
+
+def _md_breakdowns(ctx: _Report) -> list[str]:
+    """Folds, slices, review lengths and what drives false flags, where the report has them."""
+    report = ctx.report
+    models = ctx.models
+    lines: list[str] = []
     if report.get("folds"):
         lines += _fold_markdown(report)
     for column, block in (report.get("slices") or {}).items():
@@ -207,6 +280,14 @@ def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | N
 
     if report.get("false_flag_phrases"):
         lines += _false_flag_markdown(report["false_flag_phrases"])
+    return lines
+
+
+def _md_appendix(ctx: _Report) -> list[str]:
+    """The plots and the configuration the report was built with."""
+    report = ctx.report
+    plot_files = ctx.plot_files
+    lines: list[str] = []
     if plot_files:
         lines += ["## Plots", ""]
         captions = {
@@ -226,7 +307,7 @@ def render_markdown(report: Mapping[str, Any], plot_files: Mapping[str, str] | N
             "```",
             "",
         ]
-    return "\n".join(lines)
+    return lines
 
 
 def _is_key_metric(metric: str, report: Mapping[str, Any]) -> bool:
