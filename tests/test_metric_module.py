@@ -9,7 +9,7 @@ from fakereview_nlp.evaluation.hf_metric import METRIC_SCRIPT, load_metric
 
 def test_metric_script_is_inside_the_package():
     assert METRIC_SCRIPT.is_file()
-    assert METRIC_SCRIPT.parent.name == "metric"
+    assert METRIC_SCRIPT.parent.name == "hf_metric"
 
 
 def test_load_metric_offline_and_compute(monkeypatch):

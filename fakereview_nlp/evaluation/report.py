@@ -324,93 +324,16 @@ def build_report(
     curve_rates = tuple(sorted(set(rates) | set(_CURVE_RATES)))
     headline = _headline_keys(pis, rates)
 
-    # One bootstrap for all models: each resample scores every model on the same reviews, so
-    # differences between models get paired confidence intervals.
-    boot: dict[str, NDArray[np.float64]] | None = None
-    if n_boot:
-        width = len(headline) + 2 * len(pis) * len(curve_rates)
-
-        ranked = {name: _Ranked(y, scores[name]) for name in models}
-
-        def statistic(yb: NDArray[np.int64], idx: NDArray[np.float64]) -> NDArray[np.float64]:
-            mult = np.bincount(idx.astype(np.int64), minlength=n).astype(np.float64)
-            row: list[float] = []
-            for name in models:
-                head, curve = ranked[name].stats(mult, pis, rates, curve_rates, threshold)
-                row += head + curve
-            return np.asarray(row)
-
-        samples = bootstrap_samples(
-            y, np.arange(n, dtype=np.float64), statistic, n_boot=n_boot, groups=groups, seed=seed
-        )
-        boot = {name: samples[:, i * width : (i + 1) * width] for i, name in enumerate(models)}
-
+    boot = _paired_bootstrap(y, scores, pis, rates, curve_rates, headline, threshold, n_boot, groups, seed)
     results: dict[str, Any] = {}
     curves: dict[str, Any] = {}
     for name in models:
         s = scores[name]
-        point = summary_metrics(y, s, prevalences=pis, flag_rates=rates, threshold=threshold)
-        ci: dict[str, list[float]] = {}
-        if boot is not None:
-            low, high = percentile_interval(boot[name][:, : len(headline)], confidence)
-            ci = {k: [float(lo), float(hi)] for k, lo, hi in zip(headline, low, high, strict=True)}
-        flag_tables = []
-        for pi in pis:
-            table = []
-            pts = flag_rate_point(y, s, review_weights(y, pi), rates)
-            for rate, (thr, precision, recall, n_flagged) in zip(rates, pts, strict=True):
-                key = f"{flag_rate_key(rate)}{prevalence_suffix(pi)}"
-                table.append(
-                    {
-                        "flag_rate": rate,
-                        "threshold": float(thr),
-                        "precision": float(precision),
-                        "recall": float(recall),
-                        "n_flagged": int(n_flagged),
-                        "precision_ci": ci.get(f"precision@{key}"),
-                        "recall_ci": ci.get(f"recall@{key}"),
-                    }
-                )
-            flag_tables.append({"prevalence": pi, "rows": table})
-        thresholds = [
-            {
-                "name": "0.5" if threshold == 0.5 else f"{threshold:g}",
-                **_threshold_block(y, s, threshold, pis),
-            }
-        ]
-        if operating_thresholds and name in operating_thresholds:
-            thresholds.append(
-                {"name": "operating", **_threshold_block(y, s, float(operating_thresholds[name]), pis)}
-            )
-        probability = _is_probability(s)
-        calibration = None
-        if probability:
-            mean_prob, frac_fake, count = reliability_bins(y, s, 10)
-            calibration = {
-                "ece": expected_calibration_error(y, s, 10),
-                "brier": brier_score(y, s),
-                "n_bins": 10,
-                "bins": [
-                    {
-                        "mean_score": None if c == 0 else float(m),
-                        "share_fake": None if c == 0 else float(f),
-                        "count": int(c),
-                    }
-                    for m, f, c in zip(mean_prob, frac_fake, count, strict=True)
-                ],
-            }
-        results[name] = {
-            "metrics": point,
-            "histogram": _histogram(y, s, probability),
-            "ci": ci or None,
-            "flag_rates": flag_tables,
-            "thresholds": thresholds,
-            "calibration": calibration,
-            "scores_are_probabilities": probability,
-        }
-        curves[name] = _curves(
-            y, s, pis, curve_rates, boot[name][:, len(headline) :] if boot else None, confidence
-        )
+        operating = (operating_thresholds or {}).get(name)
+        block = None if boot is None else boot[name]
+        results[name] = _model_result(y, s, pis, rates, threshold, operating, block, headline, confidence)
+        curve_boot = None if block is None else block[:, len(headline) :]
+        curves[name] = _curves(y, s, pis, curve_rates, curve_boot, confidence)
 
     report: dict[str, Any] = {
         "report_version": REPORT_VERSION,
@@ -452,6 +375,112 @@ def build_report(
         "curves": curves,
     }
     return report
+
+
+def _paired_bootstrap(
+    y: NDArray[np.int64], scores: Mapping[str, NDArray[np.float64]], pis: list[float | None],
+    rates: tuple[float, ...], curve_rates: tuple[float, ...], headline: list[str], threshold: float,
+    n_boot: int, groups: Sequence[str] | None, seed: int,
+) -> dict[str, NDArray[np.float64]] | None:  # fmt: skip
+    """Bootstrap samples of every model's headline and curve statistics, or ``None`` without ``n_boot``.
+
+    One bootstrap for all models: each resample scores every model on the same reviews, so
+    differences between models get paired confidence intervals.
+    """
+    if not n_boot:
+        return None
+    n = len(y)
+    models = list(scores)
+    width = len(headline) + 2 * len(pis) * len(curve_rates)
+    ranked = {name: _Ranked(y, scores[name]) for name in models}
+
+    def statistic(yb: NDArray[np.int64], idx: NDArray[np.float64]) -> NDArray[np.float64]:
+        mult = np.bincount(idx.astype(np.int64), minlength=n).astype(np.float64)
+        row: list[float] = []
+        for name in models:
+            head, curve = ranked[name].stats(mult, pis, rates, curve_rates, threshold)
+            row += head + curve
+        return np.asarray(row)
+
+    samples = bootstrap_samples(
+        y, np.arange(n, dtype=np.float64), statistic, n_boot=n_boot, groups=groups, seed=seed
+    )
+    return {name: samples[:, i * width : (i + 1) * width] for i, name in enumerate(models)}
+
+
+def _model_result(
+    y: NDArray[np.int64], s: NDArray[np.float64], pis: list[float | None], rates: tuple[float, ...],
+    threshold: float, operating: float | None, boot: NDArray[np.float64] | None, headline: list[str],
+    confidence: float,
+) -> dict[str, Any]:  # fmt: skip
+    """One model's entry of ``results``: metrics with intervals, flag-rate tables, thresholds, calibration."""
+    point = summary_metrics(y, s, prevalences=pis, flag_rates=rates, threshold=threshold)
+    ci: dict[str, list[float]] = {}
+    if boot is not None:
+        low, high = percentile_interval(boot[:, : len(headline)], confidence)
+        ci = {k: [float(lo), float(hi)] for k, lo, hi in zip(headline, low, high, strict=True)}
+    thresholds = [
+        {
+            "name": "0.5" if threshold == 0.5 else f"{threshold:g}",
+            **_threshold_block(y, s, threshold, pis),
+        }
+    ]
+    if operating is not None:
+        thresholds.append({"name": "operating", **_threshold_block(y, s, float(operating), pis)})
+    probability = _is_probability(s)
+    return {
+        "metrics": point,
+        "histogram": _histogram(y, s, probability),
+        "ci": ci or None,
+        "flag_rates": _flag_tables(y, s, pis, rates, ci),
+        "thresholds": thresholds,
+        "calibration": _calibration_block(y, s) if probability else None,
+        "scores_are_probabilities": probability,
+    }
+
+
+def _flag_tables(
+    y: NDArray[np.int64], s: NDArray[np.float64], pis: list[float | None], rates: tuple[float, ...],
+    ci: Mapping[str, list[float]],
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Precision and recall at each flag rate, one table per prevalence."""
+    flag_tables = []
+    for pi in pis:
+        table = []
+        pts = flag_rate_point(y, s, review_weights(y, pi), rates)
+        for rate, (thr, precision, recall, n_flagged) in zip(rates, pts, strict=True):
+            key = f"{flag_rate_key(rate)}{prevalence_suffix(pi)}"
+            table.append(
+                {
+                    "flag_rate": rate,
+                    "threshold": float(thr),
+                    "precision": float(precision),
+                    "recall": float(recall),
+                    "n_flagged": int(n_flagged),
+                    "precision_ci": ci.get(f"precision@{key}"),
+                    "recall_ci": ci.get(f"recall@{key}"),
+                }
+            )
+        flag_tables.append({"prevalence": pi, "rows": table})
+    return flag_tables
+
+
+def _calibration_block(y: NDArray[np.int64], s: NDArray[np.float64]) -> dict[str, Any]:
+    """ECE, Brier score and the ten reliability bins of probability scores."""
+    mean_prob, frac_fake, count = reliability_bins(y, s, 10)
+    return {
+        "ece": expected_calibration_error(y, s, 10),
+        "brier": brier_score(y, s),
+        "n_bins": 10,
+        "bins": [
+            {
+                "mean_score": None if c == 0 else float(m),
+                "share_fake": None if c == 0 else float(f),
+                "count": int(c),
+            }
+            for m, f, c in zip(mean_prob, frac_fake, count, strict=True)
+        ],
+    }
 
 
 def _histogram(y: NDArray[np.int64], s: NDArray[np.float64], probability: bool) -> dict[str, Any]:
