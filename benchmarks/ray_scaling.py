@@ -82,9 +82,10 @@ def main() -> None:
 
     import ray
 
-    from fakereview_nlp.jobs.local import classify_file, usable_cpus
+    from fakereview_nlp.jobs.local import classify_file
     from fakereview_nlp.jobs.ray import classify_files
     from fakereview_nlp.model.default_model import resolve_model
+    from fakereview_nlp.runtime.devices import available_cpus as usable_cpus
 
     model = str(Path(resolve_model(args.model)).resolve())
     cpus = usable_cpus()
