@@ -51,7 +51,7 @@ from training.output import (
     save_best_folder,
     staging_dir,
 )
-from training.sampler import LengthGroupedBatchSampler
+from training.sampler import LengthGroupedBatchSampler, length_balanced_indices
 
 logger = logging.getLogger("training")
 
@@ -104,18 +104,44 @@ def load_splits(cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
 def _split_source(source: SourceFields, cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
     """One file read and split by its own rules: its split column, else a seeded grouped split."""
     d = cfg.data
-    ds = load_reviews(source.path, **source.load_kwargs(d.bad_rows))
+    kwargs = source.load_kwargs(d.bad_rows)
+    kwargs["keep_columns"] = list(dict.fromkeys([*kwargs["keep_columns"], *source.filters]))
+    ds = load_reviews(source.path, **kwargs)
+    ds = apply_filters(ds, source.filters, source.path)
     if d.max_rows and d.max_rows < len(ds):
         # A seeded sample, not the first rows: corpus files are often sorted by label.
         ds = ds.shuffle(seed=cfg.training.seed).select(range(d.max_rows)).flatten_indices()
     if source.split_column:
-        return split_by_column(ds, eval_splits=source.eval_splits, train_splits=source.train_splits)
-    return grouped_split(
-        ds,
-        eval_fraction=source.eval_fraction,
-        seed=cfg.training.seed,
-        prefix_chars=source.near_duplicate_prefix_chars,
-    )
+        train, val = split_by_column(ds, eval_splits=source.eval_splits, train_splits=source.train_splits)
+    else:
+        train, val = grouped_split(
+            ds,
+            eval_fraction=source.eval_fraction,
+            seed=cfg.training.seed,
+            prefix_chars=source.near_duplicate_prefix_chars,
+        )
+    if source.length_balance:
+        before = len(train)
+        train = train.select(
+            length_balanced_indices([len(t) for t in train["text"]], train["label"], seed=cfg.training.seed)
+        ).flatten_indices()
+        logger.info("%s: length-balanced %d training rows into %d", source.path, before, len(train))
+    return train, val
+
+
+def apply_filters(ds: datasets.Dataset, filters: dict[str, list[str]], where: str) -> datasets.Dataset:
+    """The rows whose every filter column holds one of its listed values (``data.filters``)."""
+    for column, values in filters.items():
+        if column not in ds.column_names:
+            raise ConfigError(f"filter column {column!r} is not in {where}; columns: {ds.column_names}")
+        keep = set(values)
+        found = set(map(str, ds[column]))
+        if not keep & found:
+            raise ConfigError(
+                f"filter {column}: {values} keeps no row of {where}; values there: {sorted(found)[:20]}"
+            )
+        ds = ds.filter(lambda batch, c=column: [str(v) in keep for v in batch[c]], batched=True)
+    return ds
 
 
 def _as_domain(ds: datasets.Dataset, domain: str, columns: list[str]) -> datasets.Dataset:
