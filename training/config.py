@@ -135,11 +135,24 @@ class DataConfig(SourceFields):
     #: train on a seeded, class-stratified share of the training rows (learning curves); the
     #: validation rows are untouched. 1.0 keeps all.
     train_fraction: float = 1.0
+    #: names of data.sources to leave out of this run, e.g. ``--data.leave_out=[combat_ai]`` for
+    #: the leave-one-source-out models: everything else stays as configured.
+    leave_out: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         _check_range("data.train_fraction", self.train_fraction, 0.0, 1.0, low_open=True)
         _check_min("data.max_rows", self.max_rows, 0)
         self._check_source("data")
+        if self.leave_out:
+            names = [s.name for s in self.sources]
+            unknown = [n for n in self.leave_out if n not in names]
+            if unknown:
+                raise ConfigError(f"data.leave_out names {unknown}, which are not in data.sources {names}")
+            self.sources = [s for s in self.sources if s.name not in self.leave_out]
+            if not self.sources:
+                raise ConfigError(f"data.leave_out {self.leave_out} leaves no source; keep at least one of {names}")
+            # the resolved config (saved beside the model) lists the sources that trained, and reloads
+            self.leave_out = []
         if not self.sources:
             return
         defaults = SourceFields()
