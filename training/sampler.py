@@ -6,7 +6,6 @@ import random
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-
 from torch.utils.data import Sampler
 
 

@@ -104,10 +104,7 @@ def load_splits(cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
 def _split_source(source: SourceFields, cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
     """One file read and split by its own rules: its split column, else a seeded grouped split."""
     d = cfg.data
-    kwargs = source.load_kwargs(d.bad_rows)
-    kwargs["keep_columns"] = list(dict.fromkeys([*kwargs["keep_columns"], *source.filters]))
-    ds = load_reviews(source.path, **kwargs)
-    ds = apply_filters(ds, source.filters, source.path)
+    ds = load_source(source, cfg)
     if d.max_rows and d.max_rows < len(ds):
         # A seeded sample, not the first rows: corpus files are often sorted by label.
         ds = ds.shuffle(seed=cfg.training.seed).select(range(d.max_rows)).flatten_indices()
@@ -129,6 +126,13 @@ def _split_source(source: SourceFields, cfg: TrainConfig) -> tuple[datasets.Data
     return train, val
 
 
+def load_source(source: SourceFields, cfg: TrainConfig) -> datasets.Dataset:
+    """Every row of one source file that its filters keep, in the canonical schema (no split)."""
+    kwargs = source.load_kwargs(cfg.data.bad_rows)
+    kwargs["keep_columns"] = list(dict.fromkeys([*kwargs["keep_columns"], *source.filters]))
+    return apply_filters(load_reviews(source.path, **kwargs), source.filters, source.path)
+
+
 def apply_filters(ds: datasets.Dataset, filters: dict[str, list[str]], where: str) -> datasets.Dataset:
     """The rows whose every filter column holds one of its listed values (``data.filters``)."""
     for column, values in filters.items():
@@ -140,7 +144,7 @@ def apply_filters(ds: datasets.Dataset, filters: dict[str, list[str]], where: st
             raise ConfigError(
                 f"filter {column}: {values} keeps no row of {where}; values there: {sorted(found)[:20]}"
             )
-        ds = ds.filter(lambda batch, c=column: [str(v) in keep for v in batch[c]], batched=True)
+        ds = ds.filter(lambda batch, c=column, k=keep: [str(v) in k for v in batch[c]], batched=True)
     return ds
 
 
