@@ -12,6 +12,7 @@ The shape follows accelerate's ``nlp_example``: :func:`get_dataloaders` (the tes
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import math
@@ -36,6 +37,7 @@ from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
 
 from fakereview_nlp.calibration import apply_temperature
+from fakereview_nlp.cli import run_handler
 from fakereview_nlp.data import grouped_split, load_reviews, log_split, split_by_column, stratified_subsample
 from fakereview_nlp.files import atomic_path, atomic_write_text
 from fakereview_nlp.modeling import build_random_classifier, load_pretrained_classifier, load_tokenizer
@@ -689,26 +691,29 @@ def _setup_logging(accelerator: Accelerator) -> None:
     datasets.disable_progress_bars()
 
 
-USAGE = """usage: python -m training.train CONFIG [--section.key=value ...]
+USAGE = """usage: python -m training.train CONFIG [--section.key=value ...] [-v]
 
 Fine-tunes a genuine/fake review classifier. CONFIG is a YAML file (see configs/);
 each --section.key=value overrides one key, e.g. --training.epochs=3 --data.eval_splits=[5].
 Sections: data, model, training, evaluation, output (keys: see training/config.py).
+A user error (config, data path, labels) is one line `train: error: ...` and exit code 2;
+-v prints its traceback too.
 """
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = any(a in ("-v", "--verbose") for a in args)
+    args = [a for a in args if a not in ("-v", "--verbose")]
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if args else 2
-    try:
-        cfg = load_config(args[0], args[1:])
-    except ConfigError as err:
-        print(f"config error: {err}", file=sys.stderr)
-        return 2
-    run(cfg)
-    return 0
+
+    def train(_: argparse.Namespace) -> int:
+        run(load_config(args[0], args[1:]))
+        return 0
+
+    return run_handler(train, argparse.Namespace(), verbose=verbose, prog="train")
 
 
 if __name__ == "__main__":
