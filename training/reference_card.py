@@ -297,7 +297,7 @@ def _generalisation(c: CardInputs) -> list[str]:
             "|---|---|---|---|---|",
         ]
         for d in c.domains:
-            rep = length[d].get("reference")
+            rep = length.get(d, {}).get("reference")
             if rep:
                 lines.append(
                     f"| {d} | {rep['length_only_auc']:.3f} (fakes {rep['fakes_are']}) | {rep['roc_auc']:.3f} "
