@@ -71,3 +71,33 @@ def test_card_quotes_the_report_figures(tmp_path: Path) -> None:
                   for r in meta["model-index"][0]["results"] if r["dataset"]["name"] == d}  # fmt: skip
         assert values == {"accuracy": round(accuracy, 4), "average_precision": round(ap, 4)}
     assert "fake_score >= 0.9000" in card and "temperature | 1.900" in card and "10.0 min" in card
+
+
+def test_card_shows_leave_one_out_length_and_operating_recall(tmp_path: Path) -> None:
+    model_dir, report_dir, _, _ = _setup(tmp_path)
+    summary = json.loads((report_dir / "cross_domain.json").read_text())
+    summary["operating"] = {"reference": {"threshold": 0.9, "op_spam": {"recall": 0.123, "genuine_flagged": 0.004}}}
+    summary["length"] = {
+        "op_spam": {"reference": {"length_only_auc": 0.612, "fakes_are": "longer", "roc_auc": 0.901,
+                                  "within_bins_auc": 0.887, "bins_used": 4}}
+    }  # fmt: skip
+    summary["loo"] = {
+        "maide_up": {
+            "n": 2000, "length_only_auc": 0.679,
+            "results": {
+                "without_maide_up": {"roc_auc": {"value": 0.834, "ci": [0.81, 0.86]}, "accuracy": 0.7,
+                                     "recall_at_operating": 0.05, "within_bins_auc": 0.82},
+                "tfidf_without_maide_up": {"roc_auc": {"value": 0.701, "ci": [0.68, 0.72]}},
+            },
+        }
+    }  # fmt: skip
+    (report_dir / "cross_domain.json").write_text(json.dumps(summary))
+    (model_dir / "model_info.json").write_text(json.dumps({"version": "2026.12.0", "languages": ["en"]}))
+    out = tmp_path / "card.md"
+    assert main([str(model_dir), str(report_dir), "--out", str(out)]) == 0
+    card = out.read_text()
+    assert "(version 2026.12.0)" in card
+    assert "| maide_up | 2000 | 0.834 (0.810–0.860) | 0.700 | 0.050 | 0.820 | 0.701 (0.680–0.720) | 0.679 |" in card
+    assert "| op_spam | 0.612 (fakes longer) | 0.901 | 0.887 | 4 |" in card
+    assert "| op_spam | 0.123 | 0.004 |" in card
+    assert "| op_spam | CC BY-NC-SA 3.0" in card

@@ -53,6 +53,14 @@ class SourceFields:
     #: share of rows (by whole groups) held out when there is no split column.
     eval_fraction: float = 0.2
     hf_split: str = "train"
+    #: keep only rows whose column holds one of the listed values, before any split, e.g.
+    #: ``{language: [English]}`` for maide_up's English rows.
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    #: resample the training rows so that fakes and genuine reviews have the same length
+    #: distribution (within length deciles): in some corpora length alone separates the classes
+    #: (maide_up fakes are longer, combat_ai fakes shorter) and a detector must not learn that.
+    #: Validation rows are never resampled.
+    length_balance: bool = False
 
     def _check_source(self, where: str) -> None:
         _check_range(f"{where}.eval_fraction", self.eval_fraction, 0.0, 1.0, low_open=True, high_open=True)
@@ -63,6 +71,13 @@ class SourceFields:
                 f"name the evaluation split(s), e.g. {where}.eval_splits: ['5']"
             )
         self.eval_splits = [str(s) for s in self.eval_splits]
+        for column, values in self.filters.items():
+            if not values:
+                raise ConfigError(
+                    f"{where}.filters.{column} is empty, which would keep no row; list the values to keep, "
+                    f"e.g. {where}.filters: {{{column}: [English]}}"
+                )
+        self.filters = {column: [str(v) for v in values] for column, values in self.filters.items()}
         if self.train_splits is not None:
             self.train_splits = [str(s) for s in self.train_splits]
 
@@ -120,11 +135,24 @@ class DataConfig(SourceFields):
     #: train on a seeded, class-stratified share of the training rows (learning curves); the
     #: validation rows are untouched. 1.0 keeps all.
     train_fraction: float = 1.0
+    #: names of data.sources to leave out of this run, e.g. ``--data.leave_out=[combat_ai]`` for
+    #: the leave-one-source-out models: everything else stays as configured.
+    leave_out: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         _check_range("data.train_fraction", self.train_fraction, 0.0, 1.0, low_open=True)
         _check_min("data.max_rows", self.max_rows, 0)
         self._check_source("data")
+        if self.leave_out:
+            names = [s.name for s in self.sources]
+            unknown = [n for n in self.leave_out if n not in names]
+            if unknown:
+                raise ConfigError(f"data.leave_out names {unknown}, which are not in data.sources {names}")
+            self.sources = [s for s in self.sources if s.name not in self.leave_out]
+            if not self.sources:
+                raise ConfigError(f"data.leave_out {self.leave_out} leaves no source; keep at least one of {names}")
+            # the resolved config (saved beside the model) lists the sources that trained, and reloads
+            self.leave_out = []
         if not self.sources:
             return
         defaults = SourceFields()

@@ -36,6 +36,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from fakereview_nlp.cli.handler import run_handler
 from fakereview_nlp.data.reviews import grouped_folds, load_reviews, split_by_column
 from fakereview_nlp.evaluation.report import build_report, fingerprint_file, fingerprint_rows, write_report
 from fakereview_nlp.files import atomic_path, atomic_write_text
@@ -378,25 +379,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--n-boot", type=int, default=1000, help="bootstrap resamples for confidence intervals"
     )
+    parser.add_argument("-v", "--verbose", action="store_true", help="print the traceback of a user error too")
     known, overrides = parser.parse_known_args(args)
     bad = [o for o in overrides if not (o.startswith("--") and "=" in o and "." in o.split("=")[0])]
     if bad:
         parser.error(f"unrecognised arguments {bad}; config overrides look like --section.key=value")
     stem = Path(known.config).stem
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=logging.INFO)
-    run_cv(
-        known.config,
-        overrides,
-        folds=known.folds.split(",") if known.folds else None,
-        n_folds=known.n_folds,
-        runs_dir=known.runs_dir or Path("runs") / f"{stem}_cv",
-        report_dir=known.report_dir or Path("reports") / f"{stem}_cv",
-        combine=known.combine,
-        n_boot=known.n_boot,
-        transformer=known.models != "tfidf",
-        seeds=_parse_seeds(known.seeds, parser) if known.seeds else None,
-    )
-    return 0
+    seeds = _parse_seeds(known.seeds, parser) if known.seeds else None
+
+    def cv(_: argparse.Namespace) -> int:
+        run_cv(
+            known.config,
+            overrides,
+            folds=known.folds.split(",") if known.folds else None,
+            n_folds=known.n_folds,
+            runs_dir=known.runs_dir or Path("runs") / f"{stem}_cv",
+            report_dir=known.report_dir or Path("reports") / f"{stem}_cv",
+            combine=known.combine,
+            n_boot=known.n_boot,
+            transformer=known.models != "tfidf",
+            seeds=seeds,
+        )
+        return 0
+
+    return run_handler(cv, known, verbose=known.verbose, prog="cv")
 
 
 def _parse_seeds(text: str, parser: argparse.ArgumentParser) -> list[int]:

@@ -21,6 +21,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
 from training.output import COMPLETE_MARKER, match_umask
 
 #: The most a shipped model folder may hold (the repository's rule for models/).
@@ -30,8 +32,23 @@ MAX_BYTES = 48 * 1024 * 1024
 SKIPPED = {"val_logits.npz", "val_predictions.csv"}
 
 
-def package(run_dir: str | Path, target: str | Path, *, max_bytes: int = MAX_BYTES) -> dict[str, int]:
+#: Written into every packaged folder: what batch output records and the model card quotes.
+MODEL_INFO = "model_info.json"
+
+
+def package(
+    run_dir: str | Path,
+    target: str | Path,
+    *,
+    max_bytes: int = MAX_BYTES,
+    version: str | None = None,
+    languages: Sequence[str] = ("en",),
+) -> dict[str, int]:
     """Write ``target`` from the finished run ``run_dir``; returns file name -> bytes.
+
+    ``model_info.json`` records ``version`` (batch output carries it, so a job says which model
+    scored it), the ``languages`` the model was trained to read (other text is out of scope) and
+    the training sources. A ``model_info.json`` the run wrote itself is kept, updated by these.
 
     Raises:
         `FileNotFoundError`: ``run_dir`` is not a finished run (no ``training_config.yaml``).
@@ -46,6 +63,8 @@ def package(run_dir: str | Path, target: str | Path, *, max_bytes: int = MAX_BYT
             f"{source} has no {COMPLETE_MARKER}, so it is not a finished training run; "
             "train it first with python -m training.train CONFIG"
         )
+    if not version and "version" not in _read_info(source):
+        raise ValueError(f"{source} has no model version; give one with --version (e.g. --version 2026.12.0)")
     staging = final.with_name(f".{final.name}.partial")
     if staging.exists():
         shutil.rmtree(staging)
@@ -58,6 +77,13 @@ def package(run_dir: str | Path, target: str | Path, *, max_bytes: int = MAX_BYT
     save_file(half, str(staging / "model.safetensors"), metadata={"format": "pt"})
     config = json.loads((staging / "config.json").read_text(encoding="utf-8"))
     config["dtype"] = "float32"  # compute dtype at load; storage is fp16 only to halve the size
+    info_path = staging / MODEL_INFO
+    info = _read_info(staging)
+    trained = yaml.safe_load((staging / COMPLETE_MARKER).read_text(encoding="utf-8")) or {}
+    sources = [s["name"] for s in (trained.get("data") or {}).get("sources") or []]
+    info.update({"languages": list(languages), "sources": sources or info.get("sources", [])})
+    info["version"] = version or info["version"]
+    info_path.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     # the staging folder is renamed into place whole, so its files need no atomic write of their own
     (staging / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     match_umask(staging)
@@ -75,14 +101,26 @@ def package(run_dir: str | Path, target: str | Path, *, max_bytes: int = MAX_BYT
     return sizes
 
 
+def _read_info(folder: Path) -> dict[str, object]:
+    path = folder / MODEL_INFO
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.package", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", help="a finished training run (holds training_config.yaml)")
     parser.add_argument("target", help="the model folder to write (replaced if present)")
     parser.add_argument("--max-mb", type=float, default=MAX_BYTES / 2**20, help="size limit in MiB (default 48)")
+    parser.add_argument("--version", default=None, help="model version recorded in model_info.json (e.g. 2026.12.0)")
+    parser.add_argument(
+        "--languages", default="en", help="comma-separated ISO 639-1 codes the model reads (default: en)"
+    )
     args = parser.parse_args(argv)
+    languages = [code.strip() for code in args.languages.split(",") if code.strip()]
     try:
-        sizes = package(args.run_dir, args.target, max_bytes=int(args.max_mb * 2**20))
+        sizes = package(
+            args.run_dir, args.target, max_bytes=int(args.max_mb * 2**20), version=args.version, languages=languages
+        )
     except (FileNotFoundError, ValueError) as err:
         print(f"package: error: {err}", file=sys.stderr)
         return 2

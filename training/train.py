@@ -12,6 +12,7 @@ The shape follows accelerate's ``nlp_example``: :func:`get_dataloaders` (the tes
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import math
@@ -35,6 +36,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
 
+from fakereview_nlp.cli.handler import run_handler
 from fakereview_nlp.data.reviews import (
     grouped_split,
     load_reviews,
@@ -57,7 +59,7 @@ from training.output import (
     save_best_folder,
     staging_dir,
 )
-from training.sampler import LengthGroupedBatchSampler
+from training.sampler import LengthGroupedBatchSampler, length_balanced_indices
 
 logger = logging.getLogger("training")
 
@@ -110,18 +112,48 @@ def load_splits(cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
 def _split_source(source: SourceFields, cfg: TrainConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
     """One file read and split by its own rules: its split column, else a seeded grouped split."""
     d = cfg.data
-    ds = load_reviews(source.path, **source.load_kwargs(d.bad_rows))
+    ds = load_source(source, cfg)
     if d.max_rows and d.max_rows < len(ds):
         # A seeded sample, not the first rows: corpus files are often sorted by label.
         ds = ds.shuffle(seed=cfg.training.seed).select(range(d.max_rows)).flatten_indices()
     if source.split_column:
-        return split_by_column(ds, eval_splits=source.eval_splits, train_splits=source.train_splits)
-    return grouped_split(
-        ds,
-        eval_fraction=source.eval_fraction,
-        seed=cfg.training.seed,
-        prefix_chars=source.near_duplicate_prefix_chars,
-    )
+        train, val = split_by_column(ds, eval_splits=source.eval_splits, train_splits=source.train_splits)
+    else:
+        train, val = grouped_split(
+            ds,
+            eval_fraction=source.eval_fraction,
+            seed=cfg.training.seed,
+            prefix_chars=source.near_duplicate_prefix_chars,
+        )
+    if source.length_balance:
+        before = len(train)
+        train = train.select(
+            length_balanced_indices([len(t) for t in train["text"]], train["label"], seed=cfg.training.seed)
+        ).flatten_indices()
+        logger.info("%s: length-balanced %d training rows into %d", source.path, before, len(train))
+    return train, val
+
+
+def load_source(source: SourceFields, cfg: TrainConfig) -> datasets.Dataset:
+    """Every row of one source file that its filters keep, in the canonical schema (no split)."""
+    kwargs = source.load_kwargs(cfg.data.bad_rows)
+    kwargs["keep_columns"] = list(dict.fromkeys([*kwargs["keep_columns"], *source.filters]))
+    return apply_filters(load_reviews(source.path, **kwargs), source.filters, source.path)
+
+
+def apply_filters(ds: datasets.Dataset, filters: dict[str, list[str]], where: str) -> datasets.Dataset:
+    """The rows whose every filter column holds one of its listed values (``data.filters``)."""
+    for column, values in filters.items():
+        if column not in ds.column_names:
+            raise ConfigError(f"filter column {column!r} is not in {where}; columns: {ds.column_names}")
+        keep = set(values)
+        found = set(map(str, ds[column]))
+        if not keep & found:
+            raise ConfigError(
+                f"filter {column}: {values} keeps no row of {where}; values there: {sorted(found)[:20]}"
+            )
+        ds = ds.filter(lambda batch, c=column, k=keep: [str(v) in k for v in batch[c]], batched=True)
+    return ds
 
 
 def _as_domain(ds: datasets.Dataset, domain: str, columns: list[str]) -> datasets.Dataset:
@@ -665,26 +697,29 @@ def _setup_logging(accelerator: Accelerator) -> None:
     datasets.disable_progress_bars()
 
 
-USAGE = """usage: python -m training.train CONFIG [--section.key=value ...]
+USAGE = """usage: python -m training.train CONFIG [--section.key=value ...] [-v]
 
 Fine-tunes a genuine/fake review classifier. CONFIG is a YAML file (see configs/);
 each --section.key=value overrides one key, e.g. --training.epochs=3 --data.eval_splits=[5].
 Sections: data, model, training, evaluation, output (keys: see training/config.py).
+A user error (config, data path, labels) is one line `train: error: ...` and exit code 2;
+-v prints its traceback too.
 """
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = any(a in ("-v", "--verbose") for a in args)
+    args = [a for a in args if a not in ("-v", "--verbose")]
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if args else 2
-    try:
-        cfg = load_config(args[0], args[1:])
-    except ConfigError as err:
-        print(f"config error: {err}", file=sys.stderr)
-        return 2
-    run(cfg)
-    return 0
+
+    def train(_: argparse.Namespace) -> int:
+        run(load_config(args[0], args[1:]))
+        return 0
+
+    return run_handler(train, argparse.Namespace(), verbose=verbose, prog="train")
 
 
 if __name__ == "__main__":
