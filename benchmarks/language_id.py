@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -195,18 +194,30 @@ def _versions(name: str) -> str:
     return ", ".join(f"{d} {metadata.version(d)}" for d in DISTRIBUTIONS[name][:1])
 
 
+def _status_kb(field: str) -> int:
+    """A field of /proc/self/status in kB (VmRSS: now; VmHWM: this process's peak since exec)."""
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
 def probe(name: str) -> dict[str, Any]:
-    """In a fresh process: seconds to import and load, and the resident memory it adds."""
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
+    """In a fresh process: seconds (wall and CPU) to import and load, and the peak memory it adds."""
+    # /proc, not getrusage: ru_maxrss survives exec, so a child would inherit its parent's peak.
+    rss0 = _status_kb("VmRSS")
+    start, cpu = time.perf_counter(), time.process_time()
     detect = build_detector(name)
     # One sentence per MAiDE-up language, so that lazily loaded models are loaded too.
     detect(["The room was clean.", "Das Zimmer war sauber.", "La chambre était propre.", "Комната была чистой.",
             "방이 깨끗했어요.", "房间很干净。", "La camera era pulita.", "Camera era curată.",
             "La habitación estaba limpia.", "Oda temizdi."])  # fmt: skip
-    load_s = time.perf_counter() - start
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"load_s": load_s, "rss_added_mb": (rss1 - rss0) / 1024}
+    return {
+        "load_s": time.perf_counter() - start,
+        "load_cpu_s": time.process_time() - cpu,
+        "rss_added_mb": (_status_kb("VmHWM") - rss0) / 1024,
+    }
 
 
 def _fresh_probe(name: str) -> dict[str, Any]:
@@ -259,7 +270,9 @@ def score_library(detect: Detect, corpora: dict[str, Any]) -> dict[str, Any]:
     again = detect(texts[:2000])
     return {
         "ms_per_review": 1000 * seconds / n_texts,
-        "deterministic": again == guesses[:2000],
+        # Languages must agree exactly; confidences may differ in the last bits (lingua's parallel sums).
+        "deterministic": [g[0] for g in again] == [g[0] for g in guesses[:2000]],
+        "max_confidence_diff": max(abs(a[1] - b[1]) for a, b in zip(again, guesses[:2000], strict=True)),
         "maide": cells,
         "english": not_english,
         "short": [code for code, _ in detect(list(SHORT_PROBES))],
@@ -344,18 +357,38 @@ def section_rule(corpora: dict[str, Any]) -> dict[str, Any]:
     for t in SWEEP:
         kept = sum(language.in_scope(maide_guesses[i], model_languages, min_confidence=t) for i in foreign)
         out["sweep"]["non_english_in_scope"][f"{t:g}"] = {"kept": int(kept), "n": len(foreign)}
+    # The non-English rows kept at the chosen threshold: how Latin their letters are (A-Z share), to tell
+    # detector errors from rows of the source written in English.
+    kept_rows = [i for i in foreign if scope[i]]
+    texts = maide["text"].astype(str)
+    out["kept_latin_share"] = sorted(
+        round(
+            sum("a" <= ch.lower() <= "z" for ch in texts.iat[i])
+            / max(1, sum(ch.isalpha() for ch in texts.iat[i])),
+            2,
+        )
+        for i in kept_rows
+    )
     out["short"] = [[g.language, g.reason] for g in language.detect_languages(list(SHORT_PROBES))]
     return out
 
 
-def section_before(corpora: dict[str, Any], per_language: int) -> dict[str, Any]:
+def section_before(corpora: dict[str, Any], per_language: int, languages: Sequence[str]) -> dict[str, Any]:
+    """The shipped reference model on a seeded sample of MAiDE-up's real reviews in ``languages``."""
     from fakereview_nlp import classify, default_model_path
 
     maide = corpora["maide"]
-    real = maide[(maide["label"] == "real") & (maide["language"] != "English")]
-    out: dict[str, Any] = {"model": Path(default_model_path()).name, "per_language": per_language, "seed": SEED,
-                           "languages": {}}  # fmt: skip
-    start = time.perf_counter()
+    real = maide[(maide["label"] == "real") & maide["language"].isin(languages)]
+    model_dir = Path(default_model_path())
+    points = model_dir / "operating_points.json"
+    out: dict[str, Any] = {
+        "model": "/".join(model_dir.parts[-2:]),
+        "operating_threshold": json.loads(points.read_text())["threshold"] if points.exists() else 0.5,
+        "per_language": per_language,
+        "seed": SEED,
+        "languages": {},
+    }
+    start = time.perf_counter()  # seconds of this run only (a run may score some languages)
     for lang, cell in real.groupby("language"):
         sample = cell.sample(n=min(per_language, len(cell)), random_state=SEED)
         verdicts = classify(sample["text"].astype(str).tolist())
@@ -382,16 +415,18 @@ def render_markdown(report: dict[str, Any]) -> str:
         libs = {k: v for k, v in compare["libraries"].items() if "skipped" not in v}
         langs = list(MAIDE_CODES)
         lines += ["## Libraries", "",
-                  "| library | version | licence | installed MB | load s (fresh process) | memory added MB | ms / review | "
-                  "deterministic |", "|---|---|---|---:|---:|---:|---:|---|"]  # fmt: skip
+                  "| library | version | licence | installed MB | load s wall / CPU (fresh process) | peak memory added MB | "
+                  "ms / review | deterministic (max confidence difference) |", "|---|---|---|---:|---:|---:|---:|---|"]  # fmt: skip
         for name, e in libs.items():
-            lines.append(f"| {name} | {e['version']} | {e['licence']} | {e['installed_mb']:.1f} | {e['load_s']:.2f} | "
-                         f"{e['rss_added_mb']:.0f} | {e['ms_per_review']:.2f} | {'yes' if e['deterministic'] else 'NO'} |")  # fmt: skip
+            lines.append(f"| {name} | {e['version']} | {e['licence']} | {e['installed_mb']:.1f} | {e['load_s']:.2f} / "
+                         f"{e.get('load_cpu_s', float('nan')):.2f} | {e['rss_added_mb']:.0f} | {e['ms_per_review']:.2f} | "
+                         f"{'yes' if e['deterministic'] else 'NO'} ({e.get('max_confidence_diff', float('nan')):.1g}) |")  # fmt: skip
         for name, e in compare["libraries"].items():
             if "skipped" in e:
                 lines.append(f"| {name} | skipped: {e['skipped']} | | | | | | |")
-        lines += ["", "ms / review: wall time over all texts scored (MAiDE-up + English corpora), one process, "
-                  "on a machine shared with a training job (load average in `machine`).", "",
+        lines += ["", "ms / review: wall time over all texts scored (MAiDE-up + English corpora), one process (lingua: its own "
+                  "parallel API, 2 threads), on a machine shared with training jobs (load average in `machine`): wall "
+                  "times are inflated several-fold and noisy; CPU seconds of loading are steadier.", "",
                   "Not compared: " + "; ".join(f"`{k}`: {v}" for k, v in compare["not_candidates"].items()) + ".", "",
                   "langdetect is deterministic only when seeded (`DetectorFactory.seed = 0`, as here): two unseeded "
                   "passes over 2,000 MAiDE-up texts disagree on "
@@ -442,6 +477,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append(
             "| non-English kept (count) | " + " | ".join(f"{k['kept']} / {k['n']}" for k in kept) + " |"
         )
+        lines += ["", f"The {len(rule.get('kept_latin_share', []))} non-English MAiDE-up rows kept in scope at "
+                  f"{rule['min_confidence']:g}: share of their letters that are A-Z: "
+                  f"{', '.join(f'{v:.2f}' for v in rule.get('kept_latin_share', []))} (rows of the source mostly "
+                  "written in English, not detector errors, when near 1).", ""]  # fmt: skip
         lines += ["", "| MAiDE-up language | real: kept in scope | generated: kept in scope | real: too short |",
                   "|---|---:|---:|---:|"]  # fmt: skip
         for lang, e in rule["maide"].items():
@@ -453,11 +492,13 @@ def render_markdown(report: dict[str, Any]) -> str:
                   ""]  # fmt: skip
     before = report.get("before")
     if before:
-        lines += ["## Before: the shipped reference model on MAiDE-up's non-English real reviews", "",
+        lines += ["## Before: the shipped reference model on MAiDE-up's real reviews (English as the control)", "",
                   f"Model `{before['model']}` through `fakereview_nlp.classify`; a seeded sample (seed {before['seed']}) of "
                   f"{before['per_language']} real reviews per language, not all 1,000 (time on two shared cores: "
-                  f"{before['seconds']:.0f} s). Every one of these reviews is genuine.", "",
-                  "| language | n | labelled fake | flagged (operating threshold) |", "|---|---:|---:|---:|"]  # fmt: skip
+                  f"{before['seconds']:.0f} s in the last run). Every one of these reviews is genuine; English is the "
+                  "control, the language the model reads.", "",
+                  f"| language | n | labelled fake (P(fake) >= 0.5) | flagged (P(fake) >= {before.get('operating_threshold', float('nan')):.3f}, "
+                  "the operating threshold) |", "|---|---:|---:|---:|"]  # fmt: skip
         for lang, e in before["languages"].items():
             lines.append(f"| {lang} | {e['n']} | {_pct(e['labelled_fake'])} | {_pct(e['flagged'])} |")
         lines.append("")
@@ -481,6 +522,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--before-per-language", type=int, default=200, help="real reviews per language for 'before'"
     )
+    parser.add_argument(
+        "--before-languages",
+        default=",".join(MAIDE_CODES),
+        help="MAiDE-up languages for 'before' (English is the control: the language the model reads)",
+    )
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.probe:
@@ -497,13 +543,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["machine"] = (f"{platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
                          f"load average {os.getloadavg()[0]:.1f} at the last run, Python {platform.python_version()}")  # fmt: skip
     if "compare" in sections:
-        report["compare"] = section_compare(
-            corpora, [n.strip() for n in args.libraries.split(",") if n.strip()]
-        )
+        # Libraries not named this time keep their earlier figures.
+        compared = section_compare(corpora, [n.strip() for n in args.libraries.split(",") if n.strip()])
+        compared["libraries"] = {**report.get("compare", {}).get("libraries", {}), **compared["libraries"]}
+        report["compare"] = compared
     if "rule" in sections:
         report["rule"] = section_rule(corpora)
     if "before" in sections:
-        report["before"] = section_before(corpora, args.before_per_language)
+        languages = [n.strip() for n in args.before_languages.split(",") if n.strip()]
+        unknown_languages = set(languages) - set(MAIDE_CODES)
+        if unknown_languages:
+            parser.error(
+                f"unknown --before-languages {sorted(unknown_languages)}; expected some of {list(MAIDE_CODES)}"
+            )
+        before = section_before(corpora, args.before_per_language, languages)
+        # Languages not scored this time keep their earlier figures.
+        before["languages"] = {**report.get("before", {}).get("languages", {}), **before["languages"]}
+        report["before"] = before
     path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (args.out / "report.md").write_text(render_markdown(report), encoding="utf-8")
     print(f"wrote {path} and {args.out / 'report.md'}")
