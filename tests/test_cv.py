@@ -158,21 +158,14 @@ def test_cv_seed_ensemble_averages_members(reviews_csv: Path, tmp_path: Path, to
     assert [m["reused"] for m in info["members"]] == [True, True]
 
 
-def test_cv_rejects_repeated_seeds(reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path) -> None:
+def test_cv_rejects_repeated_seeds(
+    reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "cv.yaml"
     config.write_text(yaml.safe_dump(tiny_raw(reviews_csv, tmp_path / "unused", tokenizer_dir, epochs=1)))
-    with pytest.raises(ValueError, match=r"seeds=\[3, 3\] must be distinct"):
-        main(
-            [
-                str(config),
-                "--seeds",
-                "3,3",
-                "--runs-dir",
-                str(tmp_path / "r"),
-                "--report-dir",
-                str(tmp_path / "o"),
-            ]
-        )
+    code = main([str(config), "--seeds", "3,3", "--runs-dir", str(tmp_path / "r"), "--report-dir", str(tmp_path / "o")])
+    assert code == 2
+    assert "cv: error: seeds=[3, 3] must be distinct" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([str(config), "--seeds", "a,b"])
 
