@@ -228,9 +228,9 @@ def matrix_markdown(summary: dict[str, Any]) -> str:
         "## Length: does a model win by length?",
         "",
         "AUC of review length alone (direction-free, with the side the fakes are on), each model's AUC, and",
-        "its mean AUC within length quartiles of the same rows (quartiles with fewer than 50 reviews of a",
-        "class are left out; `bins` counts those used). A model that learned length loses most of its AUC",
-        "within quartiles.",
+        "its mean AUC within length quartiles of the same rows (a bin with fewer than 50 reviews of a class",
+        "is left out; where fewer than two quartiles qualify, thirds, then halves; `bins`: used of cut).",
+        "A model that learned length loses most of its AUC within the bins.",
         "",
         "| domain | length-only AUC | model | AUC | within quartiles | bins |",
         "|---|---|---|---|---|---|",
@@ -239,7 +239,7 @@ def matrix_markdown(summary: dict[str, Any]) -> str:
         for model, rep in summary["length"][d].items():
             lines.append(
                 f"| {d} | {rep['length_only_auc']:.3f} (fakes {rep['fakes_are']}) | {model} | {rep['roc_auc']:.3f} "
-                f"| {_num(rep['within_bins_auc'])} | {rep['bins_used']} |"
+                f"| {_num(rep['within_bins_auc'])} | {rep['bins_used']} of {rep['bins_cut']} |"
             )
     if summary.get("loo"):
         lines += [
@@ -293,6 +293,7 @@ def length_summary(labels: np.ndarray, scores: dict[str, np.ndarray], texts: Seq
             "fakes_are": rep.fakes_are,
             "within_bins_auc": rep.within_bins_auc,
             "bins_used": rep.bins_used,
+            "bins_cut": len(rep.bins),
             "bins": [b.__dict__ for b in rep.bins],
         }
     return out

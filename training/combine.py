@@ -10,6 +10,11 @@ combined validation scores, and ``val_predictions.csv`` keeps both parts.
 A finished run gets the combination without retraining the transformer (seconds of CPU)::
 
     python -m training.combine RUN_DIR
+
+and loses it again, serving the transformer alone (``--transformer-only``, optionally with
+``--calibrate-shift``): the run then is what training with ``model.combine_tfidf: false`` (and
+``evaluation.calibrate_shift: true``) writes, with no retraining, since neither key changes the
+transformer's training.
 """
 
 from __future__ import annotations
@@ -99,12 +104,98 @@ def attach_tfidf(run_dir: str | Path) -> dict[str, Any]:
     return points
 
 
+def detach_tfidf(run_dir: str | Path, *, calibrate_shift: bool = False) -> dict[str, Any]:
+    """Serve the transformer of the finished, combined run in ``run_dir`` alone (atomically).
+
+    Removes ``tfidf_model.json``, refits the calibration on the transformer's validation logits
+    (with ``calibrate_shift`` also the fake-logit shift, folded into the classifier's bias), re-chooses
+    the operating threshold on the transformer's scores and marks the saved config
+    ``model.combine_tfidf: false``. Returns the operating points of the transformer alone.
+    """
+    import numpy as np
+
+    from fakereview_nlp.metrics import expected_calibration_error
+    from fakereview_nlp.model.calibration import (
+        apply_temperature,
+        fit_logit_shift,
+        fit_temperature,
+        save_calibration,
+    )
+    from fakereview_nlp.model.operating_points import compute_operating_points, save_operating_points
+    from training.output import shift_fake_bias
+
+    final = Path(run_dir)
+    marker = final / COMPLETE_MARKER
+    if not marker.is_file():
+        raise FileNotFoundError(f"{final} has no {COMPLETE_MARKER}, so it is not a finished training run")
+    if not (final / TFIDF_FILE).exists():
+        raise ValueError(f"{final} holds no {TFIDF_FILE}; it serves the transformer alone already")
+    cfg: TrainConfig = config_from_dict(yaml.safe_load(marker.read_text()))
+    predictions = pd.read_csv(final / "val_predictions.csv", dtype={"id": str})
+    labels = predictions["label"].to_numpy()
+    logits = predictions[["logit_genuine", "logit_fake"]].to_numpy(dtype=np.float64)
+    raw = apply_temperature(logits, 1.0)
+    shift = fit_logit_shift(logits, labels) if calibrate_shift else 0.0
+    logits = logits + np.array([0.0, shift])
+    temperature = fit_temperature(logits, labels)
+    scores = apply_temperature(logits, temperature)
+    points = compute_operating_points(
+        labels,
+        scores,
+        flag_rates=cfg.evaluation.flag_rates,
+        prevalence=cfg.evaluation.prevalence,
+        operating_flag_rate=cfg.evaluation.operating_flag_rate,
+    )
+    staging = staging_dir(final)
+    if staging.exists():
+        shutil.rmtree(staging)
+    shutil.copytree(final, staging)
+    (staging / TFIDF_FILE).unlink()
+    if shift:
+        shift_fake_bias(staging, shift)
+    save_calibration(
+        staging,
+        temperature,
+        ece_before=expected_calibration_error(labels, raw),
+        ece_after=expected_calibration_error(labels, scores),
+    )
+    save_operating_points(staging, points)
+    out = predictions.drop(columns=[c for c in predictions.columns if c.startswith(("transformer_", "tfidf_"))])
+    out["logit_fake"] = logits[:, 1]
+    out["fake_score"] = scores
+    with atomic_path(staging / "val_predictions.csv") as tmp:
+        out.to_csv(tmp, index=False)
+    metrics_path = staging / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics["temperature"] = temperature
+    metrics["fake_logit_shift"] = shift
+    metrics["served"] = "transformer"
+    atomic_write_text(metrics_path, json.dumps(metrics, indent=2))
+    cfg.model.combine_tfidf = False
+    cfg.evaluation.calibrate_shift = calibrate_shift
+    atomic_write_text(staging / COMPLETE_MARKER, cfg.to_yaml())
+    match_umask(staging)
+    publish(staging, final, overwrite=True)
+    logger.info("%s serves the transformer alone (shift %.4f, temperature %.4f)", final, shift, temperature)
+    return points
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.combine", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a finished training output directory")
+    parser.add_argument(
+        "--transformer-only", action="store_true", help="remove the TF-IDF part instead of adding it"
+    )
+    parser.add_argument(
+        "--calibrate-shift", action="store_true",
+        help="with --transformer-only: also fit the fake-logit shift (evaluation.calibrate_shift)",
+    )  # fmt: skip
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=logging.INFO)
-    attach_tfidf(args.run_dir)
+    if args.transformer_only:
+        detach_tfidf(args.run_dir, calibrate_shift=args.calibrate_shift)
+    else:
+        attach_tfidf(args.run_dir)
     return 0
 
 

@@ -290,6 +290,10 @@ class EvaluationConfig:
     flag_rates: list[float] = field(default_factory=lambda: [0.005, 0.01, 0.02, 0.05, 0.10])
     #: fit temperature scaling on the validation logits after training.
     calibrate: bool = True
+    #: also shift the fake logit (Platt scaling's intercept, folded into the classifier's bias) so
+    #: that 0.5 is the right cut: a model that over-calls fakes on every source is fixed by it,
+    #: which a temperature alone cannot do. Needs calibrate.
+    calibrate_shift: bool = False
 
     def __post_init__(self) -> None:
         _check_range("evaluation.prevalence", self.prevalence, 0.0, 1.0, low_open=True, high_open=True)

@@ -121,3 +121,30 @@ def checkpointed_best_steps(work: Path, state_file: str = "trainer_state.json") 
         except (OSError, ValueError, KeyError, TypeError):
             continue  # an unreadable checkpoint cannot be resumed from either
     return steps
+
+
+def shift_fake_bias(folder: Path, shift: float) -> str:
+    """Add ``shift`` to the classifier's fake-logit bias in ``folder/model.safetensors``; returns its key.
+
+    The output layer's bias is the one 2-vector whose key ends in ``classifier.bias`` (BERT,
+    DistilBERT) or ``out_proj.bias`` (RoBERTa-style heads); column 1 is ``fake``.
+    """
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from fakereview_nlp.labels import LABEL2ID
+
+    path = folder / "model.safetensors"
+    weights = load_file(str(path))
+    keys = [k for k, v in weights.items() if k.endswith(("classifier.bias", "out_proj.bias")) and v.shape == (2,)]
+    if len(keys) != 1:
+        raise ValueError(
+            f"{path} has {len(keys)} two-way output biases ({keys}); expected exactly one, so the fake-logit "
+            "shift cannot be placed: set evaluation.calibrate_shift: false for this architecture"
+        )
+    bias = weights[keys[0]]
+    shifted = bias.clone().to(torch.float32)
+    shifted[LABEL2ID["fake"]] += shift
+    weights[keys[0]] = shifted.to(bias.dtype)
+    save_file(weights, str(path), metadata={"format": "pt"})
+    return keys[0]

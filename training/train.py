@@ -57,6 +57,7 @@ from training.output import (
     match_umask,
     publish,
     save_best_folder,
+    shift_fake_bias,
     staging_dir,
 )
 from training.sampler import LengthGroupedBatchSampler, length_balanced_indices
@@ -578,13 +579,15 @@ def _write_output(
     started: float,
 ) -> TrainResult:
     from fakereview_nlp.metrics import expected_calibration_error
-    from fakereview_nlp.model.calibration import fit_temperature, save_calibration
+    from fakereview_nlp.model.calibration import fit_logit_shift, fit_temperature, save_calibration
     from fakereview_nlp.model.operating_points import compute_operating_points, save_operating_points
 
     best_dir = best_folder(work, state.best_step)
     saved = np.load(best_dir / "val_logits.npz")
     logits, labels = saved["logits"], saved["labels"]
     raw_scores = apply_temperature(logits, 1.0)
+    shift = fit_logit_shift(logits, labels) if cfg.evaluation.calibrate and cfg.evaluation.calibrate_shift else 0.0
+    logits = logits + np.array([0.0, shift])
     temperature = fit_temperature(logits, labels) if cfg.evaluation.calibrate else 1.0
     scores = apply_temperature(logits, temperature)
     predictions = pd.DataFrame(
@@ -623,6 +626,8 @@ def _write_output(
             shutil.rmtree(staging)
         shutil.copytree(best_dir, staging)
         (staging / "val_logits.npz").unlink()
+        if shift:
+            shift_fake_bias(staging, shift)
         tokenizer.model_max_length = cfg.model.max_length
         tokenizer.save_pretrained(staging)
         save_calibration(
@@ -650,6 +655,7 @@ def _write_output(
             "world_size": accelerator.num_processes,
             "train_wall_seconds": wall,
             "temperature": temperature,
+            "fake_logit_shift": shift,
         }
         if tfidf_model is not None:
             summary["combined_validation"] = combined_metrics(labels, predictions)

@@ -14,6 +14,7 @@ and :mod:`fakereview_nlp.inference` applies it in ``predict_proba``.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from pathlib import Path
@@ -29,6 +30,8 @@ CALIBRATION_FILE = "calibration.json"
 
 #: Search range of log T: T in [e^-5, e^5] ≈ [0.0067, 148].
 _LOG_T_BOUNDS = (-5.0, 5.0)
+
+logger = logging.getLogger(__name__)
 
 
 def _margins(logits: ArrayLike) -> NDArray[np.float64]:
@@ -87,6 +90,36 @@ def fit_temperature(logits: ArrayLike, labels: ArrayLike, *, tol: float = 1e-7) 
             b = lo + ratio * (hi - lo)
             fb = _nll(margin, sign, b)
     return float(math.exp((lo + hi) / 2.0))
+
+
+def fit_logit_shift(logits: ArrayLike, labels: ArrayLike) -> float:
+    """The shift ``d`` of the fake logit that, with a temperature, best fits ``labels`` (Platt scaling).
+
+    ``P(fake) = sigmoid((margin + d) / T)`` with ``margin = logit_fake - logit_genuine``: a
+    logistic regression of the labels on the margin (no penalty), whose intercept over its slope
+    is ``d``. A model that over-calls fakes at 0.5 on every source (a shared bias, which a
+    temperature alone cannot move) gets a negative ``d``. Added to the classifier's fake bias
+    (``training.output.shift_fake_bias``), it travels with the weights, so
+    ``transformers.pipeline`` sees it too; the temperature is then fitted on the shifted logits.
+
+    Returns:
+        `float`, the shift in logit units; 0.0 (with a warning) where the logits do not rank fakes higher.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    margin = _margins(logits)
+    y, _ = check_inputs(labels, margin)
+    fit = LogisticRegression(C=1e6, max_iter=1000).fit(margin.reshape(-1, 1), y)
+    slope, intercept = float(fit.coef_[0, 0]), float(fit.intercept_[0])
+    if slope <= 1e-6:
+        # a model that has not learned to rank (or ranks backwards) has no meaningful cut to move
+        logger.warning(
+            "the validation logits do not rank fakes above genuine reviews (slope %.3g); no fake-logit "
+            "shift is applied: check the labels or train longer",
+            slope,
+        )
+        return 0.0
+    return intercept / slope
 
 
 def apply_temperature(logits: ArrayLike, temperature: float) -> NDArray[np.float64]:
