@@ -47,8 +47,12 @@ def write_labels(path: Path, n_per_class: int, *, seed: int = 0, raw: tuple[str,
     rng = random.Random(seed)
     rows = []
     for i in range(n_per_class):
-        rows.append({"id": f"g{i}", "text": f"{rng.choice(_REAL)} Room {i}.", "label": raw[0], "shop": f"s{i % 7}"})
-        rows.append({"id": f"f{i}", "text": f"{rng.choice(_FAKE)} Order {i}.", "label": raw[1], "shop": f"s{i % 7}"})
+        rows.append(
+            {"id": f"g{i}", "text": f"{rng.choice(_REAL)} Room {i}.", "label": raw[0], "shop": f"s{i % 7}"}
+        )
+        rows.append(
+            {"id": f"f{i}", "text": f"{rng.choice(_FAKE)} Order {i}.", "label": raw[1], "shop": f"s{i % 7}"}
+        )
     for j in range(copies):
         rows.append({"id": f"c{j}", "text": rows[1]["text"], "label": raw[1], "shop": f"s{j % 7}"})
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -102,7 +106,7 @@ def test_one_text_with_two_labels(tmp_path: Path) -> None:
     with path.open("a", encoding="utf-8") as handle:
         # the same text as row 0 once whitespace is normalised, labelled the other way
         first = next(csv.DictReader(path.open(encoding="utf-8")))["text"]
-        handle.write(f"x1,\"  {first.replace(' ', '   ')} \",fake,s0\n")
+        handle.write(f'x1,"  {first.replace(" ", "   ")} ",fake,s0\n')
     with pytest.raises(AdaptError, match=r"^1 texts in .* carry both labels .*e\.g\. rows \(0-based, header not "
                        r"counted\) 0 and 24; give each text one label"):  # fmt: skip
         read_labels(path)
@@ -196,7 +200,9 @@ def test_cv_fallback_is_reported(adapted_cv: Path) -> None:
     assert 0.0 <= low <= report["estimate"]["adapted"]["roc_auc"] <= high <= 1.0
 
 
-def test_holdout_when_enough_labels_and_flags_from_the_cli(tmp_path: Path, tiny_model_dir: Path, capsys) -> None:
+def test_holdout_when_enough_labels_and_flags_from_the_cli(
+    tmp_path: Path, tiny_model_dir: Path, capsys
+) -> None:
     labels = write_labels(tmp_path / "l.csv", 20)
     code = main([str(labels), "-o", str(tmp_path / "out"), "--base", str(tiny_model_dir), "--prevalence", "0.1",
                  "--flag-rate", "0.02", *FAST, "--adapt.holdout_min_per_class=20"])  # fmt: skip
@@ -214,7 +220,12 @@ def test_holdout_when_enough_labels_and_flags_from_the_cli(tmp_path: Path, tiny_
 
 def test_tfidf_method_keeps_the_base_transformer(tmp_path: Path, tiny_model_dir: Path) -> None:
     labels = write_labels(tmp_path / "l.csv", 12)
-    adapt(labels, tmp_path / "out", base=tiny_model_dir, overrides=["--adapt.method=tfidf", "--adapt.n_boot=100"])
+    adapt(
+        labels,
+        tmp_path / "out",
+        base=tiny_model_dir,
+        overrides=["--adapt.method=tfidf", "--adapt.n_boot=100"],
+    )
     base = (tiny_model_dir / "model.safetensors").read_bytes()
     assert (tmp_path / "out" / "model.safetensors").read_bytes() == base
     assert (tmp_path / "out" / "tfidf_model.json").is_file()

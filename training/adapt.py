@@ -67,6 +67,9 @@ class AdaptOptions:
 
     #: finetune: the whole encoder plus a refitted TF-IDF part; tfidf: refit the TF-IDF part only.
     method: Literal["finetune", "tfidf"] = "finetune"
+    #: how report.md measures the result: auto (holdout with enough labels, else cv), holdout, cv,
+    #: or none (adapt on all labels, no estimate: for benchmarks that score other rows themselves).
+    estimate: Literal["auto", "holdout", "cv", "none"] = "auto"
     #: a held-out part of the labels measures the result when the rarer class has at least this
     #: many labels; below it, k-fold cross-validation of the same procedure does (see docs/adapt.md).
     holdout_min_per_class: int = 100
@@ -90,7 +93,9 @@ class AdaptOptions:
             if not 0.05 <= value <= 0.5:
                 raise ConfigError(f"config key 'adapt.{key}' is {value!r}; expected a value in [0.05, 0.5]")
         if not 2 <= self.cv_folds <= 10:
-            raise ConfigError(f"config key 'adapt.cv_folds' is {self.cv_folds!r}; expected a value in [2, 10]")
+            raise ConfigError(
+                f"config key 'adapt.cv_folds' is {self.cv_folds!r}; expected a value in [2, 10]"
+            )
         if self.n_boot < 100:
             raise ConfigError(f"config key 'adapt.n_boot' is {self.n_boot!r}; expected a value >= 100")
 
@@ -276,7 +281,9 @@ def read_labels(
         ("--id-column", id_column),
     ):
         if column is not None and column not in raw.columns:
-            raise AdaptError(f"{option} {column!r} is not a column of {where}; its columns are {list(raw.columns)}")
+            raise AdaptError(
+                f"{option} {column!r} is not a column of {where}; its columns are {list(raw.columns)}"
+            )
     try:
         map_labels(
             raw[label_column].tolist(),
@@ -336,6 +343,12 @@ def grouped_folds(labels: LabelSet, n_folds: int, seed: int) -> np.ndarray:
     """A fold number 0..n_folds-1 per row: stratified by label, whole groups (and copies) together."""
     from sklearn.model_selection import StratifiedGroupKFold
 
+    n_groups = len(set(labels.groups))
+    if n_groups < n_folds:
+        raise AdaptError(
+            f"the {len(labels)} labels of {labels.source!r} fall into {n_groups} groups (--group-column values, "
+            f"identical texts merged), too few for a split into {n_folds} parts; use a finer --group-column, or none"
+        )
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     fold = np.full(len(labels), -1, dtype=np.int64)
     for k, (_, test) in enumerate(splitter.split(np.zeros(len(labels)), labels.labels, labels.groups)):
@@ -403,6 +416,15 @@ def fit_adapted(train: LabelSet, opts: ResolvedOptions, folder: Path, *, work: P
     raw["output"] = {"dir": str(folder), "overwrite": True, "checkpoint_dir": str(work / "checkpoints")}
     cfg = config_from_dict(raw)
     result = run(cfg)
+    if cfg.model.combine_tfidf:
+        # run() fitted the TF-IDF part on the training rows only, which is what the validation
+        # rows' scores (and so the threshold) need; the part that ships sees the validation rows
+        # too. A few hundred labels are too few to leave a fifth of them out of a bag of words.
+        from fakereview_nlp.baseline import TfidfBaseline
+
+        m = cfg.model
+        part = TfidfBaseline(min_df=m.tfidf_min_df, max_features=m.tfidf_max_features)
+        part.fit(list(train.texts), train.labels).save(folder)
     steps_per_epoch = max(1, -(-len(rows) // cfg.training.batch_size))
     return FittedModel(
         folder,
@@ -445,7 +467,9 @@ def _fit_tfidf_only(train: LabelSet, opts: ResolvedOptions, folder: Path) -> Non
         part.fit([texts[i] for i in fit_rows], train.labels[fit_rows])
         oof[held] = part.predict_proba([texts[i] for i in held])
     transformer = _transformer_scores(folder, texts)
-    TfidfBaseline(min_df=m.tfidf_min_df, max_features=m.tfidf_max_features).fit(texts, train.labels).save(folder)
+    TfidfBaseline(min_df=m.tfidf_min_df, max_features=m.tfidf_max_features).fit(texts, train.labels).save(
+        folder
+    )
     e = opts.train.evaluation
     points = compute_operating_points(
         train.labels,
@@ -545,7 +569,9 @@ def estimate(
         return np.asarray([*out, out[4] - out[0]])
 
     point = stats(y, np.arange(len(y), dtype=np.float64))
-    samples = bootstrap_samples(y, np.arange(len(y), dtype=np.float64), stats, n_boot=n_boot, groups=list(groups), seed=seed)
+    samples = bootstrap_samples(
+        y, np.arange(len(y), dtype=np.float64), stats, n_boot=n_boot, groups=list(groups), seed=seed
+    )
     low, high = percentile_interval(samples)
 
     def model(k: int) -> ModelEstimate:
@@ -568,12 +594,20 @@ def estimate(
 # ----------------------------------------------------------------------------- the whole run
 
 
+def choose_estimate(a: AdaptOptions, counts: Mapping[str, int]) -> Literal["holdout", "cv", "none"]:
+    """``adapt.estimate``, with ``auto`` resolved by the rarer class's count (see docs/adapt.md)."""
+    if a.estimate != "auto":
+        return a.estimate
+    return "holdout" if min(counts.values()) >= a.holdout_min_per_class else "cv"
+
+
 @dataclass(frozen=True)
 class AdaptResult:
     """What :func:`adapt` wrote and measured."""
 
     output_dir: Path
-    estimate: Estimate
+    #: None with ``adapt.estimate: none``.
+    estimate: Estimate | None
     counts: dict[str, int]
     wall_seconds: float
     fit_seconds: float
@@ -647,7 +681,9 @@ def adapt(
     started = time.perf_counter()
     final = Path(output_dir)
     if final.exists() and not overwrite:
-        raise AdaptError(f"output directory {str(final)!r} already exists; choose another -o or pass --overwrite")
+        raise AdaptError(
+            f"output directory {str(final)!r} already exists; choose another -o or pass --overwrite"
+        )
     base_dir = Path(base) if base is not None else default_model_path()
     check_model_dir(base_dir)
     opts = resolve_options(base_dir, overrides)
@@ -665,39 +701,47 @@ def adapt(
     staging = staging_dir(final)
     if staging.exists():
         shutil.rmtree(staging)
-    with tempfile.TemporaryDirectory(prefix=".adapt-", dir=final.parent if final.parent.exists() else None) as tmp:
+    with tempfile.TemporaryDirectory(
+        prefix=".adapt-", dir=final.parent if final.parent.exists() else None
+    ) as tmp:
         work = Path(tmp)
-        use_holdout = min(counts.values()) >= a.holdout_min_per_class
-        if use_holdout:
+        mode = choose_estimate(a, counts)
+        logger.info("estimate: %s", mode)
+        result: Estimate | None = None
+        if mode == "holdout":
             train_rows, held = grouped_holdout(labels, a.holdout_fraction, seed)
             fitted = fit_adapted(labels.subset(train_rows), opts, staging, work=work)
             held_set = labels.subset(held)
             base_scores = score_model(base_dir, held_set.texts)
             adapted_scores = score_model(staging, held_set.texts)
             eval_labels, eval_groups = held_set.labels, held_set.groups
-        else:
+        elif mode == "cv":
             fold = grouped_folds(labels, a.cv_folds, seed)
             base_scores = score_model(base_dir, labels.texts)
             adapted_scores = np.zeros(len(labels))
             for k in range(a.cv_folds):
                 inner, out = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
-                logger.info("cross-validation fold %d of %d: %d labels to adapt on, %d to score", k + 1, a.cv_folds, len(inner), len(out))
+                logger.info("cross-validation fold %d of %d: adapting on %d labels, scoring %d",
+                            k + 1, a.cv_folds, len(inner), len(out))  # fmt: skip
                 member = fit_adapted(labels.subset(inner), opts, work / f"fold{k}", work=work)
                 adapted_scores[out] = score_model(member.folder, [labels.texts[i] for i in out])
                 shutil.rmtree(member.folder)
             fitted = fit_adapted(labels, opts, staging, work=work)
             eval_labels, eval_groups = labels.labels, labels.groups
-    result = estimate(
-        eval_labels,
-        base_scores,
-        adapted_scores,
-        groups=eval_groups,
-        mode="holdout" if use_holdout else "cv",
-        flag_rate=e.operating_flag_rate,
-        prevalence=e.prevalence,
-        n_boot=a.n_boot,
-        seed=seed,
-    )
+        else:
+            fitted = fit_adapted(labels, opts, staging, work=work)
+    if mode != "none":
+        result = estimate(
+            eval_labels,
+            base_scores,
+            adapted_scores,
+            groups=eval_groups,
+            mode=mode,
+            flag_rate=e.operating_flag_rate,
+            prevalence=e.prevalence,
+            n_boot=a.n_boot,
+            seed=seed,
+        )
     languages, language_method = detect_languages(labels.texts)
     base_info = _read_json(base_dir / MODEL_INFO_FILE)
     info = {
@@ -776,7 +820,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="the model folder to write")
     parser.add_argument("--base", default=None, metavar="MODEL",
                         help="model folder to start from (default: the model classify() uses with none named)")  # fmt: skip
-    parser.add_argument("--text-column", default="text", help="column holding the review text (default: text)")
+    parser.add_argument(
+        "--text-column", default="text", help="column holding the review text (default: text)"
+    )
     parser.add_argument("--label-column", default="label", help="column holding the label (default: label)")
     parser.add_argument("--label-map", default=None, metavar="A=genuine,B=fake",
                         help="raw label values to genuine/fake (default: labels already genuine/fake or 0/1)")  # fmt: skip
@@ -800,7 +846,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = list(extra)
     unknown = [x for x in overrides if not (x.startswith("--") and "=" in x and "." in x.partition("=")[0])]
     if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)} (config overrides look like --training.epochs=3)")
+        parser.error(
+            f"unrecognized arguments: {' '.join(unknown)} (config overrides look like --training.epochs=3)"
+        )
     if args.prevalence is not None:
         overrides.append(f"--evaluation.prevalence={args.prevalence!r}")
     if args.flag_rate is not None:
@@ -825,6 +873,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {one_line(err)}", file=sys.stderr)
         return USER_ERROR_EXIT
     est = result.estimate
+    if est is None:
+        print(f"wrote {result.output_dir} (no estimate: adapt.estimate is none)")
+        return 0
     print(
         f"wrote {result.output_dir}: AUC {est.base.roc_auc:.3f} -> {est.adapted.roc_auc:.3f} "
         f"({'held-out' if est.mode == 'holdout' else 'cross-validated'}, {est.n_rows} labels); "

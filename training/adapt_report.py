@@ -30,7 +30,7 @@ def _row(name: str, m: ModelEstimate) -> str:
 
 def write_report(
     folder: Path,
-    est: Estimate,
+    est: Estimate | None,
     *,
     labels_file: str,
     counts: dict[str, int],
@@ -44,7 +44,12 @@ def write_report(
     """Write ``report.md`` and ``report.json`` into ``folder``."""
     a = opts.adapt
     total = sum(counts.values())
-    if est.mode == "holdout":
+    if est is None:
+        how = (
+            "**No estimate.** `adapt.estimate: none` adapted on every label and set none aside, so nothing "
+            "here measures the result; measure it on reviews of your own, or rerun without that option."
+        )
+    elif est.mode == "holdout":
         how = (
             f"**Held-out estimate.** {est.n_rows} of the {total} labels ({est.n_fake} fake), about "
             f"{a.holdout_fraction:.0%} in whole groups (identical texts together), were set aside before "
@@ -68,7 +73,11 @@ def write_report(
         f"Base model `{info['adapted_from']}` (encoder `{info['base_model']}`), adapted with method "
         f"`{a.method}` on `{labels_file}`: {counts['genuine']} genuine and {counts['fake']} fake labels"
         + (f" ({n_dropped} rows with an empty text or label dropped)" if n_dropped else "")
-        + (f"; {n_duplicate_rows} rows repeat an earlier text (kept, always on one side of a split)" if n_duplicate_rows else "")
+        + (
+            f"; {n_duplicate_rows} rows repeat an earlier text (kept, always on one side of a split)"
+            if n_duplicate_rows
+            else ""
+        )
         + ".",
         "",
         how,
@@ -76,13 +85,18 @@ def write_report(
         f"Precision and recall when the top {e.operating_flag_rate:.1%} of reviews is flagged, with the labels "
         f"re-weighted to {e.prevalence:.1%} fakes (your `--flag-rate` and `--prevalence`). 95 % intervals from "
         f"{a.n_boot} bootstrap resamples of whole groups, the same resamples for both models.",
-        "",
-        f"| model | ROC AUC | average precision | precision @ {e.operating_flag_rate:.1%} | recall @ {e.operating_flag_rate:.1%} |",
-        "|---|---|---|---|---|",
-        _row("base (before)", est.base),
-        _row("adapted (after)", est.adapted),
-        "",
-        f"AUC gain (after − before): {_ci(est.auc_gain, est.auc_gain_ci)}.",
+    ]
+    if est is not None:
+        lines += [
+            "",
+            f"| model | ROC AUC | average precision | precision @ {e.operating_flag_rate:.1%} | recall @ {e.operating_flag_rate:.1%} |",
+            "|---|---|---|---|---|",
+            _row("base (before)", est.base),
+            _row("adapted (after)", est.adapted),
+            "",
+            f"AUC gain (after − before): {_ci(est.auc_gain, est.auc_gain_ci)}.",
+        ]
+    lines += [
         "",
         "The calibration (`calibration.json`) and the operating threshold (`operating_points.json`) of this "
         "folder were refitted on its own validation labels at the prevalence and flag rate above. "
@@ -95,7 +109,7 @@ def write_report(
     ]
     atomic_write_text(folder / REPORT_MD, "\n".join(lines))
     payload = {
-        "estimate": asdict(est),
+        "estimate": None if est is None else asdict(est),
         "labels_file": labels_file,
         "counts": counts,
         "n_dropped": n_dropped,
