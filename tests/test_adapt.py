@@ -231,3 +231,42 @@ def test_tfidf_method_keeps_the_base_transformer(tmp_path: Path, tiny_model_dir:
     assert (tmp_path / "out" / "tfidf_model.json").is_file()
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert np.isfinite(report["estimate"]["auc_gain"])
+
+
+def test_too_few_groups_for_a_split(tmp_path: Path) -> None:
+    path = tmp_path / "l.csv"
+    write_labels(path, 12)
+    frame = __import__("pandas").read_csv(path)
+    frame["shop"] = np.where(np.arange(len(frame)) < 12, "a", "b")
+    frame.to_csv(path, index=False)
+    labels = read_labels(path, group_column="shop")
+    with pytest.raises(AdaptError, match=r"fall into 2 groups .*too few for a split into 4 parts; use a finer "
+                       r"--group-column, or none"):  # fmt: skip
+        grouped_holdout(labels, 0.25, 0)
+
+
+def test_estimate_none_adapts_on_every_label(tmp_path: Path, tiny_model_dir: Path) -> None:
+    labels = write_labels(tmp_path / "l.csv", 12)
+    result = adapt(labels, tmp_path / "out", base=tiny_model_dir, overrides=[*FAST, "--adapt.estimate=none"])
+    assert result.estimate is None
+    assert "**No estimate.**" in (tmp_path / "out" / "report.md").read_text()
+
+
+# ----------------------------------------------------------------------------- the benchmark's draws
+
+
+def test_curve_draws_are_nested_stratified_and_apart_from_the_evaluation() -> None:
+    from benchmarks.adapt_curve import Corpus, draw_labels
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 600)
+    groups = np.asarray([f"h{i // 10}" for i in range(600)])
+    corpus = Corpus([f"review {i}" for i in range(600)], labels, groups, groups)
+    draw = draw_labels(corpus, [25, 50, 100], seed=1, max_eval=200)
+    assert set(draw.labelled[25]) <= set(draw.labelled[50]) <= set(draw.labelled[100])
+    assert [len(draw.labelled[n]) for n in (25, 50, 100)] == [25, 50, 100]
+    assert abs(labels[draw.labelled[100]].mean() - labels.mean()) < 0.02
+    assert len(draw.evaluation) == 200
+    assert not set(groups[draw.evaluation]) & set(groups[draw.labelled[100]])
+    again = draw_labels(corpus, [25, 50, 100], seed=1, max_eval=200)
+    assert np.array_equal(again.evaluation, draw.evaluation)
