@@ -383,6 +383,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=Path("reports/adapt_curve"))
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from the stored cells")
+    parser.add_argument("--merge-cells", action="append", default=[], type=Path, metavar="JSON",
+                        help="also report the cells of another run's adapt_curve_cells.json (runs split by source)")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=logging.INFO)
 
@@ -447,7 +449,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         logger.info(
                             "%s: AUC %.4f (adapting %.0f s)", key, result["auc"], result["adapt_seconds"]
                         )
-    summary = summarise(cells.data, sources, bases, list(variants), sizes, all_data)
+    merged = dict(cells.data)
+    for extra in args.merge_cells:
+        merged.update(json.loads(extra.read_text()))
+    summary = summarise(merged, sources, bases, list(variants), sizes, all_data)
     write_report(args.out, summary, args, variants)
     logger.info("wrote %s", args.out / "report.md")
     return 0

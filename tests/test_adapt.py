@@ -178,6 +178,17 @@ def test_folder_loads_in_classify_and_pipeline(adapted_cv: Path) -> None:
     assert out[0]["label"] in ("genuine", "fake")
 
 
+def test_folder_loads_in_fakereview_classify(adapted_cv: Path, tmp_path: Path) -> None:
+    from fakereview_nlp.cli import main as cli_main
+
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\n1,Quiet room and a slow lift.\n2,Best purchase ever!!!\n", encoding="utf-8")
+    assert cli_main(["classify", str(source), "-o", str(tmp_path / "out.csv"), "--model", str(adapted_cv),
+                     "--no-progress"]) == 0  # fmt: skip
+    scored = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()
+    assert scored[0].endswith("fake_score,label,flagged") and len(scored) == 3
+
+
 def test_folder_holds_the_promised_files(adapted_cv: Path) -> None:
     for name in ("calibration.json", "operating_points.json", "tfidf_model.json", "training_config.yaml",
                  "adapt_config.yaml", "model_info.json", "report.md", "report.json", "model.safetensors"):  # fmt: skip
