@@ -210,6 +210,7 @@ def adapt_cell(corpus: Corpus, rows: np.ndarray, evaluation: np.ndarray, base: s
     return {
         "auc": roc_auc(corpus.labels[evaluation], scores),
         "adapt_seconds": result.fit_seconds,
+        "best_epoch": result.best_epoch,
         "wall_seconds": wall,
     }
 

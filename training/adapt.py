@@ -383,8 +383,9 @@ class FittedModel:
 
     folder: Path
     wall_seconds: float
+    #: the optimizer step whose model was kept (0 for the tfidf method), and it in epochs.
     best_step: int
-    epochs_run: float
+    best_epoch: float
 
 
 def fit_adapted(train: LabelSet, opts: ResolvedOptions, folder: Path, *, work: Path) -> FittedModel:
@@ -429,12 +430,8 @@ def fit_adapted(train: LabelSet, opts: ResolvedOptions, folder: Path, *, work: P
         part = TfidfBaseline(min_df=m.tfidf_min_df, max_features=m.tfidf_max_features)
         part.fit(list(train.texts), train.labels).save(folder)
     steps_per_epoch = max(1, -(-len(rows) // cfg.training.batch_size))
-    return FittedModel(
-        folder,
-        time.perf_counter() - started,
-        int(result.history[-1]["step"]) if result.history else 0,
-        float(result.history[-1]["step"]) / steps_per_epoch if result.history else 0.0,
-    )
+    best_step = int(result.best_metrics.get("step", 0))
+    return FittedModel(folder, time.perf_counter() - started, best_step, best_step / steps_per_epoch)
 
 
 def _write_rows(path: Path, labels: LabelSet, split_of: Mapping[int, str]) -> None:
@@ -450,15 +447,20 @@ def _write_rows(path: Path, labels: LabelSet, split_of: Mapping[int, str]) -> No
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+_BASE_FILES_KEPT = ("config.json", "model.safetensors", "special_tokens_map.json", "calibration.json")
+
+
 def _fit_tfidf_only(train: LabelSet, opts: ResolvedOptions, folder: Path) -> None:
     """The base transformer unchanged, a TF-IDF part refitted on ``train``, threshold on out-of-fold scores."""
-    from fakereview_nlp.baseline import TFIDF_FILE, TfidfBaseline, combined_score
+    from fakereview_nlp.baseline import TfidfBaseline, combined_score
     from fakereview_nlp.operating_points import compute_operating_points, save_operating_points
 
     base = Path(opts.train.model.name_or_path)
     folder.mkdir(parents=True, exist_ok=True)
     for item in base.iterdir():
-        if item.is_file() and item.name not in (TFIDF_FILE, "training_config.yaml"):
+        # The weights, their config, the tokenizer and the temperature; not the base's card, report,
+        # metrics or TF-IDF part, which describe the base and would mislabel this folder.
+        if item.is_file() and (item.name in _BASE_FILES_KEPT or item.name.startswith(("tokenizer", "vocab"))):
             shutil.copy2(item, folder / item.name)
     m = opts.train.model
     texts = list(train.texts)
@@ -614,6 +616,8 @@ class AdaptResult:
     counts: dict[str, int]
     wall_seconds: float
     fit_seconds: float
+    #: the epoch whose model was kept (by validation average precision); 0 for the tfidf method.
+    best_epoch: float = 0.0
 
 
 def detect_languages(texts: Sequence[str]) -> tuple[list[str], str]:
@@ -771,6 +775,7 @@ def adapt(
         opts=opts,
         info=info,
         fit_seconds=fitted.wall_seconds,
+        best_epoch=fitted.best_epoch,
         wall_seconds=wall,
     )
     # Written last, as training does: its presence marks the folder complete. The data section is
@@ -787,7 +792,7 @@ def adapt(
     match_umask(staging)
     publish(staging, final, overwrite=overwrite)
     logger.info("wrote %s in %.0f s (adapting %.0f s)", final, wall, fitted.wall_seconds)
-    return AdaptResult(final, result, counts, wall, fitted.wall_seconds)
+    return AdaptResult(final, result, counts, wall, fitted.wall_seconds, fitted.best_epoch)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

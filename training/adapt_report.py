@@ -40,6 +40,7 @@ def write_report(
     info: dict[str, Any],
     fit_seconds: float,
     wall_seconds: float,
+    best_epoch: float = 0.0,
 ) -> None:
     """Write ``report.md`` and ``report.json`` into ``folder``."""
     a = opts.adapt
@@ -104,7 +105,9 @@ def write_report(
         "use `classify(model=...)` or `fakereview classify --model ...` for the scores this report describes.",
         "",
         f"Languages found in the labels: {', '.join(info['languages']) or 'none'} ({info['languages_method']}).",
-        f"Adapting took {fit_seconds:.0f} s of {wall_seconds:.0f} s in all. Options: `adapt_config.yaml`.",
+        f"Adapting took {fit_seconds:.0f} s of {wall_seconds:.0f} s in all"
+        + (f"; the model kept is that of epoch {best_epoch:.1f} (best validation)" if best_epoch else "")
+        + ". Options: `adapt_config.yaml`.",
         "",
     ]
     atomic_write_text(folder / REPORT_MD, "\n".join(lines))
@@ -117,5 +120,6 @@ def write_report(
         "model_info": info,
         "fit_seconds": fit_seconds,
         "wall_seconds": wall_seconds,
+        "best_epoch": best_epoch,
     }
     atomic_write_text(folder / REPORT_JSON, json.dumps(payload, indent=2) + "\n")
