@@ -249,22 +249,31 @@ def summarise(cells: dict[str, dict[str, Any]], sources: list[str], bases: dict[
     for source in sources:
         tag = base_tag(bases[source])
         table: dict[str, dict[int, dict[str, float]]] = {}
-        for method in ["no_adaptation", "tfidf_lr", *variants]:
-            for n in sizes:
-                prefix = f"{source}|{tag}|{method}|{n}|"
-                values = [v["auc"] for k, v in cells.items() if k.startswith(prefix)]
-                secs = [
-                    v["adapt_seconds"]
+        methods = ["no_adaptation", "tfidf_lr", *variants]
+        for n in sizes:
+            by_method = {
+                m: {
+                    int(k.rsplit("|", 1)[1]): v
                     for k, v in cells.items()
-                    if k.startswith(prefix) and "adapt_seconds" in v
-                ]
-                if values:
-                    table.setdefault(method, {})[n] = {
-                        "mean": statistics.fmean(values),
-                        "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
-                        "seeds": len(values),
-                        **({"adapt_seconds": statistics.fmean(secs)} if secs else {}),
-                    }
+                    if k.startswith(f"{source}|{tag}|{m}|{n}|")
+                }
+                for m in methods
+            }
+            # Only seeds every method has finished: a mean over other seeds would not compare like with like.
+            done = [set(found) for found in by_method.values() if found]
+            seeds = sorted(set.intersection(*done)) if done else []
+            for method, found in by_method.items():
+                if not found or not seeds:
+                    continue
+                values = [found[seed]["auc"] for seed in seeds]
+                secs = [found[seed]["adapt_seconds"] for seed in seeds if "adapt_seconds" in found[seed]]
+                table.setdefault(method, {})[n] = {
+                    "mean": statistics.fmean(values),
+                    "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+                    "seeds": len(values),
+                    "per_seed": dict(zip(seeds, values, strict=True)),
+                    **({"adapt_seconds": statistics.fmean(secs)} if secs else {}),
+                }
         reach = {}
         if source in all_data:
             for method, by_n in table.items():
@@ -286,9 +295,9 @@ def write_report(
         "# Adaptation curve",
         "",
         "ROC AUC on the rest of each source (rows of groups no draw touched) against the number of its labels,",
-        f"mean ± sd over seeds ({args.seeds}); `adapted` is `python -m training.adapt` with its defaults"
+        f"mean ± sd (seeds) over the seeds of {args.seeds} that every method finished; `adapted` is `python -m training.adapt` with its defaults"
         + "".join(f"; `{k}` adds `{' '.join(v)}`" for k, v in variants.items() if v)
-        + ". Command:",
+        + ". Cells are stored in `adapt_curve_cells.json` by the runs that computed them; this report's command:",
         "",
         "```",
         " ".join(["python benchmarks/adapt_curve.py", *sys.argv[1:]]),
