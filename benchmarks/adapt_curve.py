@@ -243,11 +243,12 @@ def base_scores(corpus: Corpus, evaluation: np.ndarray, base: str, cache: Path) 
 
 
 def summarise(cells: dict[str, dict[str, Any]], sources: list[str], bases: dict[str, str],
-              variants: list[str], sizes: list[int], all_data: dict[str, float]) -> dict[str, Any]:  # fmt: skip
+              variants: list[str], sizes: list[int], all_data: dict[str, float],
+              tags: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
     """Mean, sd and count over seeds per (source, method, n), and labels needed to reach all-data - 0.01."""
     out: dict[str, Any] = {}
     for source in sources:
-        tag = base_tag(bases[source])
+        tag = (tags or {}).get(source) or base_tag(bases[source])
         table: dict[str, dict[int, dict[str, float]]] = {}
         methods = ["no_adaptation", "tfidf_lr", *variants]
         for n in sizes:
@@ -393,6 +394,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=Path("reports/adapt_curve"))
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from the stored cells")
+    parser.add_argument("--base-tag", action="append", default=[], metavar="SOURCE=TAG",
+                        help="report the cells of this base fingerprint (a base folder replaced since its cells ran)")  # fmt: skip
     parser.add_argument("--merge-cells", action="append", default=[], type=Path, metavar="JSON",
                         help="also report the cells of another run's adapt_curve_cells.json (runs split by source)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -462,7 +465,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     merged = dict(cells.data)
     for extra in args.merge_cells:
         merged.update(json.loads(extra.read_text()))
-    summary = summarise(merged, sources, bases, list(variants), sizes, all_data)
+    tags = parse_pairs(args.base_tag, "--base-tag")
+    summary = summarise(merged, sources, bases, list(variants), sizes, all_data, tags)
+    for source, tag in tags.items():
+        summary[source]["base"] += f" (cells of fingerprint {tag})"
     write_report(args.out, summary, args, variants)
     logger.info("wrote %s", args.out / "report.md")
     return 0
