@@ -114,6 +114,15 @@ def load_source(source: Source, data_dir: Path) -> Corpus:
     if source.where:
         column, value = source.where
         ds = ds.filter(lambda row: row[column] == value)
+    # A text labelled both ways (combat_ai has one) is dropped with all its copies: the command
+    # refuses such labels, as it should, and a benchmark draw must not hand it any.
+    seen: dict[str, set[int]] = {}
+    for text, label in zip(ds["text"], ds["label"], strict=True):
+        seen.setdefault(text, set()).add(int(label))
+    conflicting = {text for text, found in seen.items() if len(found) > 1}
+    if conflicting:
+        logger.warning("%s: dropping %d texts labelled both ways", source.name, len(conflicting))
+        ds = ds.filter(lambda row: row["text"] not in conflicting)
     keys = group_keys(ds, prefix_chars=source.prefix_chars)
     copies = group_keys(ds.map(lambda row: {"group": ""}), prefix_chars=source.prefix_chars)
     return Corpus(
