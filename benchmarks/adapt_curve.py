@@ -106,7 +106,7 @@ class Corpus:
 
 
 def load_source(source: Source, data_dir: Path) -> Corpus:
-    from fakereview_nlp.data import group_keys, load_reviews
+    from fakereview_nlp.data.reviews import group_keys, load_reviews
 
     path = data_dir / source.path.relative_to(DATA)
     keep = [source.where[0]] if source.where else []
@@ -225,8 +225,8 @@ def adapt_cell(corpus: Corpus, rows: np.ndarray, evaluation: np.ndarray, base: s
 
 
 def tfidf_cell(corpus: Corpus, rows: np.ndarray, evaluation: np.ndarray) -> dict[str, Any]:
-    from fakereview_nlp.baseline import tfidf_scores
     from fakereview_nlp.metrics import roc_auc
+    from fakereview_nlp.model.baseline import tfidf_scores
 
     scores = tfidf_scores(
         [corpus.texts[i] for i in rows], corpus.labels[rows], [corpus.texts[i] for i in evaluation]

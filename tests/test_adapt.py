@@ -179,7 +179,7 @@ def test_folder_loads_in_classify_and_pipeline(adapted_cv: Path) -> None:
 
 
 def test_folder_loads_in_fakereview_classify(adapted_cv: Path, tmp_path: Path) -> None:
-    from fakereview_nlp.cli import main as cli_main
+    from fakereview_nlp.cli.main import main as cli_main
 
     source = tmp_path / "in.csv"
     source.write_text("id,text\n1,Quiet room and a slow lift.\n2,Best purchase ever!!!\n", encoding="utf-8")

@@ -146,7 +146,7 @@ def resolve_options(base: str | Path, overrides: Sequence[str] = ()) -> Resolved
     ``overrides`` are ``--section.key=value`` (training/config.py's rules: unknown keys and wrong
     types fail naming the key); the extra section ``adapt`` holds :class:`AdaptOptions`.
     """
-    from fakereview_nlp.devices import cpu_supports_bf16
+    from fakereview_nlp.runtime.devices import cpu_supports_bf16
 
     base_dir = Path(base)
     raw: dict[str, Any] = {section: dict(values) for section, values in ADAPT_DEFAULTS.items()}
@@ -172,9 +172,9 @@ def resolve_options(base: str | Path, overrides: Sequence[str] = ()) -> Resolved
 
 def _build_section(cls: type, raw: Any, name: str) -> Any:
     # training/config.py's builder, so the adapt section follows the same key and type rules.
-    from training.config import _build
+    from training.config import build_section
 
-    return _build(cls, raw, prefix=f"{name}.")
+    return build_section(cls, raw, prefix=f"{name}.")
 
 
 def _base_max_length(base_dir: Path) -> int:
@@ -269,8 +269,8 @@ def read_labels(
     are errors; rows with an empty text or a missing label are dropped with a warning. Identical
     texts with one label are kept: copy-paste fakes are data.
     """
-    from fakereview_nlp.data import load_reviews_with_report, read_table
-    from fakereview_nlp.grouping import UnionFind
+    from fakereview_nlp.data.grouping import UnionFind
+    from fakereview_nlp.data.reviews import load_reviews_with_report, read_table
 
     file = Path(path)
     if not file.is_file():
@@ -424,7 +424,7 @@ def fit_adapted(train: LabelSet, opts: ResolvedOptions, folder: Path, *, work: P
         # run() fitted the TF-IDF part on the training rows only, which is what the validation
         # rows' scores (and so the threshold) need; the part that ships sees the validation rows
         # too. A few hundred labels are too few to leave a fifth of them out of a bag of words.
-        from fakereview_nlp.baseline import TfidfBaseline
+        from fakereview_nlp.model.baseline import TfidfBaseline
 
         m = cfg.model
         part = TfidfBaseline(min_df=m.tfidf_min_df, max_features=m.tfidf_max_features)
@@ -452,8 +452,8 @@ _BASE_FILES_KEPT = ("config.json", "model.safetensors", "special_tokens_map.json
 
 def _fit_tfidf_only(train: LabelSet, opts: ResolvedOptions, folder: Path) -> None:
     """The base transformer unchanged, a TF-IDF part refitted on ``train``, threshold on out-of-fold scores."""
-    from fakereview_nlp.baseline import TfidfBaseline, combined_score
-    from fakereview_nlp.operating_points import compute_operating_points, save_operating_points
+    from fakereview_nlp.model.baseline import TfidfBaseline, combined_score
+    from fakereview_nlp.model.operating_points import compute_operating_points, save_operating_points
 
     base = Path(opts.train.model.name_or_path)
     folder.mkdir(parents=True, exist_ok=True)
@@ -621,47 +621,22 @@ class AdaptResult:
 
 
 def detect_languages(texts: Sequence[str]) -> tuple[list[str], str]:
-    """The languages of ``texts`` and how they were found.
+    """The languages of ``texts`` (ISO 639-1 where one exists) and how they were found.
 
-    ``fakereview_nlp.language`` (when the package has it) names languages; without it the
-    writing systems are recorded as BCP 47 tags of an undetermined language (``und-Latn``,
-    ``und-Cyrl``, ...), which is true, if less than a language name.
+    Each text's language is identified with :mod:`fakereview_nlp.language`; a language counts when
+    it holds at least 2 % of the identified texts, so a handful of stray quotes in another
+    language do not make the adapted model claim to read it.
     """
-    try:
-        from fakereview_nlp import language  # type: ignore[attr-defined]
+    from collections import Counter
 
-        found = language.detect_languages(list(texts))  # type: ignore[attr-defined]
-        return sorted({str(x) for x in found if x}), "fakereview_nlp.language"
-    except (ImportError, AttributeError):
-        pass
-    import unicodedata
+    from fakereview_nlp.language import LIBRARY
+    from fakereview_nlp.language import detect_languages as identify
 
-    scripts: dict[str, int] = {}
-    for text in texts:
-        for char in text:
-            if not char.isalpha():
-                continue
-            name = unicodedata.name(char, "")
-            script = next((tag for word, tag in _SCRIPT_WORDS if name.startswith(word)), None)
-            if script:
-                scripts[script] = scripts.get(script, 0) + 1
-            break  # the first letter names the review's script: cheap, and enough for a record
-    return sorted(f"und-{s}" for s in scripts), "unicode script of each review's first letter"
+    guesses = identify(list(texts))
+    counts = Counter(g.language for g in guesses if g.language)
+    total = sum(counts.values())
+    return sorted(code for code, n in counts.items() if n >= 0.02 * total), LIBRARY
 
-
-_SCRIPT_WORDS = (
-    ("LATIN", "Latn"),
-    ("CYRILLIC", "Cyrl"),
-    ("GREEK", "Grek"),
-    ("CJK", "Hani"),
-    ("HIRAGANA", "Jpan"),
-    ("KATAKANA", "Jpan"),
-    ("HANGUL", "Hang"),
-    ("ARABIC", "Arab"),
-    ("HEBREW", "Hebr"),
-    ("DEVANAGARI", "Deva"),
-    ("THAI", "Thai"),
-)
 
 
 def adapt(
@@ -682,7 +657,7 @@ def adapt(
     Writes ``output_dir`` atomically (a staging folder renamed at the end). See the module docstring.
     """
     from fakereview_nlp import __version__, default_model_path
-    from fakereview_nlp.modeling import check_model_dir
+    from fakereview_nlp.model.modeling import check_model_dir
     from training.output import COMPLETE_MARKER, match_umask, publish, staging_dir
 
     started = time.perf_counter()

@@ -387,6 +387,15 @@ def config_from_dict(raw: dict[str, Any]) -> TrainConfig:
     return _build(TrainConfig, raw, prefix="")
 
 
+def build_section(cls: type, raw: Any, prefix: str) -> Any:
+    """A config dataclass ``cls`` from ``raw`` with this module's rules (unknown keys, types, ranges).
+
+    For commands with a section of their own (``training.adapt``'s ``adapt``); ``prefix`` names
+    the keys in errors (``"adapt."``).
+    """
+    return _build(cls, raw, prefix)
+
+
 def _build(cls: type, raw: Any, prefix: str) -> Any:
     where = prefix.rstrip(".") or "the config"
     if not isinstance(raw, dict):
