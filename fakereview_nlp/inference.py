@@ -626,7 +626,8 @@ def _warn_languages_assumed(folder: os.PathLike[str], languages: tuple[str, ...]
     _WARNED_LANGUAGES.add(key)
     logger.warning(
         "%s records no languages (no model_info.json); assuming it reads %s, so text in other languages is "
-        "out of scope. Write model_info.json with python -m training.package, or {\"languages\": [...]}",
+        "out of scope. Record its languages in model_info.json, e.g. {\"languages\": [\"en\"]} "
+        "(python -m training.package writes it)",
         key, ", ".join(languages),
     )  # fmt: skip
 
