@@ -163,11 +163,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         foreign = [r for lang, r in after["languages"].items() if lang != "English"]
         n = sum(r["n"] for r in foreign)
         fake = sum(r["fake_without_notice"] * r["n"] for r in foreign)
+        kept = sum(round((1 - r["out_of_scope"]) * r["n"]) for r in foreign)
         lines += [
             "",
             f"Non-English, all languages together: {round(fake)} of {n} genuine reviews labelled fake without "
-            f"notice ({_pct(fake / n if n else float('nan'))}); every other one has `in_scope=False`, a `reason`, "
-            "and no label or score.",
+            f"notice ({_pct(fake / n if n else float('nan'))}). {n - kept} have `in_scope=False`, a `reason`, and "
+            f"no label or score; judged as English (identified as such with confidence): {kept}.",
             "",
         ]
     english = report.get("english")
