@@ -98,6 +98,8 @@ def test_ray_engine_matches_local_and_survives_a_replica_crash(
     )  # NaN where unscored
     assert joined["label"].isna().tolist() == (frame.set_index("id").loc[local.index, "text"] == "").tolist()
     assert joined["label"].equals(local["label"]) and joined["flagged"].equals(local["flagged"])
+    # the scope columns in the Parquet parts: English rows in scope, the empty one without a value
+    assert joined["in_scope"].tolist() == [None if t == "" else True for t in frame.set_index("id").loc[local.index, "text"]]
 
 
 def test_classify_dataset_adds_scores(
@@ -106,7 +108,9 @@ def test_classify_dataset_adds_scores(
     frame, _ = reviews
     ds = classify_dataset(ray.data.from_pandas(frame), tiny_model_dir, replicas=1, rows_per_call=16)
     out = ds.to_pandas().set_index("id").loc[frame["id"]]
-    assert list(out.columns) == ["text", "input_label", "group", "fold", "fake_score", "label", "flagged"]
+    assert list(out.columns) == [
+        "text", "input_label", "group", "fold", "fake_score", "label", "flagged", "language", "in_scope", "model_version"
+    ]  # fmt: skip
     assert out["fake_score"].isna().sum() == 1 and out["fake_score"].notna().sum() == len(frame) - 1
     with pytest.raises(
         ValueError, match=r"text_column 'body' is not a column of the dataset; its columns are \['id'"
