@@ -218,3 +218,16 @@ def test_package_keeps_the_languages_training_identified(finished_run: Path, tmp
     (finished_run / "model_info.json").unlink()  # a run from before languages were recorded: English
     package(finished_run, tmp_path / "old", version="1")
     assert json.loads((tmp_path / "old" / "model_info.json").read_text())["languages"] == ["en"]
+
+
+def test_fakereview_explain_shows_out_of_scope_reviews_as_not_judged(tmp_path: Path, german_model: Path) -> None:
+    from fakereview_nlp.cli.main import main
+
+    source = _csv(tmp_path / "in.csv", [EN, DE])
+    page = tmp_path / "page.html"
+    assert main(["explain", str(source), "-o", str(page), "--model", str(german_model), "--device", "cpu"]) == 0
+    html = page.read_text(encoding="utf-8")
+    assert html.count("not judged</span>") == 1 and "the model reads de" in html
+    assert main(["explain", str(source), "-o", str(page), "--model", str(german_model), "--device", "cpu",
+                 "--out-of-scope", "score"]) == 0  # fmt: skip
+    assert "not judged</span>" not in page.read_text(encoding="utf-8")
