@@ -96,10 +96,12 @@ def test_ray_engine_matches_local_and_survives_a_replica_crash(
     np.testing.assert_allclose(
         joined["fake_score"], local["fake_score"], rtol=0, atol=1e-9
     )  # NaN where unscored
-    assert joined["label"].isna().tolist() == (frame.set_index("id").loc[local.index, "text"] == "").tolist()
+    texts = frame.set_index("id").loc[local.index, "text"]
+    # no verdict: the empty text (unscored) and "NA" (too short to identify its language: out of scope)
+    assert joined["label"].isna().tolist() == texts.isin(["", "NA"]).tolist()
     assert joined["label"].equals(local["label"]) and joined["flagged"].equals(local["flagged"])
     # the scope columns in the Parquet parts: English rows in scope, the empty one without a value
-    assert joined["in_scope"].tolist() == [None if t == "" else True for t in frame.set_index("id").loc[local.index, "text"]]
+    assert joined["in_scope"].tolist() == [{"": None, "NA": False}.get(t, True) for t in texts]
 
 
 def test_classify_dataset_adds_scores(
