@@ -19,9 +19,10 @@ How a call runs (the speed comes from the first three points):
 Defined results for awkward input:
 
 * an empty list returns ``[]`` (``predict_proba``: an empty array);
-* an empty or whitespace-only text is scored as the model sees it after normalisation, i.e.
-  the special tokens only (``[CLS] [SEP]``); the score is defined and deterministic but carries
-  no evidence either way, so drop such rows first if they matter;
+* an empty or whitespace-only text (any text under 3 letters) is out of scope, "too short"
+  (below); with ``out_of_scope="score"``, or through :meth:`FakeReviewClassifier.predict_proba`,
+  it is scored as the model sees it after normalisation, i.e. the special tokens only
+  (``[CLS] [SEP]``): defined and deterministic, but no evidence either way;
 * text longer than the model's maximum (``min(tokenizer.model_max_length,
   config.max_position_embeddings)`` tokens) is truncated from the end by default; with
   ``long_text="chunk"`` it is cut into windows of that length overlapping by a quarter, every
