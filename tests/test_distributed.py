@@ -113,7 +113,9 @@ def test_classify_dataset_adds_scores(
     assert list(out.columns) == [
         "text", "input_label", "group", "fold", "fake_score", "label", "flagged", "language", "in_scope", "model_version"
     ]  # fmt: skip
-    assert out["fake_score"].isna().sum() == 1 and out["fake_score"].notna().sum() == len(frame) - 1
+    # no score: r5 (empty, unscored) and r6 ("NA": too short to identify its language, out of scope)
+    assert out["fake_score"].isna().sum() == 2 and out["fake_score"].notna().sum() == len(frame) - 2
+    assert out.loc["r6", "in_scope"] == False and out.loc["r0", "in_scope"] == True  # noqa: E712
     with pytest.raises(
         ValueError, match=r"text_column 'body' is not a column of the dataset; its columns are \['id'"
     ):
