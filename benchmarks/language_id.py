@@ -391,7 +391,8 @@ def section_before(corpora: dict[str, Any], per_language: int, languages: Sequen
     start = time.perf_counter()  # seconds of this run only (a run may score some languages)
     for lang, cell in real.groupby("language"):
         sample = cell.sample(n=min(per_language, len(cell)), random_state=SEED)
-        verdicts = classify(sample["text"].astype(str).tolist())
+        # "score": the verdicts as they were before out-of-scope text got no verdict (language_scope.py: after)
+        verdicts = classify(sample["text"].astype(str).tolist(), out_of_scope="score")
         out["languages"][lang] = {
             "n": len(verdicts),
             "labelled_fake": _rate(sum(v.label == "fake" for v in verdicts), len(verdicts)),

@@ -19,14 +19,23 @@ How a call runs (the speed comes from the first three points):
 Defined results for awkward input:
 
 * an empty list returns ``[]`` (``predict_proba``: an empty array);
-* an empty or whitespace-only text is scored as the model sees it after normalisation, i.e.
-  the special tokens only (``[CLS] [SEP]``); the score is defined and deterministic but carries
-  no evidence either way, so drop such rows first if they matter;
+* an empty or whitespace-only text (any text under 3 letters) is out of scope, "too short"
+  (below); with ``out_of_scope="score"``, or through :meth:`FakeReviewClassifier.predict_proba`,
+  it is scored as the model sees it after normalisation, i.e. the special tokens only
+  (``[CLS] [SEP]``): defined and deterministic, but no evidence either way;
 * text longer than the model's maximum (``min(tokenizer.model_max_length,
   config.max_position_embeddings)`` tokens) is truncated from the end by default; with
   ``long_text="chunk"`` it is cut into windows of that length overlapping by a quarter, every
   window is scored, and the review's ``fake_score`` is the **maximum** over its windows (a
   review is as suspicious as its most suspicious part).
+
+Text the model cannot read (:mod:`fakereview_nlp.language`): every text's language is identified,
+and a text that is not in one of the model's languages (``model_info.json``; ``("en",)`` when the
+folder records none), whose language is uncertain, or that has fewer than 3 letters is *out of
+scope*. Its verdict says so (``in_scope=False``, ``language``, ``reason``) and, with the default
+``out_of_scope="abstain"``, carries no judgement: ``label=None``, ``fake_score=None``,
+``flagged=False``. ``out_of_scope="score"`` scores it anyway, still marked ``in_scope=False``.
+:meth:`FakeReviewClassifier.predict_proba` stays the raw score of every text (for evaluation).
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ import numpy as np
 
 from fakereview_nlp.explanations.occlusion import ExplainUnit, ReviewExplanation, explain_texts
 from fakereview_nlp.labels import LabelName, verdict
+from fakereview_nlp.language import DEFAULT_MODEL_LANGUAGES, detect_languages, out_of_scope_reason
 from fakereview_nlp.model.baseline import TfidfBaseline, combined_score
 from fakereview_nlp.model.calibration import apply_temperature
 from fakereview_nlp.model.default_model import MODEL_ENV_VAR, resolve_model_location
@@ -58,6 +68,9 @@ logger = logging.getLogger(__name__)
 
 
 LongTextMode = Literal["truncate", "chunk"]
+#: What :meth:`FakeReviewClassifier.classify` does with a text out of the model's scope.
+OutOfScope = Literal["abstain", "score"]
+OUT_OF_SCOPE_POLICIES: tuple[str, ...] = ("abstain", "score")
 
 #: Rows x padded tokens per forward pass. On the CPU a few thousand tokens already keep the
 #: matrix units busy while staying in cache; a GPU needs far larger batches to fill it.
@@ -74,16 +87,28 @@ class ReviewVerdict:
     """The classifier's verdict on one review.
 
     Attributes:
-        label (`"genuine"` or `"fake"`): ``"fake"`` when ``fake_score >= 0.5``.
-        fake_score (`float`): calibrated P(fake), in [0, 1].
+        label (`"genuine"`, `"fake"` or `None`): ``"fake"`` when ``fake_score >= 0.5``; ``None``
+            when the model abstained (an out-of-scope text under ``out_of_scope="abstain"``).
+        fake_score (`float` or `None`): calibrated P(fake), in [0, 1]; ``None`` when it abstained.
         flagged (`bool`): ``fake_score >= threshold``, the operating threshold saved with the
             model (``operating_points.json``; 0.5 when the model has none). Flag for review on
-            this, not on ``label``: the threshold is chosen for a flag rate.
+            this, not on ``label``: the threshold is chosen for a flag rate. Always ``False``
+            when the model abstained.
+        in_scope (`bool`, defaults to `True`): whether the text is one the model can read: in one
+            of its languages, identified with confidence, at least 3 letters long. A verdict
+            with ``in_scope=False`` is never a judgement to act on, even when scored.
+        language (`str`, *optional*): the text's language (ISO 639-1, :mod:`fakereview_nlp.language`);
+            ``None`` when too short or none was found.
+        reason (`str`, *optional*): why the text is out of scope (``"too short to identify its
+            language"``, ``"language 'ru' (0.99); the model reads en"``); ``None`` when in scope.
     """
 
-    label: LabelName
-    fake_score: float
+    label: LabelName | None
+    fake_score: float | None
     flagged: bool
+    in_scope: bool = True
+    language: str | None = None
+    reason: str | None = None
 
 
 class FakeReviewClassifier:
@@ -129,6 +154,7 @@ class FakeReviewClassifier:
         tfidf: TfidfBaseline | None = None,
         backend: BackendName = "torch",
         model_dir: str | os.PathLike[str] | None = None,
+        languages: tuple[str, ...] = DEFAULT_MODEL_LANGUAGES,
     ) -> None:
         from fakereview_nlp.runtime.backends import check_backend, openvino_logits_fn, select_backend
         from fakereview_nlp.runtime.devices import resolve_device, resolve_dtype
@@ -152,6 +178,10 @@ class FakeReviewClassifier:
         pad = getattr(tokenizer, "pad_token_id", None)
         self.pad_token_id = 0 if pad is None else int(pad)
         self.tfidf = tfidf
+        if isinstance(languages, str) or not languages or not all(isinstance(x, str) for x in languages):
+            raise ValueError(f"languages must be a non-empty tuple of ISO 639-1 codes such as ('en',), got {languages!r}")
+        #: The languages the model reads; text in any other is out of scope (see the module docstring).
+        self.languages = tuple(languages)
         #: The model folder's side files as read by :meth:`from_pretrained`; None for an in-memory model.
         self.folder: ModelFolder | None = None
         self.backend = select_backend(
@@ -246,12 +276,33 @@ class FakeReviewClassifier:
             tfidf=model_folder.tfidf,
             backend=backend,
             model_dir=folder,
+            languages=model_folder.scope_languages,
         )
         classifier.folder = model_folder
+        if not model_folder.languages_recorded:
+            _warn_languages_assumed(folder, model_folder.scope_languages)
         return classifier
 
+    @property
+    def model_version(self) -> str | None:
+        """The model's version from ``model_info.json`` (batch output records it); ``None`` when not recorded."""
+        return None if self.folder is None else self.folder.version
+
+    def scope(self, texts: Iterable[str]) -> list[tuple[str | None, str | None]]:
+        """``(language, reason)`` for each text: ``reason`` is ``None`` when the model may judge it,
+        else why it is out of scope (see :func:`fakereview_nlp.language.out_of_scope_reason`)."""
+        items = check_texts(texts, "scope")
+        return [
+            (guess.language, out_of_scope_reason(guess, self.languages)) for guess in detect_languages(items)
+        ]
+
     def classify(
-        self, texts: Iterable[str], batch_size: int | None = None, *, long_text: LongTextMode = "truncate"
+        self,
+        texts: Iterable[str],
+        batch_size: int | None = None,
+        *,
+        long_text: LongTextMode = "truncate",
+        out_of_scope: OutOfScope = "abstain",
     ) -> list[ReviewVerdict]:
         """Verdicts for ``texts``, in the same order.
 
@@ -261,31 +312,66 @@ class FakeReviewClassifier:
                 otherwise sized by the token budget, so this only needs setting to limit memory.
             long_text (`"truncate"` or `"chunk"`, defaults to `"truncate"`): what to do with
                 reviews longer than the model's maximum length (see the module docstring).
+            out_of_scope (`"abstain"` or `"score"`, defaults to `"abstain"`): for a text the
+                model cannot read (another language, uncertain, under 3 letters): no judgement
+                (``label=None``, ``fake_score=None``, ``flagged=False``), or a score anyway; both
+                say ``in_scope=False`` with the ``reason``.
 
         Returns:
             `list[ReviewVerdict]` of length ``len(texts)``.
 
         Example::
 
-            >>> clf.classify(["Amazing amazing amazing!!!"])  # doctest: +SKIP
-            [ReviewVerdict(label='fake', fake_score=0.91, flagged=True)]
+            >>> clf.classify(["Amazing amazing amazing!!!", "Отличный отель, чистые номера."])  # doctest: +SKIP
+            [ReviewVerdict(label='fake', fake_score=0.91, flagged=True, in_scope=True, language='en', reason=None),
+             ReviewVerdict(label=None, fake_score=None, flagged=False, in_scope=False, language='ru',
+                           reason="language 'ru' (1.00); the model reads en")]
         """
         items = check_texts(texts, "classify")
-        scores = self._scores(items, batch_size, long_text)
+        check_out_of_scope(out_of_scope)
+        scopes = self.scope(items)
+        judged = [i for i, (_, reason) in enumerate(scopes) if reason is None or out_of_scope == "score"]
+        # _scores runs even when nothing is judged, so a bad batch_size or long_text is never ignored.
+        scores = dict(zip(judged, self._scores([items[i] for i in judged], batch_size, long_text).tolist(), strict=True))
         verdicts = []
-        for score in scores.tolist():
-            label, flagged = verdict(score, self.threshold)
-            verdicts.append(ReviewVerdict(label=label, fake_score=float(score), flagged=flagged))
+        for i, (language, reason) in enumerate(scopes):
+            if i not in scores:
+                verdicts.append(ReviewVerdict(None, None, False, in_scope=False, language=language, reason=reason))
+                continue
+            label, flagged = verdict(scores[i], self.threshold)
+            verdicts.append(ReviewVerdict(label, float(scores[i]), flagged, reason is None, language, reason))
         return verdicts
 
-    def explain(self, texts: Iterable[str], top_k: int = 3, **kwargs: Any) -> list[ReviewExplanation]:
+    def explain(
+        self, texts: Iterable[str], top_k: int = 3, *, out_of_scope: OutOfScope = "abstain", **kwargs: Any
+    ) -> list[ReviewExplanation]:
         """Scores and the spans that drive them: :func:`fakereview_nlp.explanations.occlusion.explain_texts` with this model.
+
+        ``out_of_scope`` as :meth:`classify`: with ``"abstain"`` a text the model cannot read is not
+        explained (``fake_score=None``, ``flagged=False``, no spans, ``in_scope=False`` and the
+        ``reason``); with ``"score"`` it is explained and marked ``in_scope=False``.
 
         Returns:
             `list[ReviewExplanation]` of length ``len(texts)``: ``fake_score``, ``flagged`` and up to
             ``top_k`` spans (offsets into each text as passed) with their measured score change.
         """
-        return explain_texts(self, texts, top_k, **kwargs)
+        import dataclasses
+
+        items = check_texts(texts, "explain")
+        check_out_of_scope(out_of_scope)
+        scopes = self.scope(items)
+        judged = [i for i, (_, reason) in enumerate(scopes) if reason is None or out_of_scope == "score"]
+        # Called even with nothing to judge, so that bad options are reported the same way.
+        explained = dict(zip(judged, explain_texts(self, [items[i] for i in judged], top_k, **kwargs), strict=True))
+        out = []
+        for i, (language, reason) in enumerate(scopes):
+            if i in explained:
+                out.append(
+                    dataclasses.replace(explained[i], in_scope=reason is None, language=language, reason=reason)
+                )
+            else:
+                out.append(ReviewExplanation(None, False, (), in_scope=False, language=language, reason=reason))
+        return out
 
     def predict_proba(
         self,
@@ -410,6 +496,7 @@ def classify(
     batch_size: int | None = None,
     long_text: LongTextMode = "truncate",
     backend: BackendName = "auto",
+    out_of_scope: OutOfScope = "abstain",
 ) -> list[ReviewVerdict]:
     """Classify reviews with a cached :class:`FakeReviewClassifier`.
 
@@ -422,7 +509,8 @@ def classify(
         device, dtype, backend: as :meth:`FakeReviewClassifier.from_pretrained`. One classifier
             is loaded and kept per ``(model, device, dtype, backend)``, and loaded again when the
             model directory's files change; :func:`clear_cache` forgets them all.
-        batch_size, long_text: as :meth:`FakeReviewClassifier.classify`.
+        batch_size, long_text, out_of_scope: as :meth:`FakeReviewClassifier.classify` (by default a
+            text the model cannot read gets ``in_scope=False`` and no judgement).
 
     Returns:
         `list[ReviewVerdict]`, same order as ``texts``.
@@ -434,11 +522,12 @@ def classify(
         [ReviewVerdict(label='fake', fake_score=0.93, flagged=True)]
     """
     items = check_texts(texts, "classify")  # before loading anything: a bad call fails fast
+    check_out_of_scope(out_of_scope)
     if not items:
         return []
     name = resolve_model_location(model)  # one cache entry per folder, however it is spelled
     classifier = cached_classifier(name, device, dtype, backend)
-    return classifier.classify(items, batch_size, long_text=long_text)
+    return classifier.classify(items, batch_size, long_text=long_text, out_of_scope=out_of_scope)
 
 
 #: Classifiers loaded by :func:`classify`, most recently used last: key -> (files stamp, classifier).
@@ -486,6 +575,7 @@ def explain(
     dtype: str | None = None,
     batch_size: int | None = None,
     unit: ExplainUnit = "phrase",
+    out_of_scope: OutOfScope = "abstain",
 ) -> list[ReviewExplanation]:
     """Explain reviews with the same cached classifier (and default model) as :func:`classify`.
 
@@ -496,6 +586,7 @@ def explain(
         top_k (`int`, defaults to `3`): spans per review.
         device, dtype: as :meth:`FakeReviewClassifier.from_pretrained`.
         batch_size, unit: as :func:`fakereview_nlp.explanations.occlusion.explain_texts`.
+        out_of_scope (`"abstain"` or `"score"`, defaults to `"abstain"`): as :meth:`FakeReviewClassifier.explain`.
 
     Returns:
         `list[ReviewExplanation]`, same order as ``texts``.
@@ -507,10 +598,39 @@ def explain(
         [ReviewExplanation(fake_score=0.93, flagged=True, spans=(ExplainedSpan(...),))]
     """
     items = check_texts(texts, "explain")  # before loading anything: a bad call fails fast
+    check_out_of_scope(out_of_scope)
     if not items:
         return []
     name = resolve_model_location(model)  # one cache entry per folder, however it is spelled
-    return cached_classifier(name, device, dtype).explain(items, top_k, unit=unit, batch_size=batch_size)
+    return cached_classifier(name, device, dtype).explain(
+        items, top_k, unit=unit, batch_size=batch_size, out_of_scope=out_of_scope
+    )
+
+
+def check_out_of_scope(out_of_scope: object) -> None:
+    """Raise ``ValueError`` naming the value and the choices for an unknown ``out_of_scope`` policy."""
+    if out_of_scope not in OUT_OF_SCOPE_POLICIES:
+        raise ValueError(
+            f"out_of_scope={out_of_scope!r} is not supported; expected 'abstain' (no verdict on text the model "
+            "cannot read) or 'score' (score it anyway, marked in_scope=False)"
+        )
+
+
+#: Model folders already warned about: the warning is once per folder and process, not per load.
+_WARNED_LANGUAGES: set[str] = set()
+
+
+def _warn_languages_assumed(folder: os.PathLike[str], languages: tuple[str, ...]) -> None:
+    key = os.fspath(folder)
+    if key in _WARNED_LANGUAGES:
+        return
+    _WARNED_LANGUAGES.add(key)
+    logger.warning(
+        "%s records no languages (no model_info.json); assuming it reads %s, so text in other languages is "
+        "out of scope. Record its languages in model_info.json, e.g. {\"languages\": [\"en\"]} "
+        "(python -m training.package writes it)",
+        key, ", ".join(languages),
+    )  # fmt: skip
 
 
 def _label_ids(config: Any, where: str) -> tuple[int, int]:
@@ -542,7 +662,10 @@ __all__ = [
     "MODEL_ENV_VAR",
     "FakeReviewClassifier",
     "LongTextMode",
+    "OUT_OF_SCOPE_POLICIES",
+    "OutOfScope",
     "ReviewVerdict",
+    "check_out_of_scope",
     "check_texts",
     "classify",
     "cached_classifier",

@@ -47,6 +47,13 @@ MIN_LETTERS = 3
 #: The least probability of the top language for :func:`in_scope` to keep a text.
 MIN_CONFIDENCE = 0.2
 
+#: The languages assumed for a model folder that records none (no ``model_info.json``): every
+#: corpus this package trained on before languages were recorded is English.
+DEFAULT_MODEL_LANGUAGES: tuple[str, ...] = ("en",)
+#: :func:`training_languages`: texts sampled, and the least share a language needs to be kept.
+TRAINING_SAMPLE = 2000
+MIN_TRAINING_SHARE = 0.02
+
 #: What a :class:`LanguageGuess` rests on.
 Reason = Literal["identified", "too short", "no language"]
 # Labels of py3langid that name no language: "zxx" (no linguistic content), "und" (undetermined).
@@ -189,8 +196,45 @@ def in_scope(
     return out_of_scope_reason(guess, model_languages, min_confidence=min_confidence) is None
 
 
+def training_languages(
+    texts: Sequence[str], *, sample: int = TRAINING_SAMPLE, min_share: float = MIN_TRAINING_SHARE, seed: int = 0
+) -> list[str]:
+    """The languages a model trained on ``texts`` reads: each identified in at least ``min_share`` of a sample.
+
+    A seeded sample of up to ``sample`` texts (the same texts give the same answer) is identified
+    with :func:`detect_languages`; texts too short or uncertain (below :data:`MIN_CONFIDENCE`) do
+    not count, so a few odd rows cannot add a language, and the share is of the identified texts.
+
+    Returns:
+        `list[str]`: ISO 639-1 codes, most frequent first; ``[]`` when nothing could be identified.
+
+    Raises:
+        ValueError: ``sample`` < 1 or ``min_share`` outside (0, 1].
+    """
+    import random
+
+    if not isinstance(sample, int) or sample < 1:
+        raise ValueError(f"sample must be a positive int, got {sample!r}")
+    if not 0.0 < min_share <= 1.0:
+        raise ValueError(f"min_share must be in (0, 1], got {min_share!r}")
+    texts = list(texts)
+    if len(texts) > sample:
+        texts = random.Random(seed).sample(texts, sample)
+    texts = [t for t in texts if isinstance(t, str)]
+    counts: dict[str, int] = {}
+    for guess in detect_languages(texts):
+        if guess.language is not None and guess.confidence >= MIN_CONFIDENCE:
+            counts[guess.language] = counts.get(guess.language, 0) + 1
+    total = sum(counts.values())
+    kept = [code for code, n in counts.items() if total and n / total >= min_share]
+    return sorted(kept, key=lambda code: (-counts[code], code))
+
+
 __all__ = [
+    "DEFAULT_MODEL_LANGUAGES",
     "LIBRARY",
+    "MIN_TRAINING_SHARE",
+    "TRAINING_SAMPLE",
     "MIN_CONFIDENCE",
     "MIN_LETTERS",
     "LanguageGuess",
@@ -198,4 +242,5 @@ __all__ = [
     "detect_languages",
     "in_scope",
     "out_of_scope_reason",
+    "training_languages",
 ]

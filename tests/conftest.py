@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,14 @@ def reviews_csv(tmp_path: Path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _fresh_accelerate_state() -> Iterator[None]:
+    """Each run() builds its own Accelerator; accelerate keeps one process-wide state, so a test that
+    trained in bf16 (training.adapt picks it on CPUs that run it natively) would refuse the next
+    test's fp32 run. Real runs are one process each and never hit this."""
+    yield
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)

@@ -196,7 +196,7 @@ def test_folder_holds_the_promised_files(adapted_cv: Path) -> None:
     assert not (adapted_cv / "val_predictions.csv").exists()  # a model folder travels; no user rows in it
     info = json.loads((adapted_cv / "model_info.json").read_text())
     assert set(info) >= {"version", "languages", "base_model", "adapted_from"}
-    assert info["languages"] == ["und-Latn"]
+    assert info["languages"] == ["en"]
     points = json.loads((adapted_cv / "operating_points.json").read_text())
     assert points["prevalence"] == 0.05 and points["operating_flag_rate"] == 0.01
 

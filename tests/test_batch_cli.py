@@ -77,11 +77,14 @@ def _check_scored(
     out: pd.DataFrame, frame: pd.DataFrame, clf: FakeReviewClassifier, columns: list[str]
 ) -> None:
     """Every input row once, in order; texts scored as the classifier scores them; empty texts unscored."""
-    assert list(out.columns) == [*columns, "fake_score", "label", "flagged"]
+    assert list(out.columns) == [*columns, "fake_score", "label", "flagged", "language", "in_scope", "model_version"]
     assert out["id"].astype(str).tolist() == frame["id"].tolist()  # input order kept across chunks
     empty = frame["text"].fillna("").str.strip() == ""
     expected = pd.Series(np.nan, index=frame.index)
-    expected[~empty] = clf.predict_proba(frame["text"][~empty].tolist())
+    verdicts = clf.classify(frame["text"][~empty].tolist())
+    expected[~empty] = [np.nan if v.fake_score is None else v.fake_score for v in verdicts]
+    # a text the model cannot read gets no verdict, like an empty one (and in_scope false)
+    empty = empty | expected.isna()
     scores = pd.to_numeric(out["fake_score"].replace("", np.nan))
     np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-12)  # NaN where the text is empty
     blank = out["label"].isna() | (out["label"] == "")
@@ -154,7 +157,10 @@ def test_missing_or_empty_text_is_kept_unscored_and_counted(
         '{"id": 5, "text": "   "}\n{"id": 6, "text": "NA"}\n{"id": 7, "text": "None"}\n{"id": 8, "text": "null"}\n'
     )
     with caplog.at_level("WARNING", logger="fakereview_nlp.jobs.local"):
-        assert classify_file(clf, str(source), str(tmp_path / "out.jsonl"), chunk_rows=3, progress=False) == 8
+        # out_of_scope="score": 'NA' and 'fine' are too short to identify; this is about missing text
+        assert classify_file(
+            clf, str(source), str(tmp_path / "out.jsonl"), chunk_rows=3, progress=False, out_of_scope="score"
+        ) == 8
     out = _read(tmp_path / "out.jsonl")
     assert out["id"].tolist() == [1, 2, 3, 4, 5, 6, 7, 8]
     unscored = [1, 2, 4, 5]
@@ -172,7 +178,8 @@ def test_missing_or_empty_text_is_kept_unscored_and_counted(
 def test_na_strings_in_csv_are_reviews(tmp_path: Path, clf: FakeReviewClassifier) -> None:
     source = tmp_path / "in.csv"
     source.write_text("id,text\n1,NA\n2,None\n3,null\n4,\n5,N/A\n")
-    classify_file(clf, str(source), str(tmp_path / "out.csv"), progress=False)
+    # out_of_scope="score": such short texts are out of scope; this is about reading them as reviews
+    classify_file(clf, str(source), str(tmp_path / "out.csv"), progress=False, out_of_scope="score")
     out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
     assert out["text"].tolist() == ["NA", "None", "null", "", "N/A"]
     assert [v != "" for v in out["fake_score"]] == [True, True, True, False, True]
@@ -276,7 +283,7 @@ def test_a_model_with_a_tfidf_part_scores_the_mean(
     source = _write(frame, tmp_path / "in.csv")
     output = tmp_path / "out.csv"
     argv = [str(source), "-o", str(output), "--model", str(model_dir), "--chunk-rows", "7", "--no-progress"]
-    assert _cli([*argv, "--device", "cpu", "--dtype", "float32"]) == 0
+    assert _cli([*argv, "--device", "cpu", "--dtype", "float32", "--out-of-scope", "score"]) == 0
     out = _read(output)
     texts = [t for t in frame["text"] if t.strip()]
     expected = (clf.predict_proba(texts) + tfidf.predict_proba(texts)) / 2
@@ -299,10 +306,12 @@ def test_jsonl_keys_in_another_order_stay_in_their_columns(tmp_path: Path, tiny_
         "--chunk-rows",
         "1",
         "--no-progress",
+        "--out-of-scope",
+        "score",  # two-word texts are too short to identify; this is about column order
     ]
     assert _cli(argv) == 0
     out = pd.read_csv(output, dtype=str, keep_default_na=False)
-    assert list(out.columns) == ["id", "text", "fake_score", "label", "flagged"]
+    assert list(out.columns) == ["id", "text", "fake_score", "label", "flagged", "language", "in_scope", "model_version"]
     assert out["id"].tolist() == ["a1", "a2"] and out["text"].tolist() == ["first review", "second review"]
     assert out["label"].isin(["fake", "genuine"]).all() and out["flagged"].isin(["True", "False"]).all()
 

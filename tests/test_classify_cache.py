@@ -14,7 +14,7 @@ import pytest
 import fakereview_nlp
 from fakereview_nlp import FakeReviewClassifier, classify
 
-TEXTS = ["Best hotel ever!!! Amazing!!!", "Clean room, slow lift, friendly staff."]
+TEXTS = ["Best hotel ever!!! Amazing staff!!!", "Clean room, slow lift, friendly staff."]
 
 
 @pytest.fixture()

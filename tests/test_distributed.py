@@ -96,8 +96,12 @@ def test_ray_engine_matches_local_and_survives_a_replica_crash(
     np.testing.assert_allclose(
         joined["fake_score"], local["fake_score"], rtol=0, atol=1e-9
     )  # NaN where unscored
-    assert joined["label"].isna().tolist() == (frame.set_index("id").loc[local.index, "text"] == "").tolist()
+    texts = frame.set_index("id").loc[local.index, "text"]
+    # no verdict: the empty text (unscored) and "NA" (too short to identify its language: out of scope)
+    assert joined["label"].isna().tolist() == texts.isin(["", "NA"]).tolist()
     assert joined["label"].equals(local["label"]) and joined["flagged"].equals(local["flagged"])
+    # the scope columns in the Parquet parts: English rows in scope, the empty one without a value
+    assert joined["in_scope"].tolist() == [{"": None, "NA": False}.get(t, True) for t in texts]
 
 
 def test_classify_dataset_adds_scores(
@@ -106,8 +110,12 @@ def test_classify_dataset_adds_scores(
     frame, _ = reviews
     ds = classify_dataset(ray.data.from_pandas(frame), tiny_model_dir, replicas=1, rows_per_call=16)
     out = ds.to_pandas().set_index("id").loc[frame["id"]]
-    assert list(out.columns) == ["text", "input_label", "group", "fold", "fake_score", "label", "flagged"]
-    assert out["fake_score"].isna().sum() == 1 and out["fake_score"].notna().sum() == len(frame) - 1
+    assert list(out.columns) == [
+        "text", "input_label", "group", "fold", "fake_score", "label", "flagged", "language", "in_scope", "model_version"
+    ]  # fmt: skip
+    # no score: r5 (empty, unscored) and r6 ("NA": too short to identify its language, out of scope)
+    assert out["fake_score"].isna().sum() == 2 and out["fake_score"].notna().sum() == len(frame) - 2
+    assert out.loc["r6", "in_scope"] == False and out.loc["r0", "in_scope"] == True  # noqa: E712
     with pytest.raises(
         ValueError, match=r"text_column 'body' is not a column of the dataset; its columns are \['id'"
     ):

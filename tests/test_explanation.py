@@ -94,13 +94,15 @@ def test_the_combined_tfidf_score_is_explained_and_its_cue_found(clf_tfidf: Fake
 def test_flagged_follows_the_operating_threshold(clf: FakeReviewClassifier) -> None:
     strict = FakeReviewClassifier(clf.model, clf.tokenizer, device="cpu", dtype="float32", threshold=1.0)
     lax = FakeReviewClassifier(clf.model, clf.tokenizer, device="cpu", dtype="float32", threshold=0.0)
-    assert strict.explain(["Nice room."])[0].flagged is False
-    assert lax.explain(["Nice room."])[0].flagged is True
+    # out_of_scope="score": "Nice room." is too short for a confident language guess
+    assert strict.explain(["Nice room."], out_of_scope="score")[0].flagged is False
+    assert lax.explain(["Nice room."], out_of_scope="score")[0].flagged is True
 
 
 def test_empty_and_whitespace_texts_have_a_score_but_no_spans(clf: FakeReviewClassifier) -> None:
-    results = clf.explain(["", "   \n\t ", "Great."])
+    results = clf.explain(["", "   \n\t ", "Great."], out_of_scope="score")
     assert [r.spans for r in results[:2]] == [(), ()]
+    assert [r.reason for r in results[:2]] == ["too short to identify its language"] * 2
     assert results[0].fake_score == pytest.approx(clf.predict_proba([""])[0])
     (only,) = results[2].spans  # one word: the span is the whole review
     assert (only.start, only.end, only.text) == (0, 6, "Great.")
@@ -231,11 +233,16 @@ def test_fakereview_classify_explain_adds_top_spans(
     args = ["classify", str(data), "-o", str(out), "--model", str(tiny_model_dir), "--dtype", "float32"]
     assert main([*args, "--explain", "--device", "cpu", "--no-progress", "--chunk-rows", "2"]) == 0
     frame = pd.read_csv(out, dtype=str, keep_default_na=False)
-    assert list(frame.columns) == ["id", "text", "fake_score", "label", "flagged", "top_spans"]
+    assert list(frame.columns) == [
+        "id", "text", "fake_score", "label", "flagged", "language", "in_scope", "model_version", "top_spans"
+    ]  # fmt: skip
     expected = clf.explain(texts)
     for row, text, explanation in zip(frame.itertuples(), texts, expected, strict=True):
         if not text:  # kept but unscored (the batch policy for missing text): no score, no spans
             assert (row.fake_score, row.label, row.flagged, row.top_spans) == ("", "", "", "")
+            continue
+        if explanation.fake_score is None:  # too short to read ("ok"): in scope false, no verdict, no spans
+            assert (row.fake_score, row.label, row.flagged, row.top_spans, row.in_scope) == ("", "", "", "", "False")
             continue
         spans = json.loads(row.top_spans)
         assert row.text == text  # the offsets index the text column as written

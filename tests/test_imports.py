@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "fakereview_nlp.files",
         "fakereview_nlp.errors",
         "fakereview_nlp.metrics",
+        "fakereview_nlp.language",
     ),
     ("fakereview_nlp.data",),
     ("fakereview_nlp.model",),

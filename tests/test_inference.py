@@ -48,7 +48,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 def test_order_restored_for_mixed_lengths_with_batch_size_2(clf: FakeReviewClassifier) -> None:
     one_by_one = np.array([clf.predict_proba([text])[0] for text in MIXED])
-    verdicts = clf.classify(MIXED, batch_size=2)
+    verdicts = clf.classify(MIXED, batch_size=2, out_of_scope="score")  # ordering, not scope
     assert len(verdicts) == len(MIXED)
     np.testing.assert_allclose([v.fake_score for v in verdicts], one_by_one, rtol=0, atol=1e-6)
     # the scores differ between texts, so a permutation would be caught
@@ -186,7 +186,9 @@ def test_operating_point_threshold_sets_flagged(model_copy: Path, clf: FakeRevie
     threshold = float(np.median(scores))
     points = {"threshold": threshold, "operating_flag_rate": 0.5, "prevalence": None, "points": []}
     (model_copy / "operating_points.json").write_text(json.dumps(points))
-    verdicts = FakeReviewClassifier.from_pretrained(model_copy, device="cpu", dtype="float32").classify(MIXED)
+    verdicts = FakeReviewClassifier.from_pretrained(model_copy, device="cpu", dtype="float32").classify(
+        MIXED, out_of_scope="score"  # MIXED has texts too short to identify; this is about the threshold
+    )
     assert [v.flagged for v in verdicts] == [bool(s >= threshold) for s in scores]
     assert 0 < sum(v.flagged for v in verdicts) < len(MIXED)
 

@@ -65,7 +65,10 @@ def test_smoke_run_writes_complete_output(reviews_csv: Path, tmp_path: Path, tok
         "val_predictions.csv",
         "calibration.json",
         "operating_points.json",
+        "model_info.json",
     } <= files
+    # the languages identified in its training texts (fabricated English): other text is out of scope
+    assert json.loads((out / "model_info.json").read_text(encoding="utf-8")) == {"languages": ["en"]}
     assert not list(tmp_path.glob(".model.partial-*"))
     # only the TensorBoard logs stay beside the model; the scratch copy of the best model is gone
     assert [p.name for p in (tmp_path / "model.checkpoints").iterdir()] == ["logs"]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from fakereview_nlp.language import DEFAULT_MODEL_LANGUAGES
 from training.output import COMPLETE_MARKER, match_umask
 
 #: The most a shipped model folder may hold (the repository's rule for models/).
@@ -42,13 +43,15 @@ def package(
     *,
     max_bytes: int = MAX_BYTES,
     version: str | None = None,
-    languages: Sequence[str] = ("en",),
+    languages: Sequence[str] | None = None,
 ) -> dict[str, int]:
     """Write ``target`` from the finished run ``run_dir``; returns file name -> bytes.
 
     ``model_info.json`` records ``version`` (batch output carries it, so a job says which model
     scored it), the ``languages`` the model was trained to read (other text is out of scope) and
-    the training sources. A ``model_info.json`` the run wrote itself is kept, updated by these.
+    the training sources. A ``model_info.json`` the run wrote itself is kept, updated by these:
+    ``languages=None`` keeps the languages training identified in its texts (``["en"]`` for a run
+    that recorded none).
 
     Raises:
         `FileNotFoundError`: ``run_dir`` is not a finished run (no ``training_config.yaml``).
@@ -81,7 +84,14 @@ def package(
     info = _read_info(staging)
     trained = yaml.safe_load((staging / COMPLETE_MARKER).read_text(encoding="utf-8")) or {}
     sources = [s["name"] for s in (trained.get("data") or {}).get("sources") or []]
-    info.update({"languages": list(languages), "sources": sources or info.get("sources", [])})
+    if languages is not None:
+        recorded = list(languages)
+    else:  # what training identified in its own texts; runs from before that were English-only
+        recorded = list(info.get("languages") or DEFAULT_MODEL_LANGUAGES)  # type: ignore[call-overload]
+    if not recorded or not all(isinstance(x, str) and x for x in recorded):
+        shutil.rmtree(staging)
+        raise ValueError(f"languages must be ISO 639-1 codes such as en,fr; got {recorded!r}")
+    info.update({"languages": recorded, "sources": sources or info.get("sources", [])})
     info["version"] = version or info["version"]
     info_path.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     # the staging folder is renamed into place whole, so its files need no atomic write of their own
@@ -113,10 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-mb", type=float, default=MAX_BYTES / 2**20, help="size limit in MiB (default 48)")
     parser.add_argument("--version", default=None, help="model version recorded in model_info.json (e.g. 2026.12.0)")
     parser.add_argument(
-        "--languages", default="en", help="comma-separated ISO 639-1 codes the model reads (default: en)"
-    )
+        "--languages", default=None,
+        help="comma-separated ISO 639-1 codes the model reads (default: the languages training identified "
+        "in its texts, recorded in the run's model_info.json; en for a run that recorded none)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    languages = [code.strip() for code in args.languages.split(",") if code.strip()]
+    languages = None if args.languages is None else [c.strip() for c in args.languages.split(",") if c.strip()]
     try:
         sizes = package(
             args.run_dir, args.target, max_bytes=int(args.max_mb * 2**20), version=args.version, languages=languages

@@ -648,6 +648,7 @@ def _write_output(
             tfidf_model.save(staging)
         with atomic_path(staging / "val_predictions.csv") as tmp:
             predictions.to_csv(tmp, index=False)
+        _write_model_info(staging, train_ds["text"], seed=cfg.training.seed)
         summary = {
             "best_step": state.best_step,
             "best": best,
@@ -679,6 +680,24 @@ def _write_output(
         )
     accelerator.wait_for_everyone()
     return TrainResult(final, best, state.history, predictions, accelerator.num_processes, wall)
+
+
+def _write_model_info(folder: Path, texts: list[str], *, seed: int) -> None:
+    """``model_info.json`` with the languages the model was trained on, so inference knows what it reads.
+
+    Identified on a seeded sample of the training texts (:func:`fakereview_nlp.language.training_languages`:
+    up to 2,000 texts, languages with at least 2 % of them). Text in any other language is out of
+    the model's scope at inference. ``python -m training.package`` keeps these and adds the version.
+    """
+    from fakereview_nlp.language import training_languages
+    from fakereview_nlp.model.folder import MODEL_INFO_FILE
+
+    languages = training_languages(texts, seed=seed)
+    if not languages:  # nothing identifiable (too short): leave them unrecorded rather than record none
+        logger.warning("no language could be identified in the training texts; model_info.json records none")
+        return
+    logger.info("training texts are in %s; other languages will be out of the model's scope", ", ".join(languages))
+    atomic_write_text(folder / MODEL_INFO_FILE, json.dumps({"languages": languages}, indent=2) + "\n")
 
 
 def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

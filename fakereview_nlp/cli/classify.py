@@ -66,6 +66,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="reviews over the model's max length: truncate (default) or score overlapping windows and keep the max",
     )  # fmt: skip
     parser.add_argument(
+        "--out-of-scope", default="abstain", choices=["abstain", "score"],
+        help="rows the model cannot read (not in its languages, or under 3 letters; in_scope=false): "
+        "abstain leaves fake_score, label and flagged empty (default); score scores them anyway",
+    )  # fmt: skip
+    parser.add_argument(
         "--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS,
         help=f"rows read, scored and written at a time, one part file each; bounds memory (default: {DEFAULT_CHUNK_ROWS})",
     )  # fmt: skip
@@ -160,7 +165,7 @@ def _run(args: argparse.Namespace) -> int:
             input_format=args.input_format, encoding=args.encoding, resume=args.resume,
             ray_address=args.ray_address, replicas=parse_replicas(args.replicas),
             gpus_per_replica=args.gpus_per_replica, cpus_per_replica=args.cpus_per_replica,
-            device=args.device, progress=not args.no_progress,
+            device=args.device, progress=not args.no_progress, out_of_scope=args.out_of_scope,
         )  # fmt: skip
         n_rows = summary.n_rows
     else:
@@ -181,6 +186,7 @@ def _run(args: argparse.Namespace) -> int:
             resume=args.resume,
             progress=not args.no_progress,
             explain=args.explain,
+            out_of_scope=args.out_of_scope,
         )
     elapsed = time.perf_counter() - start
     if args.output != STDIO and int(os.environ.get("RANK", "0")) == 0:

@@ -311,7 +311,8 @@ def _false_flag_phrases(
     threshold = 0.5 if operating is None else operating
     false_flags = np.flatnonzero((labels == 0) & (scores >= threshold))
     chosen = false_flags[np.argsort(-scores[false_flags], kind="stable")][:n]
-    explanations = classifier.explain([texts[i] for i in chosen]) if len(chosen) else []
+    # out_of_scope="score": these reviews were scored (and flagged) by the evaluation, whatever their language
+    explanations = classifier.explain([texts[i] for i in chosen], out_of_scope="score") if len(chosen) else []
     return {
         "threshold": threshold,
         "threshold_kind": "0.5" if operating is None else "operating",

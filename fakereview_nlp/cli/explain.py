@@ -49,6 +49,11 @@ def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=500,
         help="explain at most this many rows, the first ones (default 500; 0 = all)",
     )
+    parser.add_argument(
+        "--out-of-scope", default="abstain", choices=["abstain", "score"],
+        help="reviews the model cannot read (not in its languages, or under 3 letters): shown as not judged "
+        "(abstain, the default) or explained anyway (score)",
+    )  # fmt: skip
     parser.add_argument("--device", default=None, help="inference device (default: automatic)")
     parser.set_defaults(handler=explain_command)
     return parser
@@ -79,7 +84,7 @@ def explain_command(args: argparse.Namespace) -> int:
     )
     model = resolve_model(args.model)
     classifier = FakeReviewClassifier.from_pretrained(model, device=args.device)
-    explanations = classifier.explain(texts, args.top_k, unit=args.unit)
+    explanations = classifier.explain(texts, args.top_k, unit=args.unit, out_of_scope=args.out_of_scope)
     limited = len(texts) < n_rows
     note = f"Explained the first {len(texts)} of {n_rows} rows (--limit)." if limited else None
     if args.only_flagged:

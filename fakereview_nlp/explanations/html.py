@@ -99,12 +99,14 @@ def render_explanations_html(
     if ids is not None and len(ids) != len(texts):
         raise ValueError(f"got {len(ids)} ids for {len(texts)} texts; pass one id per text or none")
     n_flagged = sum(e.flagged for e in explanations)
+    n_unjudged = sum(e.fake_score is None for e in explanations)
     head = [f"<h1>{html.escape(title)}</h1>"]
     if model is not None:
         head.append(f"<p>Model: <code>{html.escape(model)}</code></p>")
     head.append(
         f"<p>{len(texts)} reviews, {n_flagged} flagged"
         + ("" if threshold is None else f" (P(fake) ≥ {threshold:.3f}, the model's operating threshold)")
+        + (f", {n_unjudged} not judged (text the model cannot read)" if n_unjudged else "")
         + ".</p>"
     )
     if note:
@@ -120,6 +122,15 @@ def render_explanations_html(
     for i, (text, explanation) in enumerate(zip(texts, explanations, strict=True)):
         label = str(i + 1) if ids is None else str(ids[i])
         css = "flagged" if explanation.flagged else "not-flagged"
+        if explanation.fake_score is None:  # abstained: text the model cannot read gets no verdict
+            why = explanation.reason or "out of the model's scope"
+            articles.append(
+                f'<article class="review {css}" id="review-{i + 1}">'
+                f'<h2><span class="id">{html.escape(label)}</span><span class="verdict">not judged</span>'
+                f'<span class="score">{html.escape(why)}</span></h2>'
+                f'<p class="text">{html.escape(text)}</p></article>'
+            )
+            continue
         items = "".join(
             f'<li>P(fake) <span class="delta">{explanation.fake_score - s.delta:.3f}</span> '
             f"({-s.delta:+.3f}) without “{html.escape(s.text)}”</li>"

@@ -84,16 +84,23 @@ class ReviewExplanation:
     """The verdict on one review and the spans that drive it.
 
     Attributes:
-        fake_score (`float`): P(fake), as :meth:`FakeReviewClassifier.classify` gives it.
-        flagged (`bool`): ``fake_score >= threshold`` (the model's operating threshold).
+        fake_score (`float` or `None`): P(fake), as :meth:`FakeReviewClassifier.classify` gives it;
+            ``None`` when the model abstained on a text it cannot read (``in_scope=False``).
+        flagged (`bool`): ``fake_score >= threshold`` (the model's operating threshold); ``False``
+            when it abstained.
         spans (`tuple[ExplainedSpan, ...]`): at most ``top_k``, non-overlapping, largest ``delta``
-            first; empty for an empty or whitespace-only review. A span's delta can be ≤ 0 when
-            no part of the review pushes towards fake.
+            first; empty for an empty or whitespace-only review, and when the model abstained. A
+            span's delta can be ≤ 0 when no part of the review pushes towards fake.
+        in_scope (`bool`), language (`str`, *optional*), reason (`str`, *optional*): as
+            :class:`~fakereview_nlp.inference.ReviewVerdict` (set by the classifier's ``explain``).
     """
 
-    fake_score: float
+    fake_score: float | None
     flagged: bool
     spans: tuple[ExplainedSpan, ...]
+    in_scope: bool = True
+    language: str | None = None
+    reason: str | None = None
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:

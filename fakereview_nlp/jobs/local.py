@@ -20,8 +20,13 @@ Command line::
   aligned to them; a key the first record lacks is an error naming the line), and CSV/TSV cells
   are strings as written (``NA``, ``None``, ``null`` are reviews).
 * The output holds the input's columns (only the ``--id-column`` when one is given) plus
-  ``fake_score``, ``label`` and ``flagged``, one row per input row, in input order. An input
-  column that already has one of those names (a gold ``label``, say) is kept as ``input_label``.
+  ``fake_score``, ``label``, ``flagged``, ``language``, ``in_scope`` and ``model_version``, one row
+  per input row, in input order. An input column that already has one of those names (a gold
+  ``label``, say) is kept as ``input_label``.
+* A row whose text the model cannot read (not in its languages, uncertain, under 3 letters) has
+  ``in_scope`` false; with ``--out-of-scope abstain`` (the default) it gets no verdict (empty
+  ``fake_score``, ``label``, ``flagged``), with ``--out-of-scope score`` it is scored anyway. One
+  warning counts such rows.
 * A row whose text is missing or empty (``null``, a missing JSONL key, ``""``, only spaces) is
   kept with empty ``fake_score``, ``label`` and ``flagged``: the model saw no evidence, so it
   gives no verdict. One warning counts such rows.
@@ -73,6 +78,8 @@ from fakereview_nlp.jobs.parts import (
     file_identity,
     job_mismatch,
     model_identity,
+    out_of_scope_count,
+    out_of_scope_notice,
     output_columns,
     parse_parts,
     part_name,
@@ -188,6 +195,7 @@ def classify_file(
     resume: bool = False,
     progress: bool = True,
     explain: bool = False,
+    out_of_scope: Literal["abstain", "score"] = "abstain",
 ) -> int:
     """Score every review in ``source`` and write ``output``; returns the number of rows written.
 
@@ -208,6 +216,8 @@ def classify_file(
         progress (`bool`, defaults to `True`): a tqdm bar on stderr with reviews/s.
         explain (`bool`, defaults to `False`): add the ``top_spans`` column (occlusion, one
             forward pass per variant: tens of times slower than scoring alone).
+        out_of_scope (`"abstain"` or `"score"`, defaults to `"abstain"`): rows the model cannot read
+            (another language, too short): no verdict, or scored anyway (``in_scope`` false either way).
 
     Every input row is written once, in input order (see the module docstring for part files,
     resume, and the split across processes under ``accelerate launch``).
@@ -224,7 +234,8 @@ def classify_file(
         if not isinstance(chunk_rows, int) or chunk_rows < 1:
             raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows!r}")
         options = ScoringOptions(text_column=text_column, id_column=id_column, batch_size=batch_size,
-                                 device=device, dtype=dtype, long_text=long_text, explain=explain)  # fmt: skip
+                                 device=device, dtype=dtype, long_text=long_text, explain=explain,
+                                 out_of_scope=out_of_scope)  # fmt: skip
         if group.world > 1 and STDIO in (source, output):
             raise ValueError(
                 "with several processes the input must be a file every process can read and the output a file "
@@ -283,7 +294,7 @@ def _classify_to_stdout(
 ) -> int:
     classifier = _load(model, options, None)
     writer = TableWriter(STDIO, out_fmt)
-    n_rows = n_unscored = 0
+    n_rows = n_unscored = n_out = 0
     bar = progress_bar(reader.num_rows(), enabled=progress, world=1)
     try:
         for chunk in reader.chunks(chunk_rows):
@@ -293,11 +304,13 @@ def _classify_to_stdout(
             writer.write(scored)
             n_rows += len(scored)
             n_unscored += unscored_count(scored)
+            n_out += out_of_scope_count(scored)
             bar.update(len(scored))
     finally:
         bar.close()
     writer.close(output_columns(reader.columns or [], options.id_column, explain=options.explain))
     unscored_warning(n_unscored, n_rows, options.text_column)
+    out_of_scope_notice(n_out, n_rows, options.out_of_scope)
     return n_rows
 
 
@@ -426,6 +439,7 @@ class _LocalJob:
         text_column, id_column, explain = options.text_column, options.id_column, options.explain
         self.id_column = id_column
         self.explain = explain
+        self.out_of_scope = options.out_of_scope
 
         def set_up() -> FakeReviewClassifier:
             classifier = load()
@@ -490,7 +504,7 @@ class _LocalJob:
         return sizes
 
     def _write_part(self, index: int, scored: pd.DataFrame) -> None:
-        name = part_name(0, index, len(scored), unscored_count(scored), self.format)
+        name = part_name(0, index, len(scored), unscored_count(scored), self.format, out_of_scope_count(scored))
         tmp = self.parts / f"{name}.tmp"
         writer = TableWriter(tmp, self.format, header=False)
         try:
@@ -536,6 +550,7 @@ class _LocalJob:
             raise
         n_rows = sum(chunk_sizes)
         unscored_warning(sum(p.n_unscored for p in ordered), n_rows, text_column)  # type: ignore[union-attr]
+        out_of_scope_notice(sum(p.n_out_of_scope for p in ordered), n_rows, self.out_of_scope)  # type: ignore[union-attr]
         self.release()
         shutil.rmtree(self.parts, ignore_errors=True)
         if self.group.world > 1:

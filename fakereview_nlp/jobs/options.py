@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 LongText = Literal["truncate", "chunk"]
+OutOfScopePolicy = Literal["abstain", "score"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class ScoringOptions:
             :meth:`~fakereview_nlp.inference.FakeReviewClassifier.from_pretrained`.
         long_text (`"truncate"` or `"chunk"`, defaults to `"truncate"`): reviews past the model's length.
         explain (`bool`, defaults to `False`): add the ``top_spans`` column (occlusion).
+        out_of_scope (`"abstain"` or `"score"`, defaults to `"abstain"`): rows the model cannot
+            read (another language, too short): left without a verdict, or scored anyway; both
+            have ``in_scope`` false (see :meth:`~fakereview_nlp.inference.FakeReviewClassifier.classify`).
     """
 
     text_column: str = "text"
@@ -35,8 +39,13 @@ class ScoringOptions:
     dtype: str | None = None
     long_text: LongText = "truncate"
     explain: bool = False
+    out_of_scope: OutOfScopePolicy = "abstain"
 
     def __post_init__(self) -> None:
+        if self.out_of_scope not in ("abstain", "score"):
+            raise ValueError(
+                f"out_of_scope={self.out_of_scope!r} is not supported; expected 'abstain' or 'score' (--out-of-scope)"
+            )
         if self.long_text not in ("truncate", "chunk"):
             raise ValueError(f"long_text={self.long_text!r} is not supported; expected 'truncate' or 'chunk'")
         if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
@@ -57,6 +66,7 @@ class ScoringOptions:
             "id_column": self.id_column,
             "long_text": self.long_text,
             "explain": self.explain,
+            "out_of_scope": self.out_of_scope,
         }
 
     def chunk_kwargs(self) -> dict[str, Any]:
@@ -67,7 +77,8 @@ class ScoringOptions:
             "batch_size": self.batch_size,
             "long_text": self.long_text,
             "explain": self.explain,
+            "out_of_scope": self.out_of_scope,
         }
 
 
-__all__ = ["LongText", "ScoringOptions"]
+__all__ = ["LongText", "OutOfScopePolicy", "ScoringOptions"]

@@ -5,7 +5,8 @@ own process, never per batch and never on the driver; inside it the package's le
 :class:`~fakereview_nlp.inference.FakeReviewClassifier` and the missing-text policy of
 :func:`fakereview_nlp.jobs.parts.score_chunk`):
 
-* :func:`classify_dataset` adds ``fake_score``, ``label`` and ``flagged`` to any
+* :func:`classify_dataset` adds ``fake_score``, ``label``, ``flagged``, ``language``, ``in_scope``
+  and ``model_version`` (see :func:`fakereview_nlp.jobs.parts.score_chunk`) to any
   ``ray.data.Dataset`` with ``map_batches(..., compute=ray.data.ActorPoolStrategy(...))``.
   It is a lazy transformation: what happens on a failure is Ray Data's business (a crashed
   replica's batch is retried; a rerun starts over).
@@ -59,6 +60,8 @@ from fakereview_nlp.jobs.parts import (
     SCORE_COLUMNS,
     job_mismatch,
     model_identity,
+    out_of_scope_count,
+    out_of_scope_notice,
     output_columns,
     parse_parts,
     part_name,
@@ -193,6 +196,7 @@ def classify_dataset(
     device: str | None = None,
     dtype: str | None = None,
     long_text: Literal["truncate", "chunk"] = "truncate",
+    out_of_scope: Literal["abstain", "score"] = "abstain",
 ) -> ray.data.Dataset:
     """``ds`` with ``fake_score``, ``label`` and ``flagged`` added by a pool of model replicas.
 
@@ -212,6 +216,8 @@ def classify_dataset(
             (default: 1 GPU when the cluster has GPUs; CPUs: 1 with a GPU, else the cluster's CPUs
             split between the replicas, which is also the replica's torch thread count).
         device, dtype, long_text: as :meth:`FakeReviewClassifier.from_pretrained` / ``predict_proba``.
+        out_of_scope (`"abstain"` or `"score"`, defaults to `"abstain"`): rows the model cannot read
+            get no verdict, or are scored anyway; ``in_scope`` is false either way.
 
     Returns:
         `ray.data.Dataset` (lazy): the kept columns plus the scores; rows with a missing or empty
@@ -227,7 +233,7 @@ def classify_dataset(
     if not isinstance(rows_per_call, int) or rows_per_call < 1:
         raise ValueError(f"rows_per_call must be a positive int, got {rows_per_call!r}")
     options = ScoringOptions(text_column=text_column, id_column=id_column, batch_size=batch_size,
-                             device=device, dtype=dtype, long_text=long_text)  # fmt: skip
+                             device=device, dtype=dtype, long_text=long_text, out_of_scope=out_of_scope)  # fmt: skip
     schema = ds.schema(fetch_if_missing=False)
     if schema is not None:
         from fakereview_nlp.data.tables import require_columns
@@ -263,6 +269,8 @@ class RayJobSummary:
     n_parts_resumed: int
     seconds: float
     output: str
+    #: Rows the model cannot read (``in_scope`` false): another language, or too short to tell.
+    n_out_of_scope: int = 0
 
 
 def _is_uri(path: str) -> bool:
@@ -396,6 +404,9 @@ def _output_schema(index: TableIndex, fmt: str, reader: TableReader, id_column: 
         pa.field("fake_score", pa.float64()),
         pa.field("label", pa.string()),
         pa.field("flagged", pa.bool_()),
+        pa.field("language", pa.string()),
+        pa.field("in_scope", pa.bool_()),
+        pa.field("model_version", pa.string()),
     ]
     return pa.schema(fields)
 
@@ -434,9 +445,9 @@ class _ChunkJob:
         rows = []
         for file, chunks in zip(batch["file"], batch["chunks"], strict=True):
             rows.extend(self._run(int(file), [int(c) for c in chunks]))
-        return pd.DataFrame(rows, columns=["file", "chunk", "n_rows", "n_unscored"])
+        return pd.DataFrame(rows, columns=["file", "chunk", "n_rows", "n_unscored", "n_out_of_scope"])
 
-    def _run(self, file: int, chunks: list[int]) -> list[tuple[int, int, int, int]]:
+    def _run(self, file: int, chunks: list[int]) -> list[tuple[int, int, int, int, int]]:
         plan = self.plan
         path, fmt = plan["files"][file], plan["formats"][file]
         index = self.indexes[file]
@@ -446,7 +457,7 @@ class _ChunkJob:
             import pandas as pd
 
             self._write(file, c, pd.DataFrame({f.name: [] for f in self.schema}))
-            done.append((file, c, 0, 0))
+            done.append((file, c, 0, 0, 0))
         wanted = {c for c in chunks if index.chunks[c].n_rows}
         if not wanted:
             return done
@@ -461,7 +472,7 @@ class _ChunkJob:
                 first = plan["row_base"][file] + chunk.first_row
                 scored.insert(0, ROW_NUMBER, range(first, first + len(scored)))
             self._write(file, chunk.index, scored)
-            done.append((file, chunk.index, len(scored), unscored_count(scored)))
+            done.append((file, chunk.index, len(scored), unscored_count(scored), out_of_scope_count(scored)))
             wanted.discard(chunk.index)
             if not wanted:
                 break
@@ -474,7 +485,7 @@ class _ChunkJob:
     def _write(self, file: int, chunk: int, scored: pd.DataFrame) -> None:
         import pyarrow.parquet as pq
 
-        name = part_name(file, chunk, len(scored), unscored_count(scored), "parquet")
+        name = part_name(file, chunk, len(scored), unscored_count(scored), "parquet", out_of_scope_count(scored))
         final = f"{self.out}/{name}"
         table = _to_arrow(scored, self.schema)
         if self.plan["local_output"]:
@@ -559,6 +570,7 @@ def classify_files(
     gpus_per_replica: float | None = None,
     cpus_per_replica: float | None = None,
     progress: bool = True,
+    out_of_scope: Literal["abstain", "score"] = "abstain",
 ) -> RayJobSummary:
     """Score every review in the files named by ``source`` into a folder of Parquet parts, exactly once.
 
@@ -582,7 +594,7 @@ def classify_files(
     if not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows!r}")
     options = ScoringOptions(text_column=text_column, id_column=id_column, batch_size=batch_size,
-                             device=device, dtype=dtype, long_text=long_text)  # fmt: skip
+                             device=device, dtype=dtype, long_text=long_text, out_of_scope=out_of_scope)  # fmt: skip
     files = expand_inputs(source, input_format)
     formats = [infer_format(f, input_format, hint="or pass --input-format") for f in files]
     path = _check_model(model)
@@ -635,10 +647,13 @@ def classify_files(
     parts = parse_parts(names)
     _check_complete(parts, indexes, files)
     n_unscored = sum(p.n_unscored for p in parts.values())
-    summary = {"n_rows": total, "n_unscored": n_unscored, "n_parts": len(parts), "files": files}
+    n_out = sum(p.n_out_of_scope for p in parts.values())
+    summary = {"n_rows": total, "n_unscored": n_unscored, "n_out_of_scope": n_out, "n_parts": len(parts),
+               "files": files}  # fmt: skip
     _write_json(out_fs, f"{out_path}/{SUCCESS}", summary, local_output)
     unscored_warning(n_unscored, total, text_column)
-    return RayJobSummary(total, n_unscored, len(parts), n_resumed, time.perf_counter() - started, output)
+    out_of_scope_notice(n_out, total, out_of_scope)
+    return RayJobSummary(total, n_unscored, len(parts), n_resumed, time.perf_counter() - started, output, n_out)
 
 
 def _list(fs: Any, path: str) -> list[str]:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from fakereview_nlp.files import read_json
+from fakereview_nlp.language import DEFAULT_MODEL_LANGUAGES
 from fakereview_nlp.model.baseline import TFIDF_FILE, TfidfBaseline
 from fakereview_nlp.model.calibration import load_calibration
 from fakereview_nlp.model.default_model import MODEL_ENV_VAR
@@ -63,7 +64,9 @@ class ModelFolder:
         operating_points (`dict`, *optional*): ``operating_points.json`` as saved.
         tfidf (`TfidfBaseline`, *optional*): the TF-IDF part (``tfidf_model.json``).
         training_config (`dict`, *optional*): ``training_config.yaml``.
-        languages (`tuple[str, ...]`, *optional*), version (`str`, *optional*): from ``model_info.json``.
+        languages (`tuple[str, ...]`, *optional*), version (`str`, *optional*): from ``model_info.json``
+            (``None`` when it does not record them). Text in other languages is out of the model's
+            scope; :attr:`scope_languages` is what inference uses (``("en",)`` when none are recorded).
         stamp (`tuple`): (file, mtime_ns, size) of every file that defines the model.
     """
 
@@ -84,6 +87,17 @@ class ModelFolder:
     def weights(self) -> Path:
         """The safetensors weights file."""
         return self.path / WEIGHTS_FILE
+
+    @property
+    def scope_languages(self) -> tuple[str, ...]:
+        """The languages the model reads: :attr:`languages` when ``model_info.json`` records them, else
+        :data:`~fakereview_nlp.language.DEFAULT_MODEL_LANGUAGES` (``("en",)``; see :attr:`languages_recorded`)."""
+        return self.languages if self.languages is not None else DEFAULT_MODEL_LANGUAGES
+
+    @property
+    def languages_recorded(self) -> bool:
+        """Whether the folder records its languages (``model_info.json``), rather than having them assumed."""
+        return self.languages is not None
 
     @property
     def has_threshold(self) -> bool:
@@ -117,6 +131,13 @@ class ModelFolder:
         if not isinstance(info, dict):
             raise ValueError(f"{folder / MODEL_INFO_FILE} holds {type(info).__name__}; expected a JSON object")
         languages = info.get("languages")
+        if languages is not None and (
+            not isinstance(languages, list) or not all(isinstance(x, str) and x for x in languages)
+        ):
+            raise ValueError(
+                f"{folder / MODEL_INFO_FILE} has languages {languages!r}; expected a list of ISO 639-1 codes "
+                'such as ["en"]. Fix or delete the file'
+            )
         version = info.get("version")
         return cls(
             path=folder,
