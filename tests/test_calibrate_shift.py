@@ -50,26 +50,36 @@ def test_shift_fake_bias_moves_only_the_fake_logit(tiny_model_dir: Path, tmp_pat
 
 
 def test_training_with_calibrate_shift_serves_what_it_validated(
-    reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path
+    reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = tiny_cfg(reviews_csv, tmp_path / "model", tokenizer_dir, epochs=3)
+    import fakereview_nlp.model.calibration as calibration
+
+    # a tiny random model barely ranks, so its fitted shift is ~0: fix one to see it travel into the weights
+    monkeypatch.setattr(calibration, "fit_logit_shift", lambda logits, labels: -0.7)
+    cfg = tiny_cfg(reviews_csv, tmp_path / "model", tokenizer_dir, epochs=1)
     cfg.evaluation.calibrate_shift = True
     out = run(cfg).output_dir
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["fake_logit_shift"] != 0.0
+    assert metrics["fake_logit_shift"] == -0.7
     preds = pd.read_csv(out / "val_predictions.csv", dtype={"id": str})
     clf = FakeReviewClassifier.from_pretrained(out, device="cpu", dtype="float32")
     np.testing.assert_allclose(clf.predict_proba(_val_texts(reviews_csv, preds["id"])), preds["fake_score"], atol=1e-5)
 
 
-def test_detach_tfidf_serves_the_transformer_alone(reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path) -> None:
-    cfg = tiny_cfg(reviews_csv, tmp_path / "model", tokenizer_dir, epochs=3)
+def test_detach_tfidf_serves_the_transformer_alone(
+    reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fakereview_nlp.model.calibration as calibration
+
+    monkeypatch.setattr(calibration, "fit_logit_shift", lambda logits, labels: 0.9)
+    cfg = tiny_cfg(reviews_csv, tmp_path / "model", tokenizer_dir, epochs=1)
     cfg.model.combine_tfidf = True
     out = run(cfg).output_dir
     detach_tfidf(out, calibrate_shift=True)
     assert not (out / TFIDF_FILE).exists()
     saved = yaml.safe_load((out / "training_config.yaml").read_text())
     assert saved["model"]["combine_tfidf"] is False and saved["evaluation"]["calibrate_shift"] is True
+    assert json.loads((out / "metrics.json").read_text())["fake_logit_shift"] == 0.9
     preds = pd.read_csv(out / "val_predictions.csv", dtype={"id": str})
     assert not any(c.startswith(("tfidf_", "transformer_")) for c in preds.columns)
     clf = FakeReviewClassifier.from_pretrained(out, device="cpu", dtype="float32")

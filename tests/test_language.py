@@ -62,18 +62,19 @@ def test_min_letters_counts_letters_not_characters() -> None:
     assert detect_languages(["hello"])[0].reason == "identified"
 
 
-def test_short_english_is_uncertain_and_out_of_scope() -> None:
+def test_short_english_is_in_scope_unless_a_confidence_bar_is_set() -> None:
     [guess] = detect_languages(["Great!"])
-    assert guess.reason == "identified" and guess.confidence < MIN_CONFIDENCE
-    assert not in_scope(guess, ("en",))
-    assert out_of_scope_reason(guess, ("en",)).startswith("language uncertain: ")
+    assert guess.reason == "identified" and guess.language == "en" and guess.confidence < 0.2
+    assert MIN_CONFIDENCE == 0.0 and in_scope(guess, ("en",))
+    assert not in_scope(guess, ("en",), min_confidence=0.2)
+    assert out_of_scope_reason(guess, ("en",), min_confidence=0.2).startswith("language uncertain: ")
 
 
 def test_reasons_read_on_one_line() -> None:
     assert out_of_scope_reason(LanguageGuess("ru", 0.99, "identified"), ("en",)) == (
         "language 'ru' (0.99); the model reads en"
     )
-    assert out_of_scope_reason(LanguageGuess("en", 0.12, "identified"), ("en",)) == (
+    assert out_of_scope_reason(LanguageGuess("en", 0.12, "identified"), ("en",), min_confidence=0.2) == (
         "language uncertain: en at 0.12 < 0.2"
     )
     assert (
