@@ -361,6 +361,10 @@ def plot(path: Path, summary: dict[str, Any]) -> None:
         if s["all_data"]:
             ax.axhline(s["all_data"], color="grey", linestyle="--", label="all data")
         ax.set_xscale("log")
+        # the label counts themselves as ticks: log-scale minor ticks print as overlapping powers of ten
+        ticks = sorted({n for by_n in s["table"].values() for n in by_n})
+        ax.set_xticks(ticks, [str(n) for n in ticks])
+        ax.minorticks_off()
         ax.set_title(source)
         ax.set_xlabel("labels (n)")
         ax.set_ylabel("ROC AUC on the rest")

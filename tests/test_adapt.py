@@ -186,7 +186,7 @@ def test_folder_loads_in_fakereview_classify(adapted_cv: Path, tmp_path: Path) -
     assert cli_main(["classify", str(source), "-o", str(tmp_path / "out.csv"), "--model", str(adapted_cv),
                      "--no-progress"]) == 0  # fmt: skip
     scored = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()
-    assert scored[0].endswith("fake_score,label,flagged") and len(scored) == 3
+    assert "fake_score,label,flagged,language,in_scope,model_version" in scored[0] and len(scored) == 3
 
 
 def test_folder_holds_the_promised_files(adapted_cv: Path) -> None:
