@@ -479,6 +479,9 @@ def _bad_input_case(case: str, tmp: Path, model: Path, monkeypatch: pytest.Monke
                 classify_file(model, "in.csv", "out.csv", chunk_rows=1, progress=False)
         csv_in.write_text("id,text\n1,fine\n2,also fine\n3,new row\n")  # the input changed
         return ["in.csv", *common, "--chunk-rows", "1", "--resume"]
+    if case == "output-is-input":
+        (tmp / "link.csv").symlink_to(csv_in)
+        return ["in.csv", "-o", "link.csv", "--model", str(model), "--no-progress"]
     if case == "empty-text":
         csv_in.write_text("id,text\n1,fine\n2,\n3,   \n")
         return ["in.csv", *common]

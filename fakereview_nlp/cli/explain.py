@@ -9,7 +9,7 @@ from typing import Any
 
 from fakereview_nlp.data.tables import read_table
 from fakereview_nlp.explanations.html import render_explanations_html
-from fakereview_nlp.files import atomic_write_text
+from fakereview_nlp.files import atomic_write_text, refuse_overwriting_inputs
 from fakereview_nlp.inference import FakeReviewClassifier
 from fakereview_nlp.model.default_model import resolve_model
 
@@ -64,6 +64,7 @@ def explain_command(args: argparse.Namespace) -> int:
         return fail(f"--limit must be >= 0 and --top-k >= 1, got --limit {args.limit} --top-k {args.top_k}")
     if not Path(args.input).is_file():
         return fail(f"input file {args.input!r} does not exist")
+    refuse_overwriting_inputs([args.output], [args.input])
     table = read_table(args.input)  # a DataFrame, read by fakereview_nlp.data.tables as classify reads it
     for flag, column in (("--text-column", args.text_column), ("--id-column", args.id_column)):
         if column is not None and column not in table.columns:

@@ -65,7 +65,7 @@ from fakereview_nlp.data.tables import (
     infer_format,
 )
 from fakereview_nlp.errors import PeerFailedError
-from fakereview_nlp.files import atomic_write_text, umask_mode
+from fakereview_nlp.files import atomic_write_text, refuse_overwriting_inputs, umask_mode
 from fakereview_nlp.jobs.options import ScoringOptions
 from fakereview_nlp.jobs.parts import (
     MANIFEST,
@@ -230,6 +230,7 @@ def classify_file(
                 "with several processes the input must be a file every process can read and the output a file "
                 "the main process can write; '-' (stdin/stdout) works only with one process"
             )
+        refuse_overwriting_inputs([output], [source])  # before anything is written: the input stays intact
         in_fmt = _format_of(source, input_format, "input")
         out_fmt = _format_of(output, output_format, "output")
         reader = TableReader(source, in_fmt, encoding=encoding, columns=options.read_columns)

@@ -593,6 +593,12 @@ def classify_files(
         out_path = str(Path(output.removeprefix("file://")).resolve())
         if Path(out_path).is_file():
             raise ValueError(f"output {output!r} is a file; --engine ray writes a folder of Parquet parts")
+        inside = [f for f in files if not _is_uri(f) and Path(out_path) in Path(os.path.realpath(f)).parents]
+        if inside:  # the folder's part files would be replaced or removed: never an input's
+            raise ValueError(
+                f"output folder {output!r} holds input file {inside[0]!r}; writing there could destroy the input. "
+                "Choose another -o folder"
+            )
     identity = {
         "engine": "ray",
         "inputs": [_identity(f) for f in files],
