@@ -482,6 +482,21 @@ def _bad_input_case(case: str, tmp: Path, model: Path, monkeypatch: pytest.Monke
     if case == "output-is-input":
         (tmp / "link.csv").symlink_to(csv_in)
         return ["in.csv", "-o", "link.csv", "--model", str(model), "--no-progress"]
+    if case == "disk-full":
+        import errno
+
+        from fakereview_nlp.jobs import local as batch
+
+        real, calls = batch.TableWriter.write, []
+
+        def fills(self, frame):  # type: ignore[no-untyped-def]
+            calls.append(1)
+            if len(calls) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real(self, frame)
+
+        monkeypatch.setattr(batch.TableWriter, "write", fills)
+        return ["in.csv", *common, "--chunk-rows", "1"]
     if case == "empty-text":
         csv_in.write_text("id,text\n1,fine\n2,\n3,   \n")
         return ["in.csv", *common]
