@@ -439,6 +439,9 @@ def _bad_input_case(case: str, tmp: Path, model: Path, monkeypatch: pytest.Monke
         body = {"unclosed-quote": b'2,"never closed\n', "too-many-fields": b"2,a,b\n", "not-utf8": b""}[case]
         csv_in.write_bytes((b"id,text\n1,caf\xe9\n" if case == "not-utf8" else b"id,text\n1,fine\n") + body)
         return ["in.csv", *common]
+    if case == "utf16-no-bom":
+        csv_in.write_bytes("id,text\n1,fine\n".encode("utf-16-le"))
+        return ["in.csv", *common]
     if case in ("bad-json", "new-key"):
         lines = [
             '{"id": "1", "text": "a"}',

@@ -740,7 +740,7 @@ def _load_or_build_indexes(
                 )
         if fmt != "parquet" and any(c.offset is None for c in index.chunks):
             raise ValueError(
-                f"{reader.where}: --engine ray cannot seek in {encoding} text; re-encode it as UTF-8"
+                f"{reader.where}: --engine ray cannot seek in {reader.encoding} text; re-encode it as UTF-8"
             )
         indexes.append(index)
     if columns is None:
