@@ -450,6 +450,9 @@ def _bad_input_case(case: str, tmp: Path, model: Path, monkeypatch: pytest.Monke
         lines += ['{"id": "3", "text": "c", "stars": 5}'] if case == "new-key" else []
         (tmp / "in.jsonl").write_text("\n".join(lines) + "\n")
         return ["in.jsonl", *common, "--chunk-rows", "1"]
+    if case == "non-string-text":
+        (tmp / "in.jsonl").write_text('{"id": "1", "text": "fine"}\n{"id": "2", "text": 101}\n')
+        return ["in.jsonl", *common]
     if case == "not-parquet":
         (tmp / "in.parquet").write_bytes(b"not parquet at all")
         return ["in.parquet", *common]

@@ -192,6 +192,10 @@ class TableChunk:
     offset: int | None = None
     line: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.frame is not None:  # so that an error about a row can give its number in the file
+            self.frame.attrs["first_row"] = self.first_row
+
 
 @dataclass(frozen=True)
 class TableIndex:

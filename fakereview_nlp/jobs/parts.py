@@ -66,7 +66,8 @@ def score_chunk(
 
     A missing or empty text (``None``, NaN, ``""``, only whitespace) is not scored: its
     ``fake_score`` is NaN and its ``label`` and ``flagged`` are ``None`` (empty in CSV, null in
-    JSONL and Parquet). A text that is not a string (a JSON number) is scored as ``str(value)``.
+    JSONL and Parquet). A text that is not a string (a JSON number or boolean, a Parquet int column)
+    is a ``TypeError`` naming the row, the column and the type, as in :func:`fakereview_nlp.classify`.
     Input columns named ``fake_score``, ``label`` or ``flagged`` are kept as ``input_fake_score``,
     ``input_label``, ``input_flagged``. With ``explain``, a ``top_spans`` column holds each scored
     review's top spans as JSON ``[[start, end, delta], ...]`` (offsets into the text as read; empty
@@ -81,7 +82,16 @@ def score_chunk(
     values = frame[text_column].tolist()
     missing = missing_text(values)
     present = np.flatnonzero(~missing)
-    texts = [v if isinstance(v, str) else str(v) for v in (values[i] for i in present)]
+    texts = [values[i] for i in present]
+    not_text = next((i for i, t in zip(present, texts, strict=True) if not isinstance(t, str)), None)
+    if not_text is not None:  # the API's policy (check_texts): never a silent score of str(101)
+        row = int(not_text) + int(frame.attrs.get("first_row", 0)) + 1
+        value = values[not_text]
+        raise TypeError(
+            f"{where} row {row} (1-based, header not counted): {text_column!r} is {type(value).__name__} "
+            f"{str(value)[:40]!r}, not str; write the column as text (quoted in JSON, a string column in "
+            "Parquet), or null to leave the row unscored"
+        )
     scores = np.full(len(frame), np.nan)
     spans: list[str | None] = [None] * len(frame)
     if texts and explain:

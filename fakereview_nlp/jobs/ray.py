@@ -375,6 +375,27 @@ def _arrow_type(types: Sequence[str]) -> pa.DataType:
     return pa.string()  # strings; mixed, nested or all-null columns are written as text
 
 
+def _check_text_type(
+    file: str, fmt: str, index: TableIndex, encoding: str, read_columns: Sequence[str], text_column: str
+) -> None:
+    """A text column that is not text (JSON numbers, a Parquet int column) is the API's TypeError."""
+    import pyarrow as pa
+
+    if fmt == "parquet":
+        arrow = _reader(file, fmt, encoding, read_columns)._parquet_file().schema_arrow
+        kind = arrow.field(text_column).type if text_column in arrow.names else pa.string()
+        wrong = [] if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind) else [str(kind)]
+    elif fmt == "jsonl":
+        wrong = sorted(set(index.json_types.get(text_column, [])) - {"str", "NoneType"})
+    else:
+        wrong = []
+    if wrong:
+        raise TypeError(
+            f"{file!r}: {text_column!r} holds {', '.join(wrong)} values, not str; write the column as text "
+            "(quoted in JSON, a string column in Parquet), or null to leave a row unscored"
+        )
+
+
 def _output_schema(index: TableIndex, fmt: str, reader: TableReader, id_column: str | None) -> pa.Schema:
     """The one schema of every part, so that readers of the folder see one table."""
     import pyarrow as pa
@@ -613,6 +634,8 @@ def classify_files(
                                      text_column, id_column, existing)  # fmt: skip
     first = _reader(files[0], formats[0], encoding, read_columns)
     schema = _output_schema(indexes[0], formats[0], first, id_column)
+    for file, fmt, index in zip(files, formats, indexes, strict=True):  # before any replica starts
+        _check_text_type(file, fmt, index, encoding, read_columns, text_column)
     _write_json(out_fs, f"{out_path}/{MANIFEST}", identity, local_output)
     row_base, total = [], 0
     for index in indexes:
