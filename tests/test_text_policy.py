@@ -70,3 +70,23 @@ def test_ray_driver_refuses_a_non_string_text_column_before_starting_ray(
     kind = "int64" if fmt == "parquet" else "bool"
     with pytest.raises(TypeError, match=rf"in.{fmt}': 'text' holds {kind} values, not str; write the column as text"):
         ray_engine.classify_files(str(source), str(tmp_path / "out"), model=str(tiny_model_dir), progress=False)
+
+
+@pytest.mark.parametrize("command", ["explain", "evaluate"])
+def test_explain_and_evaluate_follow_the_same_text_policy(
+    command: str, tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from fakereview_nlp.cli import main as cli
+
+    (tmp_path / "in.jsonl").write_text(
+        '{"id": "1", "text": "Lovely room.", "label": "fake"}\n{"id": "2", "text": 101, "label": "genuine"}\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    if command == "explain":
+        argv = ["explain", "in.jsonl", "-o", "page.html", "--model", str(tiny_model_dir)]
+    else:
+        argv = ["evaluate", str(tiny_model_dir), "in.jsonl", "-o", "report", "--no-plots", "--n-boot", "0"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'in.jsonl' row 2 (1-based, header not counted): 'text' is int '101', not str" in err[0], err

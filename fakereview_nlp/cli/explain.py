@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fakereview_nlp.data.tables import read_table
+from fakereview_nlp.data.tables import check_text_values, read_table
 from fakereview_nlp.explanations.html import render_explanations_html
 from fakereview_nlp.files import atomic_write_text, refuse_overwriting_inputs
 from fakereview_nlp.inference import FakeReviewClassifier
@@ -74,7 +74,9 @@ def explain_command(args: argparse.Namespace) -> int:
     n_rows = len(table)
     if args.limit and n_rows > args.limit:
         table = table.iloc[: args.limit]
-    texts = ["" if t is None else str(t) for t in table[args.text_column]]
+    values = table[args.text_column].tolist()
+    check_text_values(values, column=args.text_column, where=repr(args.input))  # a number is an error, as in classify
+    texts = [t if isinstance(t, str) else "" for t in values]  # missing: explained as empty text
     ids = (
         [str(v) for v in table[args.id_column]] if args.id_column else [str(i + 1) for i in range(len(texts))]
     )

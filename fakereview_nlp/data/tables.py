@@ -178,6 +178,23 @@ def missing_text(values: Iterable[Any]) -> np.ndarray:
     return np.fromiter((missing(v) for v in values), dtype=bool)
 
 
+def check_text_values(values: Sequence[Any], *, column: str, where: str, first_row: int = 0) -> None:
+    """The API's text policy for a column read from a file: a text that is neither missing nor a string
+    (a JSON number, boolean or list, a Parquet int column) is a ``TypeError`` naming its row, the column
+    and the type (never a silent score of ``str(101)``). Missing values are the caller's to handle.
+
+    ``first_row`` is the 0-based row in the file of ``values[0]``; rows are named 1-based.
+    """
+    missing = missing_text(values)
+    for i, value in enumerate(values):
+        if not missing[i] and not isinstance(value, str):
+            raise TypeError(
+                f"{where} row {first_row + i + 1} (1-based, header not counted): {column!r} is "
+                f"{type(value).__name__} {str(value)[:40]!r}, not str; write the column as text (quoted in JSON, "
+                "a string column in Parquet), or null to leave the row unscored"
+            )
+
+
 @dataclass(frozen=True)
 class TableChunk:
     """One chunk of a table: rows ``first_row .. first_row + n_rows - 1`` (0-based, header not counted)."""
@@ -817,6 +834,7 @@ class TableWriter:
 
 
 __all__ = [
+    "check_text_values",
     "encoding_hint",
     "guess_encoding",
     "DEFAULT_CHUNK_ROWS",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from fakereview_nlp.data.tables import missing_text, require_columns
+from fakereview_nlp.data.tables import check_text_values, missing_text, require_columns
 from fakereview_nlp.labels import verdict
 
 if TYPE_CHECKING:
@@ -82,16 +82,9 @@ def score_chunk(
     values = frame[text_column].tolist()
     missing = missing_text(values)
     present = np.flatnonzero(~missing)
+    # the API's policy (check_texts): a number or a list is an error, never a silent score of str(101)
+    check_text_values(values, column=text_column, where=where, first_row=int(frame.attrs.get("first_row", 0)))
     texts = [values[i] for i in present]
-    not_text = next((i for i, t in zip(present, texts, strict=True) if not isinstance(t, str)), None)
-    if not_text is not None:  # the API's policy (check_texts): never a silent score of str(101)
-        row = int(not_text) + int(frame.attrs.get("first_row", 0)) + 1
-        value = values[not_text]
-        raise TypeError(
-            f"{where} row {row} (1-based, header not counted): {text_column!r} is {type(value).__name__} "
-            f"{str(value)[:40]!r}, not str; write the column as text (quoted in JSON, a string column in "
-            "Parquet), or null to leave the row unscored"
-        )
     scores = np.full(len(frame), np.nan)
     spans: list[str | None] = [None] * len(frame)
     if texts and explain:
