@@ -458,6 +458,9 @@ def _bad_input_case(case: str, tmp: Path, model: Path, monkeypatch: pytest.Monke
         return ["in.parquet", *common]
     if case == "missing-column":
         return ["in.csv", *common, "--text-column", "body"]
+    if case == "model-is-file":
+        shutil.copytree(model, tmp / "model")
+        return ["in.csv", "-o", "out.csv", "--model", "model/model.safetensors", "--no-progress"]
     if case in ("no-model-dir", "no-weights", "corrupt-weights"):
         folder = tmp / "model"
         shutil.copytree(model, folder)

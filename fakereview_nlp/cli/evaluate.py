@@ -150,7 +150,7 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
         "and list the words and word pairs that most often drive them (default 0: off). Short phrases "
         "only, but keep it off for reports committed beside a corpus you may not redistribute",
     )
-    parser.set_defaults(handler=evaluate_command)
+    parser.set_defaults(handler=evaluate_command, model_given_as="the MODEL argument")
     return parser
 
 
