@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from fakereview_nlp.cli.handler import run_handler
 from fakereview_nlp.files import atomic_path, atomic_write_text
 from fakereview_nlp.model.baseline import TFIDF_FILE
 from training.config import TrainConfig, config_from_dict
@@ -102,8 +103,14 @@ def attach_tfidf(run_dir: str | Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.combine", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a finished training output directory")
+    parser.add_argument("-v", "--verbose", action="store_true", help="tracebacks for errors")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=logging.INFO)
+    # user errors: one line `combine: error: ...`, exit 2 (-v: the traceback too)
+    return run_handler(_run, args, verbose=args.verbose, prog="combine")
+
+
+def _run(args: argparse.Namespace) -> int:
     attach_tfidf(args.run_dir)
     return 0
 
