@@ -9,6 +9,7 @@ from typing import Any
 
 from fakereview_nlp.data.tables import check_text_values, read_table
 from fakereview_nlp.explanations.html import render_explanations_html
+from fakereview_nlp.explanations.occlusion import DEFAULT_MAX_CHARS
 from fakereview_nlp.files import atomic_write_text, refuse_overwriting_inputs
 from fakereview_nlp.inference import FakeReviewClassifier
 from fakereview_nlp.model.default_model import resolve_model
@@ -85,6 +86,15 @@ def explain_command(args: argparse.Namespace) -> int:
     explanations = classifier.explain(texts, args.top_k, unit=args.unit)
     limited = len(texts) < n_rows
     note = f"Explained the first {len(texts)} of {n_rows} rows (--limit)." if limited else None
+    cut = [ids[i] for i, e in enumerate(explanations) if e.note]
+    if cut:  # a very long review is searched in its first characters only: say so on the page
+        more = f" and {len(cut) - 5} more" if len(cut) > 5 else ""
+        note = (note + " " if note else "") + (
+            f"Reviews {', '.join(cut[:5])}{more} are longer than {DEFAULT_MAX_CHARS:,} characters: their spans were "
+            f"searched in the first {DEFAULT_MAX_CHARS:,} characters (the score is the whole review's)."
+        )
+        print(f"fakereview: {len(cut)} reviews longer than {DEFAULT_MAX_CHARS:,} characters were explained on "
+              f"their first {DEFAULT_MAX_CHARS:,} characters", file=sys.stderr)  # fmt: skip
     if args.only_flagged:
         keep = [i for i, e in enumerate(explanations) if e.flagged]
         texts, ids, explanations = (
