@@ -72,3 +72,16 @@ def test_chunk_mode_logs_progress_for_many_windows(tiny_model_dir: Path, caplog:
     with caplog.at_level(logging.INFO, logger="fakereview_nlp.inference"):
         clf.predict_proba([" ".join(f"w{i}" for i in range(20_000))], long_text="chunk")
     assert re.search(r"long_text='chunk': scoring \d+ windows of 1 reviews", caplog.text), caplog.text
+
+
+def test_classify_command_says_when_it_scores_many_windows(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fakereview_nlp.cli import main as cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.csv").write_text("id,text\n1," + " ".join(f"w{i}" for i in range(20_000)) + "\n")
+    argv = ["classify", "in.csv", "-o", "out.csv", "--model", str(tiny_model_dir), "--long-text", "chunk"]
+    monkeypatch.setattr(logging.getLogger("fakereview_nlp.inference"), "level", logging.NOTSET)
+    assert cli.main(argv) == 0  # the command turns the INFO line on (not the test)
+    assert re.search(r"long_text='chunk': scoring \d+ windows of 1 reviews", caplog.text), caplog.text
