@@ -23,6 +23,13 @@ class PeerFailedError(RuntimeError):
         self.user_error = user_error
 
 
+class OutputWriteError(OSError):
+    """Writing a job's output failed (disk full, a quota, a lost mount): its finished parts are kept.
+
+    A user error (exit code 2), but not bad input: ``--resume`` continues the job once the cause is fixed.
+    """
+
+
 def is_user_error(error: BaseException) -> bool:
     """Whether ``error`` is the user's to fix (bad input, files, options) rather than a bug."""
     if isinstance(error, PeerFailedError):
@@ -39,4 +46,4 @@ def one_line(error: BaseException) -> str:
     return " | ".join(lines) or type(error).__name__
 
 
-__all__ = ["USER_ERRORS", "USER_ERROR_EXIT", "PeerFailedError", "is_user_error", "one_line"]
+__all__ = ["USER_ERRORS", "USER_ERROR_EXIT", "OutputWriteError", "PeerFailedError", "is_user_error", "one_line"]

@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,45 @@ def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
     return Path(target)
 
 
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether ``a`` and ``b`` name the same file by any spelling, symlink or hard link.
+
+    When both exist, their device and inode are compared (``os.path.samefile``); otherwise their
+    resolved paths (symlinks followed, ``..`` and ``.`` removed).
+    """
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def refuse_overwriting_inputs(
+    outputs: Iterable[str | os.PathLike[str] | None],
+    inputs: Iterable[str | os.PathLike[str] | None],
+    *,
+    option: str = "-o",
+) -> None:
+    """Raise ``ValueError`` when a file a command would write is one of the files it reads.
+
+    ``None`` and ``"-"`` (stdin/stdout) are skipped. Checked before anything is written, so the
+    input is untouched.
+
+    Raises:
+        `ValueError`: naming the output, the input and the fix.
+    """
+    sources = [s for s in inputs if s is not None and str(s) != "-"]
+    for output in outputs:
+        if output is None or str(output) == "-":
+            continue
+        for source in sources:
+            if same_file(output, source):
+                relation = "is" if str(output) == str(source) else "is the same file as"
+                raise ValueError(
+                    f"output {str(output)!r} {relation} the input {str(source)!r}; writing it would destroy "
+                    f"the input. Choose another {option} path"
+                )
+
+
 def read_json(path: str | os.PathLike[str], *, fix: str) -> Any | None:
     """The parsed contents of the JSON file ``path``, or ``None`` when there is no such file.
 
@@ -81,4 +120,12 @@ def read_json(path: str | os.PathLike[str], *, fix: str) -> Any | None:
         raise ValueError(f"{file} is not valid JSON ({err}); {fix}") from err
 
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "read_json", "umask_mode"]
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "read_json",
+    "refuse_overwriting_inputs",
+    "same_file",
+    "umask_mode",
+]

@@ -71,6 +71,8 @@ LongTextMode = Literal["truncate", "chunk"]
 #: What :meth:`FakeReviewClassifier.classify` does with a text out of the model's scope.
 OutOfScope = Literal["abstain", "score"]
 OUT_OF_SCOPE_POLICIES: tuple[str, ...] = ("abstain", "score")
+#: From this many windows in one call, ``long_text="chunk"`` logs a line (INFO) before scoring them.
+LONG_TEXT_LOG_WINDOWS = 64
 
 #: Rows x padded tokens per forward pass. On the CPU a few thousand tokens already keep the
 #: matrix units busy while staying in cache; a GPU needs far larger batches to fill it.
@@ -431,6 +433,11 @@ class FakeReviewClassifier:
 
     def _score_window(self, texts: list[str], cap: int, long_text: LongTextMode) -> np.ndarray:
         seqs, owner = self._tokenize(texts, long_text)
+        if long_text == "chunk" and len(seqs) >= LONG_TEXT_LOG_WINDOWS:  # a long job: say what it is doing
+            logger.info(
+                "long_text='chunk': scoring %d windows of %d reviews (%d tokens each, overlapping by a quarter)",
+                len(seqs), len(texts), self.max_length,
+            )  # fmt: skip
         seq_scores = self._score_sequences(seqs, cap)
         if long_text == "truncate":
             return seq_scores

@@ -448,6 +448,9 @@ def _bad_input_case(case: str, tmp: Path, model: Path, monkeypatch: pytest.Monke
         body = {"unclosed-quote": b'2,"never closed\n', "too-many-fields": b"2,a,b\n", "not-utf8": b""}[case]
         csv_in.write_bytes((b"id,text\n1,caf\xe9\n" if case == "not-utf8" else b"id,text\n1,fine\n") + body)
         return ["in.csv", *common]
+    if case == "utf16-no-bom":
+        csv_in.write_bytes("id,text\n1,fine\n".encode("utf-16-le"))
+        return ["in.csv", *common]
     if case in ("bad-json", "new-key"):
         lines = [
             '{"id": "1", "text": "a"}',
@@ -456,11 +459,17 @@ def _bad_input_case(case: str, tmp: Path, model: Path, monkeypatch: pytest.Monke
         lines += ['{"id": "3", "text": "c", "stars": 5}'] if case == "new-key" else []
         (tmp / "in.jsonl").write_text("\n".join(lines) + "\n")
         return ["in.jsonl", *common, "--chunk-rows", "1"]
+    if case == "non-string-text":
+        (tmp / "in.jsonl").write_text('{"id": "1", "text": "fine"}\n{"id": "2", "text": 101}\n')
+        return ["in.jsonl", *common]
     if case == "not-parquet":
         (tmp / "in.parquet").write_bytes(b"not parquet at all")
         return ["in.parquet", *common]
     if case == "missing-column":
         return ["in.csv", *common, "--text-column", "body"]
+    if case == "model-is-file":
+        shutil.copytree(model, tmp / "model")
+        return ["in.csv", "-o", "out.csv", "--model", "model/model.safetensors", "--no-progress"]
     if case in ("no-model-dir", "no-weights", "corrupt-weights"):
         folder = tmp / "model"
         shutil.copytree(model, folder)
@@ -488,6 +497,24 @@ def _bad_input_case(case: str, tmp: Path, model: Path, monkeypatch: pytest.Monke
                 classify_file(model, "in.csv", "out.csv", chunk_rows=1, progress=False)
         csv_in.write_text("id,text\n1,fine\n2,also fine\n3,new row\n")  # the input changed
         return ["in.csv", *common, "--chunk-rows", "1", "--resume"]
+    if case == "output-is-input":
+        (tmp / "link.csv").symlink_to(csv_in)
+        return ["in.csv", "-o", "link.csv", "--model", str(model), "--no-progress"]
+    if case == "disk-full":
+        import errno
+
+        from fakereview_nlp.jobs import local as batch
+
+        real, calls = batch.TableWriter.write, []
+
+        def fills(self, frame):  # type: ignore[no-untyped-def]
+            calls.append(1)
+            if len(calls) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real(self, frame)
+
+        monkeypatch.setattr(batch.TableWriter, "write", fills)
+        return ["in.csv", *common, "--chunk-rows", "1"]
     if case == "empty-text":
         csv_in.write_text("id,text\n1,fine\n2,\n3,   \n")
         return ["in.csv", *common]

@@ -14,6 +14,7 @@ from fakereview_nlp.inference import FakeReviewClassifier
 from fakereview_nlp.model.baseline import TFIDF_FILE, TfidfBaseline
 from fakereview_nlp.model.operating_points import compute_operating_points
 from tests.test_train import tiny_cfg
+from training.combine import attach_tfidf
 from training.combine import main as combine_main
 from training.train import run
 
@@ -63,7 +64,7 @@ def test_training_with_combine_tfidf_saves_and_serves_the_mean(
 
 
 def test_combine_command_adds_tfidf_to_a_finished_run(
-    reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path
+    reviews_csv: Path, tmp_path: Path, tokenizer_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "model"
     run(tiny_cfg(reviews_csv, out, tokenizer_dir, epochs=1))
@@ -79,10 +80,13 @@ def test_combine_command_adds_tfidf_to_a_finished_run(
     clf = FakeReviewClassifier.from_pretrained(out, device="cpu", dtype="float32")
     texts = _val_texts(reviews_csv, after["id"])
     np.testing.assert_allclose(clf.predict_proba(texts), after["fake_score"], atol=1e-5)
+    capsys.readouterr()
+    assert combine_main([str(out)]) == 2  # a user error: one line, exit 2 (issue 20 item 6)
+    assert "combine: error: " in capsys.readouterr().err
     with pytest.raises(ValueError, match=r"already holds tfidf_model.json; the run is combined already"):
-        combine_main([str(out)])
-    with pytest.raises(FileNotFoundError, match=r"not a finished training run"):
-        combine_main([str(tmp_path / "nothing")])
+        attach_tfidf(out)
+    assert combine_main([str(tmp_path / "nothing")]) == 2
+    assert "not a finished training run" in capsys.readouterr().err
 
 
 def test_evaluate_names_a_combined_model_and_scores_what_it_serves(

@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from fakereview_nlp.cli.handler import run_handler
 from fakereview_nlp.files import atomic_path, atomic_write_text
 from fakereview_nlp.model.baseline import TFIDF_FILE
 from training.config import TrainConfig, config_from_dict
@@ -190,8 +191,14 @@ def main(argv: list[str] | None = None) -> int:
         "--calibrate-shift", action="store_true",
         help="with --transformer-only: also fit the fake-logit shift (evaluation.calibrate_shift)",
     )  # fmt: skip
+    parser.add_argument("-v", "--verbose", action="store_true", help="tracebacks for errors")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=logging.INFO)
+    # user errors: one line `combine: error: ...`, exit 2 (-v: the traceback too)
+    return run_handler(_run, args, verbose=args.verbose, prog="combine")
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.transformer_only:
         detach_tfidf(args.run_dir, calibrate_shift=args.calibrate_shift)
     else:

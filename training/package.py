@@ -23,6 +23,8 @@ from pathlib import Path
 
 import yaml
 
+from fakereview_nlp.cli.handler import run_handler
+from fakereview_nlp.files import same_file
 from fakereview_nlp.language import DEFAULT_MODEL_LANGUAGES
 from training.output import COMPLETE_MARKER, match_umask
 
@@ -61,6 +63,10 @@ def package(
     from safetensors.torch import load_file, save_file
 
     source, final = Path(run_dir), Path(target)
+    if same_file(final, source) or final.resolve() in source.resolve().parents:
+        raise ValueError(
+            f"target {str(final)!r} would replace the run {str(source)!r} it is packaged from; choose another target"
+        )
     if not (source / COMPLETE_MARKER).is_file():
         raise FileNotFoundError(
             f"{source} has no {COMPLETE_MARKER}, so it is not a finished training run; "
@@ -127,15 +133,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="comma-separated ISO 639-1 codes the model reads (default: the languages training identified "
         "in its texts, recorded in the run's model_info.json; en for a run that recorded none)",
     )  # fmt: skip
+    parser.add_argument("-v", "--verbose", action="store_true", help="tracebacks for errors")
     args = parser.parse_args(argv)
+    # user errors: one line `package: error: ...`, exit 2 (-v: the traceback too)
+    return run_handler(_run, args, verbose=args.verbose, prog="package")
+
+
+def _run(args: argparse.Namespace) -> int:
     languages = None if args.languages is None else [c.strip() for c in args.languages.split(",") if c.strip()]
-    try:
-        sizes = package(
-            args.run_dir, args.target, max_bytes=int(args.max_mb * 2**20), version=args.version, languages=languages
-        )
-    except (FileNotFoundError, ValueError) as err:
-        print(f"package: error: {err}", file=sys.stderr)
-        return 2
+    sizes = package(
+        args.run_dir, args.target, max_bytes=int(args.max_mb * 2**20), version=args.version, languages=languages
+    )
     for name, size in sizes.items():
         print(f"{size / 2**20:8.2f} MiB  {name}")
     print(f"{sum(sizes.values()) / 2**20:8.2f} MiB  total -> {args.target}")

@@ -22,8 +22,9 @@ from typing import Any
 
 import yaml
 
+from fakereview_nlp.cli.handler import run_handler
 from fakereview_nlp.evaluation.model_card import DATASET_NOTES
-from fakereview_nlp.files import atomic_write_text
+from fakereview_nlp.files import atomic_write_text, refuse_overwriting_inputs
 
 #: One line per corpus for the training table (the long notes follow in their own section).
 SHORT_NOTES = {
@@ -427,8 +428,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--wall-seconds", type=float, default=None, help="training wall time to quote")
     parser.add_argument("--command", default=DEFAULT_COMMAND)
     parser.add_argument("--note", default="", help="a sentence added to the Training section")
+    parser.add_argument("-v", "--verbose", action="store_true", help="tracebacks for errors")
     args = parser.parse_args(argv)
-    model_dir = Path(args.model_dir)
+    # user errors: one line `reference_card: error: ...`, exit 2 (-v: the traceback too)
+    return run_handler(_run, args, verbose=args.verbose, prog="reference_card")
+
+
+def _run(args: argparse.Namespace) -> int:
+    model_dir, report_dir = Path(args.model_dir), Path(args.report_dir)
+    if not model_dir.is_dir():
+        raise FileNotFoundError(f"model folder {str(model_dir)!r} does not exist; pass a packaged model folder")
+    if not report_dir.is_dir():
+        raise FileNotFoundError(
+            f"report folder {str(report_dir)!r} does not exist; write it with benchmarks/cross_domain.py --out"
+        )
+    inputs = [p for folder in (model_dir, report_dir) for p in folder.iterdir() if p.name != "README.md"]
+    refuse_overwriting_inputs([args.out, model_dir / "README.md"], inputs, option="--out")
     text = render(model_dir, Path(args.report_dir), wall_seconds=args.wall_seconds, command=args.command, note=args.note)
     atomic_write_text(args.out, text)
     atomic_write_text(model_dir / "README.md", text)

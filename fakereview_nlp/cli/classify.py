@@ -155,6 +155,8 @@ def _run(args: argparse.Namespace) -> int:
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()
+    if not args.no_progress and args.long_text == "chunk":  # a very long review: a line before its many windows
+        logging.getLogger("fakereview_nlp.inference").setLevel(logging.INFO)
     start = time.perf_counter()
     if args.engine == "ray":
         from fakereview_nlp.jobs.ray import classify_files, parse_replicas

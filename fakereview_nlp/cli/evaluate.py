@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,11 +19,13 @@ from numpy.typing import NDArray
 
 from fakereview_nlp.evaluation.report import (
     DEFAULT_PREVALENCES,
+    PLOT_FILES,
     build_report,
     fingerprint_file,
     fingerprint_rows,
     write_report,
 )
+from fakereview_nlp.files import refuse_overwriting_inputs
 from fakereview_nlp.metrics import DEFAULT_FLAG_RATES, check_flag_rates
 
 if TYPE_CHECKING:
@@ -147,7 +150,7 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
         "and list the words and word pairs that most often drive them (default 0: off). Short phrases "
         "only, but keep it off for reports committed beside a corpus you may not redistribute",
     )
-    parser.set_defaults(handler=evaluate_command)
+    parser.set_defaults(handler=evaluate_command, model_given_as="the MODEL argument")
     return parser
 
 
@@ -193,6 +196,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
         raise SystemExit(
             "--split needs --split-column (the column holding the split or fold, e.g. --split-column fold)"
         )
+    targets = [Path(args.output_dir) / name for name in ("report.json", "report.md", *PLOT_FILES.values())]
+    refuse_overwriting_inputs([args.output_dir, *targets], [args.data, args.train_data])
     keep = [c for c in args.slice_column if c not in (args.group_column, args.split_column)]
     common = {"text_column": args.text_column, "label_map": label_map, "group_column": args.group_column}
     ds, bad_rows = load_reviews_with_report(

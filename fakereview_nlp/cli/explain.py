@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fakereview_nlp.data.tables import read_table
+from fakereview_nlp.data.tables import check_text_values, read_table
 from fakereview_nlp.explanations.html import render_explanations_html
-from fakereview_nlp.files import atomic_write_text
+from fakereview_nlp.explanations.occlusion import DEFAULT_MAX_CHARS
+from fakereview_nlp.files import atomic_write_text, refuse_overwriting_inputs
 from fakereview_nlp.inference import FakeReviewClassifier
 from fakereview_nlp.model.default_model import resolve_model
 
@@ -69,6 +70,7 @@ def explain_command(args: argparse.Namespace) -> int:
         return fail(f"--limit must be >= 0 and --top-k >= 1, got --limit {args.limit} --top-k {args.top_k}")
     if not Path(args.input).is_file():
         return fail(f"input file {args.input!r} does not exist")
+    refuse_overwriting_inputs([args.output], [args.input])
     table = read_table(args.input)  # a DataFrame, read by fakereview_nlp.data.tables as classify reads it
     for flag, column in (("--text-column", args.text_column), ("--id-column", args.id_column)):
         if column is not None and column not in table.columns:
@@ -78,7 +80,9 @@ def explain_command(args: argparse.Namespace) -> int:
     n_rows = len(table)
     if args.limit and n_rows > args.limit:
         table = table.iloc[: args.limit]
-    texts = ["" if t is None else str(t) for t in table[args.text_column]]
+    values = table[args.text_column].tolist()
+    check_text_values(values, column=args.text_column, where=repr(args.input))  # a number is an error, as in classify
+    texts = [t if isinstance(t, str) else "" for t in values]  # missing: explained as empty text
     ids = (
         [str(v) for v in table[args.id_column]] if args.id_column else [str(i + 1) for i in range(len(texts))]
     )
@@ -87,6 +91,15 @@ def explain_command(args: argparse.Namespace) -> int:
     explanations = classifier.explain(texts, args.top_k, unit=args.unit, out_of_scope=args.out_of_scope)
     limited = len(texts) < n_rows
     note = f"Explained the first {len(texts)} of {n_rows} rows (--limit)." if limited else None
+    cut = [ids[i] for i, e in enumerate(explanations) if e.note]
+    if cut:  # a very long review is searched in its first characters only: say so on the page
+        more = f" and {len(cut) - 5} more" if len(cut) > 5 else ""
+        note = (note + " " if note else "") + (
+            f"Reviews {', '.join(cut[:5])}{more} are longer than {DEFAULT_MAX_CHARS:,} characters: their spans were "
+            f"searched in the first {DEFAULT_MAX_CHARS:,} characters (the score is the whole review's)."
+        )
+        print(f"fakereview: {len(cut)} reviews longer than {DEFAULT_MAX_CHARS:,} characters were explained on "
+              f"their first {DEFAULT_MAX_CHARS:,} characters", file=sys.stderr)  # fmt: skip
     if args.only_flagged:
         keep = [i for i, e in enumerate(explanations) if e.flagged]
         texts, ids, explanations = (

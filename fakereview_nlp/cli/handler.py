@@ -29,8 +29,12 @@ def run_handler(
     exit code 1), except that a failure of another process of the same job is also one line (exit
     code 2 or 1 as that process's error was a user error or not).
     """
+    from fakereview_nlp.model.default_model import model_given_as
+
     try:
-        return int(handler(args) or 0)
+        # model errors say where the path came from: --model here, model= in Python
+        with model_given_as(getattr(args, "model_given_as", "--model")):
+            return int(handler(args) or 0)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

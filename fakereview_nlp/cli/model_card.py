@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
 from fakereview_nlp.evaluation.model_card import build_model_card, load_report
-from fakereview_nlp.files import atomic_write_text
+from fakereview_nlp.files import atomic_write_text, refuse_overwriting_inputs
 from fakereview_nlp.model.folder import ModelFolder
 
 
@@ -47,6 +49,9 @@ def add_model_card_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def model_card_command(args: argparse.Namespace) -> int:
     """Handler of ``fakereview model-card``."""
+    model_dir = Path(args.model_dir) if args.model_dir else None
+    model_files = [model_dir / n for n in os.listdir(model_dir)] if model_dir and model_dir.is_dir() else []
+    refuse_overwriting_inputs([args.output], [Path(args.report_dir) / "report.json", *model_files])
     report = load_report(args.report_dir)
     calibration = operating = training = None
     if args.model_dir:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fakereview_nlp.data.corpora import CORPORA, prepare_corpus, summarize
+from fakereview_nlp.files import refuse_overwriting_inputs
 
 
 def add_prepare_parser(subparsers: argparse._SubParsersAction[Any]) -> argparse.ArgumentParser:
@@ -43,6 +44,7 @@ def add_prepare_parser(subparsers: argparse._SubParsersAction[Any]) -> argparse.
 def run_prepare(args: argparse.Namespace) -> int:
     """Run ``prepare`` for parsed ``args``; prints a summary and returns the exit code."""
     try:
+        refuse_overwriting_inputs([args.output], [args.source])
         frame = prepare_corpus(args.name, args.output, source=args.source, download_dir=args.download_dir)
     except (ValueError, ConnectionError, FileNotFoundError) as exc:
         print(f"fakereview prepare: error: {exc}", file=sys.stderr)

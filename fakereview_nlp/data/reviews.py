@@ -198,10 +198,11 @@ def load_reviews_with_report(
         },
         name,
     )
-    from fakereview_nlp.data.tables import missing_text
+    from fakereview_nlp.data.tables import check_text_values, missing_text
 
-    # A non-string text (a number in a JSONL file) is read as its str(), as fakereview classify does.
-    texts = [t if isinstance(t, str) else str(t) for t in raw[text_column]]
+    # A non-string text (a number in a JSONL file) is an error, as in classify() and fakereview classify.
+    check_text_values(list(raw[text_column]), column=text_column, where=name)
+    texts = [t if isinstance(t, str) else "" for t in raw[text_column]]  # the others are missing: dropped below
     labels = map_labels(raw[label_column], label_map) if label_column else [-1] * len(raw)
     empty = np.flatnonzero(missing_text(raw[text_column])).tolist()
     missing = [i for i, lab in enumerate(labels) if lab is None]

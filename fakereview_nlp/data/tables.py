@@ -75,6 +75,45 @@ ENCODING_HINT = (
     "(`--encoding cp1252` for fakereview classify, encoding='cp1252' in Python)"
 )
 
+#: Byte-order marks, longest first (UTF-32 LE starts with UTF-16 LE's), and the codec that reads past each.
+BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def guess_encoding(sample: bytes) -> str:
+    """A plausible encoding for ``sample``, bytes that did not decode as expected (for the error hint).
+
+    NUL bytes every second or fourth byte are UTF-16 or UTF-32 text (the NULs' position gives the
+    byte order); otherwise stray high bytes in ASCII are most often Windows-1252 (``latin-1`` when
+    they include bytes cp1252 leaves undefined).
+    """
+    for bom, codec in BOMS:
+        if sample.startswith(bom):
+            return codec
+    if sample.count(0) * 5 >= len(sample) > 0:  # text with many NULs: UTF-16/32 code units
+        nuls = [sample[i::4].count(0) for i in range(4)]  # NULs at each position mod 4
+        quarter = max(1, len(sample) // 4)
+        if min(nuls[1], nuls[2]) >= 0.8 * quarter:  # ASCII as UTF-32: three NULs in every four bytes
+            return "utf-32-le" if nuls[3] > nuls[0] else "utf-32-be"
+        return "utf-16-le" if nuls[1] + nuls[3] >= nuls[0] + nuls[2] else "utf-16-be"
+    try:
+        sample.decode("cp1252")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "cp1252"
+
+
+def encoding_hint(sample: bytes) -> str:
+    """How to fix undecodable bytes, naming the encoding :func:`guess_encoding` finds in ``sample``."""
+    guess = guess_encoding(sample)
+    return ENCODING_HINT.replace("cp1252", guess)
+
+
 # Reviews can be long; the csv module's default limit (128 KiB per field) would reject some.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -139,6 +178,23 @@ def missing_text(values: Iterable[Any]) -> np.ndarray:
     return np.fromiter((missing(v) for v in values), dtype=bool)
 
 
+def check_text_values(values: Sequence[Any], *, column: str, where: str, first_row: int = 0) -> None:
+    """The API's text policy for a column read from a file: a text that is neither missing nor a string
+    (a JSON number, boolean or list, a Parquet int column) is a ``TypeError`` naming its row, the column
+    and the type (never a silent score of ``str(101)``). Missing values are the caller's to handle.
+
+    ``first_row`` is the 0-based row in the file of ``values[0]``; rows are named 1-based.
+    """
+    missing = missing_text(values)
+    for i, value in enumerate(values):
+        if not missing[i] and not isinstance(value, str):
+            raise TypeError(
+                f"{where} row {first_row + i + 1} (1-based, header not counted): {column!r} is "
+                f"{type(value).__name__} {str(value)[:40]!r}, not str; write the column as text (quoted in JSON, "
+                "a string column in Parquet), or null to leave the row unscored"
+            )
+
+
 @dataclass(frozen=True)
 class TableChunk:
     """One chunk of a table: rows ``first_row .. first_row + n_rows - 1`` (0-based, header not counted)."""
@@ -152,6 +208,10 @@ class TableChunk:
     #: so that :meth:`TableReader.chunks` can start there (``start=``) without reading what comes before.
     offset: int | None = None
     line: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.frame is not None:  # so that an error about a row can give its number in the file
+            self.frame.attrs["first_row"] = self.first_row
 
 
 @dataclass(frozen=True)
@@ -182,6 +242,19 @@ class _Lines:
 
     def __iter__(self) -> Iterator[str]:
         return self._lines
+
+
+def _peek(stream: IO[bytes], n: int) -> bytes:
+    """The first ``n`` bytes of ``stream`` without consuming them (``b""`` when it cannot tell)."""
+    peek = getattr(stream, "peek", None)
+    if peek is not None:
+        return bytes(peek(n)[:n])
+    if stream.seekable():
+        where = stream.tell()
+        head = stream.read(n)
+        stream.seek(where)
+        return head
+    return b""
 
 
 class TableReader:
@@ -333,6 +406,11 @@ class TableReader:
             yield lines
 
     def _decode_lines(self, stream: IO[bytes], state: _Lines, *, bom: bool) -> Iterator[str]:
+        if bom and codecs.lookup(self.encoding).name == "utf-8":
+            head = _peek(stream, 4)
+            codec = next((c for mark, c in BOMS if head.startswith(mark)), None)
+            if codec in ("utf-16", "utf-32"):  # a UTF-16/32 byte-order mark: read it so, without --encoding
+                self.encoding = codec
         ascii_compatible = (
             "\n".encode(self.encoding, errors="ignore") == b"\n"
             and "a".encode(self.encoding, errors="ignore") == b"a"
@@ -347,7 +425,7 @@ class TableReader:
             except UnicodeDecodeError as err:
                 raise ValueError(
                     f"{self.where} is not valid {self.encoding} near line {state.next_number} ({err.reason}); "
-                    f"{ENCODING_HINT}"
+                    f"{encoding_hint(err.object[max(0, err.start - 64) : err.start + 64])}"
                 ) from None
             return
         utf8 = codecs.lookup(self.encoding).name == "utf-8"
@@ -362,8 +440,15 @@ class TableReader:
                 bad = offset + start + err.start
                 raise ValueError(
                     f"{self.where} is not valid {self.encoding}: byte {bad} (line {number}, "
-                    f"{raw[start + err.start : start + err.start + 4]!r}...) cannot be decoded; {ENCODING_HINT}"
+                    f"{raw[start + err.start : start + err.start + 4]!r}...) cannot be decoded; "
+                    f"{encoding_hint(raw[:4096])}"
                 ) from None
+            if number == 1 and utf8 and b"\x00" in raw:  # UTF-16/32 without a byte-order mark
+                guess = guess_encoding(raw[:4096])
+                raise ValueError(
+                    f"{self.where} line 1 holds NUL bytes, so it is not {self.encoding} text; it looks like "
+                    f"{guess}: {encoding_hint(raw[:4096])}"
+                )
             state.line_offset, state.line_number = offset, number
             state.next_offset, state.next_number = offset + len(raw), number + 1
             yield line
@@ -749,7 +834,11 @@ class TableWriter:
 
 
 __all__ = [
+    "check_text_values",
+    "encoding_hint",
+    "guess_encoding",
     "DEFAULT_CHUNK_ROWS",
+    "BOMS",
     "ENCODING_HINT",
     "EXTENSIONS",
     "FORMATS",

@@ -56,6 +56,11 @@ DEFAULT_WINDOW_WORDS = 4
 DEFAULT_REFINE = 2
 #: Longest segment of the first pass; a run-on "sentence" is cut so one segment is never the review.
 DEFAULT_MAX_SEGMENT_WORDS = 30
+#: Longest text searched for spans. The cost of occlusion grows with the review's length (a
+#: forward pass per sentence, each on a copy of the review); a truncating model reads only its
+#: first few hundred tokens anyway, so a longer review is searched in its first characters only,
+#: and the explanation says so (``ReviewExplanation.note``).
+DEFAULT_MAX_CHARS = 10_000
 
 _WORD = re.compile(r"\S+")
 # A sentence ends at . ! ? … (plus closing quotes/brackets) followed by whitespace, or at a line break.
@@ -93,6 +98,8 @@ class ReviewExplanation:
             span's delta can be ≤ 0 when no part of the review pushes towards fake.
         in_scope (`bool`), language (`str`, *optional*), reason (`str`, *optional*): as
             :class:`~fakereview_nlp.inference.ReviewVerdict` (set by the classifier's ``explain``).
+        note (`str`, *optional*): set when the review was longer than ``max_chars``: the spans were
+            searched in its first ``max_chars`` characters only (see :func:`explain_texts`).
     """
 
     fake_score: float | None
@@ -101,6 +108,9 @@ class ReviewExplanation:
     in_scope: bool = True
     language: str | None = None
     reason: str | None = None
+    #: What was left out to bound the cost, e.g. "spans searched in the first 10,000 of 1,000,000
+    #: characters"; ``None`` when the whole review was searched.
+    note: str | None = None
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:
@@ -175,6 +185,7 @@ def explain_texts(
     refine: int = DEFAULT_REFINE,
     max_segment_words: int = DEFAULT_MAX_SEGMENT_WORDS,
     batch_size: int | None = None,
+    max_chars: int = DEFAULT_MAX_CHARS,
 ) -> list[ReviewExplanation]:
     """Explain each review's score by occlusion (see the module docstring).
 
@@ -189,6 +200,10 @@ def explain_texts(
         refine (`int`, defaults to `2`): sentences searched for phrases (``unit="phrase"``).
         max_segment_words (`int`, defaults to `30`): longer sentences are cut into pieces.
         batch_size (`int`, *optional*): as :meth:`FakeReviewClassifier.predict_proba`.
+        max_chars (`int`, defaults to `10000`): a longer review is searched for spans in its first
+            ``max_chars`` characters (cut at a word boundary), and its deltas are measured on that
+            part: ``score(part) - score(part without the span)``. ``fake_score`` is still the whole
+            review's; ``note`` says what was done. Bounds the cost of a 1 MB review.
 
     Returns:
         `list[ReviewExplanation]` of length ``len(texts)``, in order. Cost: one forward pass per
@@ -207,6 +222,7 @@ def explain_texts(
         ("window_stride", window_words if window_stride is None else window_stride, 1),
         ("refine", refine, 1),
         ("max_segment_words", max_segment_words, 1),
+        ("max_chars", max_chars, 1),
     ):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
@@ -214,6 +230,15 @@ def explain_texts(
         raise ValueError(f"unit={unit!r} is not supported; expected 'phrase' or 'sentence'")
     if not items:
         return []
+    full = items
+    items = [_head(t, max_chars) for t in full]
+    notes = [
+        None if len(t) == len(f) else
+        f"spans searched in the first {len(t):,} of {len(f):,} characters (deltas measured on that part); "
+        f"reviews longer than max_chars={max_chars:,} are cut to bound the cost"
+        for t, f in zip(items, full, strict=True)
+    ]  # fmt: skip
+    long = [i for i, n in enumerate(notes) if n is not None]
 
     segments = [segment_spans(t, max_segment_words) for t in items]
     # Pass 1: every review, and every review without each of its segments, in one call.
@@ -263,10 +288,24 @@ def explain_texts(
             spans.append(_top(items[i], found, [base[i] - s for s in scores[at : at + len(found)]], top_k))
             at += len(found)
 
+    fake_scores = list(base)
+    if long:  # the verdict is on the whole review, as classify() gives it
+        for i, score in zip(long, classifier.predict_proba([full[i] for i in long], batch_size).tolist(), strict=True):
+            fake_scores[i] = score
     return [
-        ReviewExplanation(fake_score=float(score), flagged=verdict(score, classifier.threshold)[1], spans=s)
-        for score, s in zip(base, spans, strict=True)
+        ReviewExplanation(
+            fake_score=float(score), flagged=verdict(score, classifier.threshold)[1], spans=s, note=note
+        )
+        for score, s, note in zip(fake_scores, spans, notes, strict=True)
     ]
+
+
+def _head(text: str, max_chars: int) -> str:
+    """``text``, or its first ``max_chars`` characters cut back to the last whitespace (a whole word)."""
+    if len(text) <= max_chars:
+        return text
+    cut = text.rfind(" ", 0, max_chars + 1)
+    return text[: cut if cut > max_chars // 2 else max_chars]
 
 
 @dataclass(frozen=True)
@@ -371,6 +410,7 @@ def common_phrases(
 
 
 __all__ = [
+    "DEFAULT_MAX_CHARS",
     "Scorer",
     "ExplainUnit",
     "ExplainedSpan",

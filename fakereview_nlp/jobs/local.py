@@ -70,7 +70,7 @@ from fakereview_nlp.data.tables import (
     infer_format,
 )
 from fakereview_nlp.errors import PeerFailedError
-from fakereview_nlp.files import atomic_write_text, umask_mode
+from fakereview_nlp.files import atomic_write_text, refuse_overwriting_inputs, umask_mode
 from fakereview_nlp.jobs.options import ScoringOptions
 from fakereview_nlp.jobs.parts import (
     MANIFEST,
@@ -241,6 +241,7 @@ def classify_file(
                 "with several processes the input must be a file every process can read and the output a file "
                 "the main process can write; '-' (stdin/stdout) works only with one process"
             )
+        refuse_overwriting_inputs([output], [source])  # before anything is written: the input stays intact
         in_fmt = _format_of(source, input_format, "input")
         out_fmt = _format_of(output, output_format, "output")
         reader = TableReader(source, in_fmt, encoding=encoding, columns=options.read_columns)
@@ -398,13 +399,15 @@ class _LocalJob:
 
         (Bad input has to be fixed first, and a changed input cannot be resumed.)
         """
-        from fakereview_nlp.errors import is_user_error
+        from fakereview_nlp.errors import OutputWriteError, is_user_error
 
         if not (self.group.is_main and self._owner and self._prepared and self.parts.is_dir()):
             return  # refused before it began (another job's parts, a lock held): leave the folder as it was
+        # a write error (disk full) is not bad input: the finished parts stay for --resume
+        write_error = isinstance(error, OutputWriteError) or f"{OutputWriteError.__name__}:" in str(error)
         with contextlib.suppress(OSError):
             done = parse_parts(os.listdir(self.parts))
-            if not done or is_user_error(error):
+            if not done or (is_user_error(error) and not write_error):
                 self.release()
                 shutil.rmtree(self.parts, ignore_errors=True)
                 return
@@ -506,16 +509,33 @@ class _LocalJob:
     def _write_part(self, index: int, scored: pd.DataFrame) -> None:
         name = part_name(0, index, len(scored), unscored_count(scored), self.format, out_of_scope_count(scored))
         tmp = self.parts / f"{name}.tmp"
-        writer = TableWriter(tmp, self.format, header=False)
         try:
-            writer.write(scored)
-            writer.close()
-            os.replace(tmp, self.parts / name)
-        except BaseException:
-            with contextlib.suppress(Exception):
+            writer = TableWriter(tmp, self.format, header=False)
+            try:
+                writer.write(scored)
                 writer.close()
-            tmp.unlink(missing_ok=True)
-            raise
+                os.replace(tmp, self.parts / name)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    writer.close()
+                tmp.unlink(missing_ok=True)
+                raise
+        except OSError as err:
+            raise self._write_error(f"writing chunk {index}", err) from err
+
+    def _write_error(self, doing: str, err: OSError) -> OSError:
+        """``err`` as an :class:`OutputWriteError` that says how many rows are safe and how to continue."""
+        from fakereview_nlp.errors import OutputWriteError
+
+        done = parse_parts(os.listdir(self.parts)) if self.parts.is_dir() else {}
+        n_safe = sum(p.n_rows for p in done.values())
+        error = OutputWriteError(
+            f"{doing} of {str(self.final)!r} failed ({err.strerror or err}); {n_safe} scored rows in {len(done)} "
+            f"finished parts are kept in {str(self.parts)!r}. Free space (or fix the cause) and rerun the same "
+            "command with --resume to score only the rest"
+        )
+        error.errno = err.errno  # ENOSPC stays visible to a caller that checks it
+        return error
 
     def _join(self, chunk_sizes: Sequence[int], columns: Sequence[str], text_column: str) -> int:
         """Concatenate the parts in chunk order into ``final`` (atomically), check the counts, remove the parts."""
@@ -545,6 +565,9 @@ class _LocalJob:
                             shutil.copyfileobj(handle, out, length=1 << 20)
             os.chmod(tmp, umask_mode())
             os.replace(tmp, self.final)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise self._write_error("joining the parts", err) from err
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from fakereview_nlp.data.tables import missing_text, require_columns
+from fakereview_nlp.data.tables import check_text_values, missing_text, require_columns
 from fakereview_nlp.labels import verdict
 
 if TYPE_CHECKING:
@@ -72,7 +72,8 @@ def score_chunk(
 
     A missing or empty text (``None``, NaN, ``""``, only whitespace) is not scored: its
     ``fake_score`` is NaN and its ``label``, ``flagged``, ``language`` and ``in_scope`` are ``None``
-    (empty in CSV, null in JSONL and Parquet). A text that is not a string (a JSON number) is scored as ``str(value)``.
+    (empty in CSV, null in JSONL and Parquet). A text that is not a string (a JSON number or boolean, a Parquet int column)
+    is a ``TypeError`` naming the row, the column and the type, as in :func:`fakereview_nlp.classify`.
     A text the model cannot read (another language, uncertain, under 3 letters) has ``in_scope``
     false and, with ``out_of_scope="abstain"``, no verdict (empty ``fake_score``, ``label``,
     ``flagged``), exactly as :meth:`~fakereview_nlp.inference.FakeReviewClassifier.classify` decides.
@@ -90,7 +91,9 @@ def score_chunk(
     values = frame[text_column].tolist()
     missing = missing_text(values)
     present = np.flatnonzero(~missing)
-    texts = [v if isinstance(v, str) else str(v) for v in (values[i] for i in present)]
+    # the API's policy (check_texts): a number or a list is an error, never a silent score of str(101)
+    check_text_values(values, column=text_column, where=where, first_row=int(frame.attrs.get("first_row", 0)))
+    texts = [values[i] for i in present]
     scores = np.full(len(frame), np.nan)
     spans: list[str | None] = [None] * len(frame)
     # Rows without text keep None (an empty cell), not a verdict on a score they never got.

@@ -383,6 +383,27 @@ def _arrow_type(types: Sequence[str]) -> pa.DataType:
     return pa.string()  # strings; mixed, nested or all-null columns are written as text
 
 
+def _check_text_type(
+    file: str, fmt: str, index: TableIndex, encoding: str, read_columns: Sequence[str], text_column: str
+) -> None:
+    """A text column that is not text (JSON numbers, a Parquet int column) is the API's TypeError."""
+    import pyarrow as pa
+
+    if fmt == "parquet":
+        arrow = _reader(file, fmt, encoding, read_columns)._parquet_file().schema_arrow
+        kind = arrow.field(text_column).type if text_column in arrow.names else pa.string()
+        wrong = [] if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind) else [str(kind)]
+    elif fmt == "jsonl":
+        wrong = sorted(set(index.json_types.get(text_column, [])) - {"str", "NoneType"})
+    else:
+        wrong = []
+    if wrong:
+        raise TypeError(
+            f"{file!r}: {text_column!r} holds {', '.join(wrong)} values, not str; write the column as text "
+            "(quoted in JSON, a string column in Parquet), or null to leave a row unscored"
+        )
+
+
 def _output_schema(index: TableIndex, fmt: str, reader: TableReader, id_column: str | None) -> pa.Schema:
     """The one schema of every part, so that readers of the folder see one table."""
     import pyarrow as pa
@@ -517,6 +538,42 @@ def ray_session(address: str | None, *, verbose: bool = False) -> Any:
     if ray.is_initialized():
         yield
         return
+    with _ray_environment(local=not address, verbose=verbose):
+        yield from _ray_session(ray, address, verbose)
+
+
+@contextlib.contextmanager
+def _ray_environment(*, local: bool, verbose: bool) -> Any:
+    """Ray's own settings for a run that prints nothing alarming when it succeeds (a user's own values win).
+
+    * ``RAY_AUTH_MODE=token`` for the local Ray this command starts: Ray 2.60 turns token
+      authentication on by default for a local cluster and warns that it did; naming the mode
+      keeps that protection and states it, so Ray has nothing to warn about.
+    * ``RAY_BACKEND_LOG_LEVEL=fatal`` (not with ``-v``): the C++ core workers otherwise write
+      ``core_worker ... E`` lines to stderr when replicas are stopped at the end of a successful
+      job; failures still reach the user as the Python exception the job raises.
+    """
+    wanted = {"RAY_AUTH_MODE": "token"} if local else {}
+    if not verbose:
+        wanted["RAY_BACKEND_LOG_LEVEL"] = "fatal"
+    saved = {k: os.environ.get(k) for k in wanted}
+    for key, value in wanted.items():
+        os.environ.setdefault(key, value)
+    if saved.get("RAY_AUTH_MODE", "") is None:
+        # Ray caches its config at import; refresh it as Ray's own _enable_token_auth does.
+        with contextlib.suppress(ImportError, AttributeError):
+            from ray._raylet import Config
+
+            Config.initialize("")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+
+
+def _ray_session(ray: Any, address: str | None, verbose: bool) -> Any:
     options: dict[str, Any] = {
         "logging_level": logging.INFO if verbose else logging.WARNING,
         "log_to_driver": verbose,
@@ -605,6 +662,12 @@ def classify_files(
         out_path = str(Path(output.removeprefix("file://")).resolve())
         if Path(out_path).is_file():
             raise ValueError(f"output {output!r} is a file; --engine ray writes a folder of Parquet parts")
+        inside = [f for f in files if not _is_uri(f) and Path(out_path) in Path(os.path.realpath(f)).parents]
+        if inside:  # the folder's part files would be replaced or removed: never an input's
+            raise ValueError(
+                f"output folder {output!r} holds input file {inside[0]!r}; writing there could destroy the input. "
+                "Choose another -o folder"
+            )
     identity = {
         "engine": "ray",
         "inputs": [_identity(f) for f in files],
@@ -619,6 +682,8 @@ def classify_files(
                                      text_column, id_column, existing)  # fmt: skip
     first = _reader(files[0], formats[0], encoding, read_columns)
     schema = _output_schema(indexes[0], formats[0], first, id_column)
+    for file, fmt, index in zip(files, formats, indexes, strict=True):  # before any replica starts
+        _check_text_type(file, fmt, index, encoding, read_columns, text_column)
     _write_json(out_fs, f"{out_path}/{MANIFEST}", identity, local_output)
     row_base, total = [], 0
     for index in indexes:
@@ -749,7 +814,7 @@ def _load_or_build_indexes(
                 )
         if fmt != "parquet" and any(c.offset is None for c in index.chunks):
             raise ValueError(
-                f"{reader.where}: --engine ray cannot seek in {encoding} text; re-encode it as UTF-8"
+                f"{reader.where}: --engine ray cannot seek in {reader.encoding} text; re-encode it as UTF-8"
             )
         indexes.append(index)
     if columns is None:

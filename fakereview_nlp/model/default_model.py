@@ -15,8 +15,11 @@ would only turn a clear message into a network error.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 #: Environment variable naming the model (local directory or Hub id) for ``classify`` and the CLI.
@@ -46,17 +49,50 @@ def default_model_path() -> Path:
     return Path(resolve_model(None))
 
 
+#: How a model named by the caller is described in errors: ``the model= argument`` in Python; the
+#: command line sets ``--model`` (see :func:`model_given_as`).
+_GIVEN_AS: contextvars.ContextVar[str] = contextvars.ContextVar("model_given_as", default="the model= argument")
+#: Where each resolved model name came from (both its spelling and its absolute path), for errors.
+_ORIGINS: dict[str, str] = {}
+
+
+@contextlib.contextmanager
+def model_given_as(label: str) -> Iterator[None]:
+    """Within the block, a model named by the caller is described as ``label`` (``--model`` at the CLI)."""
+    token = _GIVEN_AS.set(label)
+    try:
+        yield
+    finally:
+        _GIVEN_AS.reset(token)
+
+
+def _remember(name: str, origin: str) -> str:
+    _ORIGINS[name] = origin
+    _ORIGINS[os.path.abspath(os.path.expanduser(name))] = origin
+    return name
+
+
+def model_origin(path: str | os.PathLike[str]) -> str:
+    """`` (from ORIGIN)`` for a model name :func:`resolve_model` returned, else ``""``: for error messages."""
+    text = os.fspath(path)
+    origin = _ORIGINS.get(text) or _ORIGINS.get(os.path.abspath(os.path.expanduser(text)))
+    return f" (from {origin})" if origin else ""
+
+
 def resolve_model(model: str | os.PathLike[str] | None) -> str:
-    """``model`` if given, else ``$FAKEREVIEW_MODEL``, else the installed reference model's folder."""
+    """``model`` if given, else ``$FAKEREVIEW_MODEL``, else the installed reference model's folder.
+
+    Where the name came from is remembered for error messages (:func:`model_origin`).
+    """
     if model is not None:
         text = os.fspath(model)
         if not text:
             raise ValueError("model is an empty string; pass a model directory, or None for the default model")
-        return text
+        return _remember(text, _GIVEN_AS.get())
     from_env = os.environ.get(MODEL_ENV_VAR, "").strip()
     if from_env:
-        return from_env
-    return str(reference_model_path())
+        return _remember(from_env, f"${MODEL_ENV_VAR}")
+    return _remember(str(reference_model_path()), f"the installed default model, {REFERENCE_DISTRIBUTION}")
 
 
 def resolve_model_location(model: str | os.PathLike[str] | None) -> str:
@@ -67,7 +103,7 @@ def resolve_model_location(model: str | os.PathLike[str] | None) -> str:
     """
     name = resolve_model(model)
     path = Path(name).expanduser()
-    return str(path.resolve()) if path.is_dir() else name
+    return _remember(str(path.resolve()), _ORIGINS[name]) if path.is_dir() else name
 
 
 def reference_model_path() -> Path:
@@ -89,4 +125,13 @@ def reference_model_path() -> Path:
     return folder
 
 
-__all__ = ["MODEL_ENV_VAR", "REFERENCE_DISTRIBUTION", "default_model_path", "reference_model_path", "resolve_model", "resolve_model_location"]
+__all__ = [
+    "MODEL_ENV_VAR",
+    "REFERENCE_DISTRIBUTION",
+    "default_model_path",
+    "model_given_as",
+    "model_origin",
+    "reference_model_path",
+    "resolve_model",
+    "resolve_model_location",
+]

@@ -172,8 +172,10 @@ def fetch_model_dir(path_or_hub_id: str | os.PathLike[str]) -> Path:
     try:
         return Path(snapshot_download(text, allow_patterns=_HUB_PATTERNS))
     except Exception as err:  # offline, unknown repo, auth: all end the same way for the user
+        from fakereview_nlp.model.default_model import model_origin
+
         raise OSError(
-            f"could not load model {text!r}: it is not a local directory and fetching it from the Hugging Face "
+            f"could not load model {text!r}{model_origin(text)}: it is not a local directory and fetching it from the Hugging Face "
             f"Hub failed ({type(err).__name__}: {err}). Pass the path of a trained model directory "
             f"(written by `python -m training.train configs/tiny_debug.yaml` or save_pretrained), "
             f"e.g. classify(texts, model='outputs/my_model'), or set {MODEL_ENV_VAR}=/path/to/model"

@@ -96,14 +96,21 @@ def check_model_dir(path: str | os.PathLike[str]) -> Path:
     """
     import json
 
+    from fakereview_nlp.model.default_model import model_origin
+
     folder = Path(path)
+    if folder.is_file():
+        raise FileNotFoundError(
+            f"model {str(folder)!r}{model_origin(path)} is a file, not a model folder; pass the folder that holds "
+            f"config.json and model.safetensors (this file's folder is {str(folder.parent)!r})"
+        )
     if not folder.is_dir():
-        raise FileNotFoundError(f"model directory {str(folder)!r} does not exist")
+        raise FileNotFoundError(f"model directory {str(folder)!r}{model_origin(path)} does not exist")
     for name in REQUIRED_MODEL_FILES:
         file = folder / name
         if not file.is_file():
             raise FileNotFoundError(
-                f"model directory {str(folder)!r} has no {name}; is it a directory written by "
+                f"model directory {str(folder)!r}{model_origin(path)} has no {name}; is it a directory written by "
                 "`python -m training.train` or `save_pretrained`?"
             )
         try:
@@ -118,7 +125,7 @@ def check_model_dir(path: str | os.PathLike[str]) -> Path:
             else ""
         )
         raise FileNotFoundError(
-            f"model directory {str(folder)!r} has no model.safetensors{hint}; it holds {found}"
+            f"model directory {str(folder)!r}{model_origin(path)} has no model.safetensors{hint}; it holds {found}"
         )
     weights = folder / "model.safetensors"
     if weights.is_file():
