@@ -244,7 +244,16 @@ if __name__ == "__main__":
     # would differ from the ones the rest of the package imports.
     from fakereview_nlp.cli.classify import main as _main
 
-    sys.exit(_main())
+    code = _main()
+    if os.environ.get("RANK"):
+        # One of several launched processes: a peer's failure can leave torch's process-group threads
+        # alive, and their C++ destructors then abort the interpreter ("terminate called without an
+        # active exception", exit -6) after the one-line error was printed. Everything this process
+        # wrote is already renamed into place, so leave without running those destructors.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 __all__ = ["add_classify_parser", "main"]
