@@ -361,8 +361,9 @@ def _limitations(c: CardInputs, command: str) -> list[str]:
         "- **Purchased human product reviews are in no corpus.** The \"$5 for five stars\" reviews written by "
         "people and incentivised reviews are outside what this model has seen; on human-written Amazon reviews with "
         "platform labels (amazon_labeled) it is near chance.",
-        "- **English only.** Every training row is English. Reviews in other languages are identified and marked out "
-        "of scope rather than scored (see the README's language section); do not score them with `score_anyway`.",
+        "- **English only.** Every training row is English. Reviews in other languages (and texts under 3 letters) are "
+        "identified and left without a verdict (`in_scope=False`, see `docs/languages.md`); `out_of_scope=\"score\"` "
+        "scores them anyway, which this model cannot do meaningfully.",
         "- **Genuine reviews written by non-native writers or polished with an LLM's help** may look machine-written: "
         "no corpus here labels such reviews, so the risk is not measured. The share of each source's genuine reviews "
         "flagged at the operating threshold is in the results table; measure it on your own platform before acting.",
