@@ -50,6 +50,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ is not installed
 
 from fakereview_nlp.data.reviews import group_keys, load_reviews  # noqa: E402
+from fakereview_nlp.evaluation.format import ci_text, number_text  # noqa: E402
 from fakereview_nlp.evaluation.length import LengthReport, length_report  # noqa: E402
 from fakereview_nlp.evaluation.perturb import PERTURBATIONS, perturb_all  # noqa: E402
 from fakereview_nlp.evaluation.report import build_report, write_report  # noqa: E402
@@ -175,15 +176,11 @@ def score_all(
 
 
 def _cell(cell: dict[str, Any] | None) -> str:
-    if cell is None or cell.get("value") is None:
-        return ""
-    lo, hi = cell["ci"] if cell.get("ci") else (None, None)
-    ci = f" ({lo:.3f}–{hi:.3f})" if lo is not None else ""
-    return f"{cell['value']:.3f}{ci}"
+    return "" if cell is None or cell.get("value") is None else ci_text(cell["value"], cell.get("ci"))
 
 
 def _num(x: float | None) -> str:
-    return "" if x is None else f"{x:.3f}"
+    return "" if x is None else number_text(x)
 
 
 def matrix_markdown(summary: dict[str, Any]) -> str:

@@ -621,21 +621,11 @@ class AdaptResult:
 
 
 def detect_languages(texts: Sequence[str]) -> tuple[list[str], str]:
-    """The languages of ``texts`` (ISO 639-1 where one exists) and how they were found.
+    """The languages of ``texts`` as training records them (:func:`fakereview_nlp.language.training_languages`),
+    and the library that identified them."""
+    from fakereview_nlp.language import LIBRARY, training_languages
 
-    Each text's language is identified with :mod:`fakereview_nlp.language`; a language counts when
-    it holds at least 2 % of the identified texts, so a handful of stray quotes in another
-    language do not make the adapted model claim to read it.
-    """
-    from collections import Counter
-
-    from fakereview_nlp.language import LIBRARY
-    from fakereview_nlp.language import detect_languages as identify
-
-    guesses = identify(list(texts))
-    counts = Counter(g.language for g in guesses if g.language)
-    total = sum(counts.values())
-    return sorted(code for code, n in counts.items() if n >= 0.02 * total), LIBRARY
+    return sorted(training_languages(texts)), LIBRARY
 
 
 

@@ -24,6 +24,7 @@ import json
 import logging
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def attach_tfidf(run_dir: str | Path) -> dict[str, Any]:
     combined validation scores, and marks the saved config ``model.combine_tfidf: true``.
     Returns the operating points of the combined model.
     """
-    from fakereview_nlp.model.operating_points import compute_operating_points, save_operating_points
+    from fakereview_nlp.model.operating_points import compute_operating_points
 
     final = Path(run_dir)
     marker = final / COMPLETE_MARKER
@@ -85,23 +86,10 @@ def attach_tfidf(run_dir: str | Path) -> dict[str, Any]:
         prevalence=cfg.evaluation.prevalence,
         operating_flag_rate=cfg.evaluation.operating_flag_rate,
     )
-    staging = staging_dir(final)
-    if staging.exists():
-        shutil.rmtree(staging)
-    shutil.copytree(final, staging)
-    model.save(staging)
-    save_operating_points(staging, points)
-    with atomic_path(staging / "val_predictions.csv") as tmp:
-        combined.to_csv(tmp, index=False)
-    metrics_path = staging / "metrics.json"
-    metrics = json.loads(metrics_path.read_text())
-    metrics["combined_validation"] = combined_metrics(labels, combined)
-    atomic_write_text(metrics_path, json.dumps(metrics, indent=2))
+    extra = {"combined_validation": combined_metrics(labels, combined)}
     cfg.model.combine_tfidf = True
-    atomic_write_text(staging / COMPLETE_MARKER, cfg.to_yaml())
-    match_umask(staging)
-    publish(staging, final, overwrite=True)
-    logger.info("added %s to %s: %s", TFIDF_FILE, final, metrics["combined_validation"])
+    _republish(final, cfg, points, combined, extra, model.save)
+    logger.info("added %s to %s: %s", TFIDF_FILE, final, extra["combined_validation"])
     return points
 
 
@@ -116,13 +104,8 @@ def detach_tfidf(run_dir: str | Path, *, calibrate_shift: bool = False) -> dict[
     import numpy as np
 
     from fakereview_nlp.metrics import expected_calibration_error
-    from fakereview_nlp.model.calibration import (
-        apply_temperature,
-        fit_logit_shift,
-        fit_temperature,
-        save_calibration,
-    )
-    from fakereview_nlp.model.operating_points import compute_operating_points, save_operating_points
+    from fakereview_nlp.model.calibration import apply_temperature, fit_calibration, save_calibration
+    from fakereview_nlp.model.operating_points import compute_operating_points
     from training.output import shift_fake_bias
 
     final = Path(run_dir)
@@ -136,9 +119,8 @@ def detach_tfidf(run_dir: str | Path, *, calibrate_shift: bool = False) -> dict[
     labels = predictions["label"].to_numpy()
     logits = predictions[["logit_genuine", "logit_fake"]].to_numpy(dtype=np.float64)
     raw = apply_temperature(logits, 1.0)
-    shift = fit_logit_shift(logits, labels) if calibrate_shift else 0.0
+    shift, temperature = fit_calibration(logits, labels, shift=calibrate_shift)
     logits = logits + np.array([0.0, shift])
-    temperature = fit_temperature(logits, labels)
     scores = apply_temperature(logits, temperature)
     points = compute_operating_points(
         labels,
@@ -147,38 +129,56 @@ def detach_tfidf(run_dir: str | Path, *, calibrate_shift: bool = False) -> dict[
         prevalence=cfg.evaluation.prevalence,
         operating_flag_rate=cfg.evaluation.operating_flag_rate,
     )
+    out = predictions.drop(columns=[c for c in predictions.columns if c.startswith(("transformer_", "tfidf_"))])
+    out["logit_fake"] = logits[:, 1]
+    out["fake_score"] = scores
+
+    def serve_transformer(staging: Path) -> None:
+        (staging / TFIDF_FILE).unlink()
+        if shift:
+            shift_fake_bias(staging, shift)
+        save_calibration(
+            staging,
+            temperature,
+            ece_before=expected_calibration_error(labels, raw),
+            ece_after=expected_calibration_error(labels, scores),
+        )
+
+    cfg.model.combine_tfidf = False
+    cfg.evaluation.calibrate_shift = calibrate_shift
+    extra = {"temperature": temperature, "fake_logit_shift": shift, "served": "transformer"}
+    _republish(final, cfg, points, out, extra, serve_transformer)
+    logger.info("%s serves the transformer alone (shift %.4f, temperature %.4f)", final, shift, temperature)
+    return points
+
+
+def _republish(
+    final: Path,
+    cfg: TrainConfig,
+    points: dict[str, Any],
+    predictions: pd.DataFrame,
+    metrics_update: dict[str, Any],
+    change: Callable[[Path], None],
+) -> None:
+    """Copy the run beside itself, apply ``change`` and the new operating points, predictions, metrics
+    and resolved config to the copy, and rename it over the run: a crash leaves the old run whole."""
+    from fakereview_nlp.model.operating_points import save_operating_points
+
     staging = staging_dir(final)
     if staging.exists():
         shutil.rmtree(staging)
     shutil.copytree(final, staging)
-    (staging / TFIDF_FILE).unlink()
-    if shift:
-        shift_fake_bias(staging, shift)
-    save_calibration(
-        staging,
-        temperature,
-        ece_before=expected_calibration_error(labels, raw),
-        ece_after=expected_calibration_error(labels, scores),
-    )
+    change(staging)
     save_operating_points(staging, points)
-    out = predictions.drop(columns=[c for c in predictions.columns if c.startswith(("transformer_", "tfidf_"))])
-    out["logit_fake"] = logits[:, 1]
-    out["fake_score"] = scores
     with atomic_path(staging / "val_predictions.csv") as tmp:
-        out.to_csv(tmp, index=False)
+        predictions.to_csv(tmp, index=False)
     metrics_path = staging / "metrics.json"
     metrics = json.loads(metrics_path.read_text())
-    metrics["temperature"] = temperature
-    metrics["fake_logit_shift"] = shift
-    metrics["served"] = "transformer"
+    metrics.update(metrics_update)
     atomic_write_text(metrics_path, json.dumps(metrics, indent=2))
-    cfg.model.combine_tfidf = False
-    cfg.evaluation.calibrate_shift = calibrate_shift
     atomic_write_text(staging / COMPLETE_MARKER, cfg.to_yaml())
     match_umask(staging)
     publish(staging, final, overwrite=True)
-    logger.info("%s serves the transformer alone (shift %.4f, temperature %.4f)", final, shift, temperature)
-    return points
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from fakereview_nlp.cli.handler import run_handler
+from fakereview_nlp.evaluation.format import ci_text, number_text
 from fakereview_nlp.evaluation.model_card import DATASET_NOTES
 from fakereview_nlp.files import atomic_write_text, refuse_overwriting_inputs
 
@@ -63,14 +64,12 @@ DEFAULT_COMMAND = (
 
 
 def _fmt(cell: dict[str, Any] | None) -> str:
-    if not cell or cell.get("value") is None:
-        return ""
-    ci = cell.get("ci")
-    return f"{cell['value']:.3f}" + (f" ({ci[0]:.3f}–{ci[1]:.3f})" if ci else "")
+    """A report cell as ``value (low–high)``; empty where the report has none."""
+    return "" if not cell or cell.get("value") is None else ci_text(cell["value"], cell.get("ci"))
 
 
 def _num(x: float | None) -> str:
-    return "" if x is None else f"{x:.3f}"
+    return "" if x is None else number_text(x)
 
 
 def _flag_table(report: dict[str, Any], model: str) -> list[str]:

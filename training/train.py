@@ -579,16 +579,17 @@ def _write_output(
     started: float,
 ) -> TrainResult:
     from fakereview_nlp.metrics import expected_calibration_error
-    from fakereview_nlp.model.calibration import fit_logit_shift, fit_temperature, save_calibration
+    from fakereview_nlp.model.calibration import fit_calibration, save_calibration
     from fakereview_nlp.model.operating_points import compute_operating_points, save_operating_points
 
     best_dir = best_folder(work, state.best_step)
     saved = np.load(best_dir / "val_logits.npz")
     logits, labels = saved["logits"], saved["labels"]
     raw_scores = apply_temperature(logits, 1.0)
-    shift = fit_logit_shift(logits, labels) if cfg.evaluation.calibrate and cfg.evaluation.calibrate_shift else 0.0
+    shift, temperature = 0.0, 1.0
+    if cfg.evaluation.calibrate:
+        shift, temperature = fit_calibration(logits, labels, shift=cfg.evaluation.calibrate_shift)
     logits = logits + np.array([0.0, shift])
-    temperature = fit_temperature(logits, labels) if cfg.evaluation.calibrate else 1.0
     scores = apply_temperature(logits, temperature)
     predictions = pd.DataFrame(
         {

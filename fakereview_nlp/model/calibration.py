@@ -122,6 +122,13 @@ def fit_logit_shift(logits: ArrayLike, labels: ArrayLike) -> float:
     return intercept / slope
 
 
+def fit_calibration(logits: ArrayLike, labels: ArrayLike, *, shift: bool = False) -> tuple[float, float]:
+    """``(shift, temperature)`` for ``softmax((logits + [0, shift]) / temperature)``: the fake-logit
+    shift (:func:`fit_logit_shift`, 0.0 unless ``shift``) and the temperature fitted on the shifted logits."""
+    d = fit_logit_shift(logits, labels) if shift else 0.0
+    return d, fit_temperature(np.asarray(logits, dtype=np.float64) + np.array([0.0, d]), labels)
+
+
 def apply_temperature(logits: ArrayLike, temperature: float) -> NDArray[np.float64]:
     """P(fake) = softmax(logits / T)[:, 1], shape ``(n,)``."""
     if not (
