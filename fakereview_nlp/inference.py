@@ -83,7 +83,6 @@ DEFAULT_MAX_BATCH = {"cpu": 64, "mps": 256, "cuda": 512}
 SORT_WINDOW = 16384
 
 
-
 @dataclass(frozen=True)
 class ReviewVerdict:
     """The classifier's verdict on one review.
@@ -158,7 +157,7 @@ class FakeReviewClassifier:
         model_dir: str | os.PathLike[str] | None = None,
         languages: tuple[str, ...] = DEFAULT_MODEL_LANGUAGES,
     ) -> None:
-        from fakereview_nlp.runtime.backends import check_backend, openvino_logits_fn, select_backend
+        from fakereview_nlp.runtime.choice import logits_fn_for, select_backend
         from fakereview_nlp.runtime.devices import resolve_device, resolve_dtype
 
         if not (isinstance(temperature, int | float) and math.isfinite(temperature) and temperature > 0):
@@ -181,13 +180,15 @@ class FakeReviewClassifier:
         self.pad_token_id = 0 if pad is None else int(pad)
         self.tfidf = tfidf
         if isinstance(languages, str) or not languages or not all(isinstance(x, str) for x in languages):
-            raise ValueError(f"languages must be a non-empty tuple of ISO 639-1 codes such as ('en',), got {languages!r}")
+            raise ValueError(
+                f"languages must be a non-empty tuple of ISO 639-1 codes such as ('en',), got {languages!r}"
+            )
         #: The languages the model reads; text in any other is out of scope (see the module docstring).
         self.languages = tuple(languages)
         #: The model folder's side files as read by :meth:`from_pretrained`; None for an in-memory model.
         self.folder: ModelFolder | None = None
         self.backend = select_backend(
-            check_backend(backend),
+            backend,
             device_type=self.device.type,
             dtype_forced=dtype not in (None, "auto"),
             model_dir=model_dir,
@@ -197,8 +198,8 @@ class FakeReviewClassifier:
         if self.backend != "torch":
             import torch
 
-            self._logits_fn = openvino_logits_fn(
-                model_dir, self.model, bf16=self.dtype == torch.bfloat16, int8=self.backend == "openvino-int8"
+            self._logits_fn = logits_fn_for(
+                self.backend, model_dir, self.model, bf16=self.dtype == torch.bfloat16
             )
 
     def __repr__(self) -> str:
@@ -233,9 +234,10 @@ class FakeReviewClassifier:
             dtype (`str`, *optional*): ``None`` picks bf16 where the hardware runs it natively,
                 else float32; ``"float32"`` forces full precision.
             token_budget (`int`, *optional*): rows x padded tokens per forward pass.
-            backend (`str`, defaults to `"auto"`): ``"torch"``, ``"openvino"``,
-                ``"openvino-int8"`` or ``"auto"`` (OpenVINO on the CPU when installed, int8 only
-                where an accepted int8 model exists); see :mod:`fakereview_nlp.runtime.backends`.
+            backend (`str`, defaults to `"auto"`): ``"torch"``, ``"onnx"``, ``"onnx-int8"``,
+                ``"openvino"``, ``"openvino-int8"`` or ``"auto"`` (on the CPU, the runtime measured
+                fastest on this machine among those that keep agreement; torch until measured);
+                see :mod:`fakereview_nlp.runtime.choice`.
 
         Raises:
             `FileNotFoundError` / `ValueError`: a missing or corrupt file, named in the message.
@@ -334,11 +336,15 @@ class FakeReviewClassifier:
         scopes = self.scope(items)
         judged = [i for i, (_, reason) in enumerate(scopes) if reason is None or out_of_scope == "score"]
         # _scores runs even when nothing is judged, so a bad batch_size or long_text is never ignored.
-        scores = dict(zip(judged, self._scores([items[i] for i in judged], batch_size, long_text).tolist(), strict=True))
+        scores = dict(
+            zip(judged, self._scores([items[i] for i in judged], batch_size, long_text).tolist(), strict=True)
+        )
         verdicts = []
         for i, (language, reason) in enumerate(scopes):
             if i not in scores:
-                verdicts.append(ReviewVerdict(None, None, False, in_scope=False, language=language, reason=reason))
+                verdicts.append(
+                    ReviewVerdict(None, None, False, in_scope=False, language=language, reason=reason)
+                )
                 continue
             label, flagged = verdict(scores[i], self.threshold)
             verdicts.append(ReviewVerdict(label, float(scores[i]), flagged, reason is None, language, reason))
@@ -364,15 +370,21 @@ class FakeReviewClassifier:
         scopes = self.scope(items)
         judged = [i for i, (_, reason) in enumerate(scopes) if reason is None or out_of_scope == "score"]
         # Called even with nothing to judge, so that bad options are reported the same way.
-        explained = dict(zip(judged, explain_texts(self, [items[i] for i in judged], top_k, **kwargs), strict=True))
+        explained = dict(
+            zip(judged, explain_texts(self, [items[i] for i in judged], top_k, **kwargs), strict=True)
+        )
         out = []
         for i, (language, reason) in enumerate(scopes):
             if i in explained:
                 out.append(
-                    dataclasses.replace(explained[i], in_scope=reason is None, language=language, reason=reason)
+                    dataclasses.replace(
+                        explained[i], in_scope=reason is None, language=language, reason=reason
+                    )
                 )
             else:
-                out.append(ReviewExplanation(None, False, (), in_scope=False, language=language, reason=reason))
+                out.append(
+                    ReviewExplanation(None, False, (), in_scope=False, language=language, reason=reason)
+                )
         return out
 
     def predict_proba(
@@ -538,9 +550,13 @@ def classify(
 
 
 #: Classifiers loaded by :func:`classify`, most recently used last: key -> (files stamp, classifier).
-_CACHE: OrderedDict[tuple[str, str | None, str | None, str], tuple[object, FakeReviewClassifier]] = OrderedDict()
+_CACHE: OrderedDict[tuple[str, str | None, str | None, str], tuple[object, FakeReviewClassifier]] = (
+    OrderedDict()
+)
 _CACHE_SIZE = 4
 _CACHE_LOCK = threading.Lock()
+
+
 def clear_cache() -> None:
     """Forget the classifiers :func:`classify` has loaded (and free their memory).
 

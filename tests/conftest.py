@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,10 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_EVALUATE_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# backend="auto" must not start the background runtime measurement from a test, nor read a choice
+# the user's own cache holds: every test session gets an empty cache of its own.
+os.environ["FAKEREVIEW_RUNTIME_PREPARE"] = "off"
+os.environ["FAKEREVIEW_CACHE"] = tempfile.mkdtemp(prefix="fakereview-test-cache-")
 
 TINY_DISTILBERT = {"dim": 32, "n_layers": 2, "n_heads": 2, "hidden_dim": 64, "max_position_embeddings": 128}
 

@@ -16,14 +16,14 @@ import pytest
 
 from fakereview_nlp.inference import FakeReviewClassifier
 from fakereview_nlp.model.folder import weights_hash
-from fakereview_nlp.runtime import backends, int8
+from fakereview_nlp.runtime import backends, choice, int8
 from fakereview_nlp.runtime.backends import (
     Agreement,
     agreement,
     cache_dir,
     find_int8,
-    select_backend,
 )
+from fakereview_nlp.runtime.choice import select_backend
 
 TEXTS = [
     "The room was clean and the staff were helpful.",
@@ -74,7 +74,9 @@ def _fake_accepted_int8(model_dir: Path) -> Path:
 
 def test_agreement_counts_labels_at_half_and_flags_at_the_threshold() -> None:
     measured = agreement([0.1, 0.6, 0.97, 0.96], [0.2, 0.4, 0.96, 0.94], threshold=0.95)
-    assert measured == Agreement(n=4, label=0.75, flagged=0.75, threshold=0.95, max_abs_diff=0.2)
+    assert measured == Agreement(
+        n=4, label=0.75, flagged=0.75, threshold=0.95, max_abs_diff=0.2, flagged_iou=1 / 2
+    )
     assert not measured.accepted()
     assert agreement([0.1, 0.9], [0.1, 0.9]).accepted()
 
@@ -82,12 +84,27 @@ def test_agreement_counts_labels_at_half_and_flags_at_the_threshold() -> None:
 def test_agreement_needs_both_labels_and_flags() -> None:
     # All labels agree but one flag of 200 differs: 99.5 % is the bar, so still accepted; two are not.
     ref = np.full(200, 0.9)
+    ref[100:140] = 0.97  # 40 flagged, so one more is an overlap of 40/41
     one, two = ref.copy(), ref.copy()
     one[0] = 0.97
     two[:2] = 0.97
     assert agreement(ref, one, threshold=0.95).accepted()
     assert agreement(ref, one, threshold=0.95).label == 1.0
     assert not agreement(ref, two, threshold=0.95).accepted()
+
+
+def test_agreement_needs_the_flagged_sets_to_overlap() -> None:
+    # Rare flags: one flip in 1,000 keeps 99.9 % of flags but the flagged sets overlap only 10/11.
+    ref = np.full(1000, 0.9)
+    ref[:10] = 0.97
+    cand = ref.copy()
+    cand[500] = 0.97
+    measured = agreement(ref, cand, threshold=0.95)
+    assert measured.flagged == pytest.approx(0.999)
+    assert measured.flagged_iou == pytest.approx(10 / 11)
+    assert not measured.accepted()
+    assert agreement(ref, ref, threshold=0.95).flagged_iou == 1.0
+    assert agreement([0.1, 0.2], [0.1, 0.3], threshold=0.95).flagged_iou == 1.0  # no flags on either side
 
 
 def test_agreement_rejects_vectors_of_different_length() -> None:
@@ -102,9 +119,9 @@ def test_agreement_rejects_vectors_of_different_length() -> None:
 
 def test_unknown_backend_is_rejected(tiny_model_dir: Path) -> None:
     with pytest.raises(
-        ValueError, match=r"backend 'onnx' is not supported; expected one of \['auto', 'torch'"
+        ValueError, match=r"backend 'tensorrt' is not supported; expected one of \['auto', 'torch', 'onnx'"
     ):
-        FakeReviewClassifier.from_pretrained(tiny_model_dir, backend="onnx")  # type: ignore[arg-type]
+        FakeReviewClassifier.from_pretrained(tiny_model_dir, backend="tensorrt")  # type: ignore[arg-type]
 
 
 def test_auto_falls_back_to_torch_without_openvino(
@@ -128,22 +145,20 @@ def test_forcing_openvino_without_it_says_how_to_install(
         FakeReviewClassifier.from_pretrained(tiny_model_dir, device="cpu", backend="openvino")
 
 
-def test_auto_rules(model_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(backends, "openvino_available", lambda: True)
-    pick = select_backend
-    assert pick("auto", device_type="cuda", dtype_forced=False, model_dir=model_copy) == "torch"
-    assert pick("auto", device_type="mps", dtype_forced=False, model_dir=model_copy) == "torch"
-    assert pick("auto", device_type="cpu", dtype_forced=False, model_dir=None) == "torch"
-    assert pick("auto", device_type="cpu", dtype_forced=False, model_dir=model_copy) == "openvino"
-    assert pick("torch", device_type="cpu", dtype_forced=False, model_dir=model_copy) == "torch"
+def test_auto_never_picks_openvino_by_itself(model_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # OpenVINO is used when named; "auto" picks from what was measured on this machine (test_runtime_choice).
+    monkeypatch.setattr(choice, "openvino_available", lambda: True)
     _fake_accepted_int8(model_copy)
-    assert pick("auto", device_type="cpu", dtype_forced=False, model_dir=model_copy) == "openvino-int8"
-    # An explicit dtype is a request for that precision: no silent switch to int8.
-    assert pick("auto", device_type="cpu", dtype_forced=True, model_dir=model_copy) == "openvino"
+    pick = select_backend
+    assert pick("auto", device_type="cpu", dtype_forced=False, model_dir=model_copy) == "torch"
+    assert pick("torch", device_type="cpu", dtype_forced=False, model_dir=model_copy) == "torch"
+    assert (
+        pick("openvino-int8", device_type="cpu", dtype_forced=False, model_dir=model_copy) == "openvino-int8"
+    )
 
 
 def test_forced_backends_say_what_is_missing(model_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(backends, "openvino_available", lambda: True)
+    monkeypatch.setattr(choice, "openvino_available", lambda: True)
     with pytest.raises(ValueError, match=r"runs on the CPU only, got device 'cuda'; use backend='torch'"):
         select_backend("openvino", device_type="cuda", dtype_forced=False, model_dir=model_copy)
     with pytest.raises(ValueError, match=r"needs a model folder \(load with from_pretrained\)"):

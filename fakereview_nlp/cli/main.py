@@ -1,7 +1,7 @@
-"""The ``fakereview`` command: ``classify``, ``evaluate``, ``model-card`` and ``prepare``.
+"""The ``fakereview`` command: ``classify``, ``evaluate``, ``model-card``, ``prepare``, ``explain``, ``runtime``.
 
 Each subcommand's options live in a sibling module (``classify``, ``evaluate``, ``model_card``,
-``prepare``, ``explain``); this file builds the parser from them and dispatches. Errors become
+``prepare``, ``explain``, ``runtime``); this file builds the parser from them and dispatches. Errors become
 messages in :mod:`fakereview_nlp.cli.handler`.
 
 **Errors.** A user error (a missing or unreadable file, malformed input, a missing column,
@@ -27,6 +27,7 @@ from fakereview_nlp.cli.explain import add_explain_parser
 from fakereview_nlp.cli.handler import quiet_hf_progress, run_handler
 from fakereview_nlp.cli.model_card import add_model_card_parser
 from fakereview_nlp.cli.prepare import add_prepare_parser
+from fakereview_nlp.cli.runtime import add_runtime_parser
 
 #: each subcommand's ``add_*_parser(subparsers)``, in the order ``fakereview --help`` lists them.
 SUBCOMMANDS: tuple[Callable[[Any], argparse.ArgumentParser], ...] = (
@@ -35,6 +36,7 @@ SUBCOMMANDS: tuple[Callable[[Any], argparse.ArgumentParser], ...] = (
     add_model_card_parser,
     add_prepare_parser,
     add_explain_parser,
+    add_runtime_parser,
 )
 
 

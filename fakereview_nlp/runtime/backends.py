@@ -1,9 +1,11 @@
-"""Runtimes that compute a classifier's logits: :func:`select_backend`, :func:`build_int8`, :func:`agreement`.
+"""Runtimes that compute a classifier's logits: their names, :func:`agreement`, the cache, OpenVINO.
 
 :class:`~fakereview_nlp.inference.FakeReviewClassifier` tokenises, sorts and batches reviews
 itself; a backend only turns one padded batch (``input_ids``, ``attention_mask``) into logits.
 
 * ``"torch"``: the PyTorch model as loaded (autocast in half precision). Always available.
+* ``"onnx"`` and ``"onnx-int8"``: ONNX Runtime, float32 or int8, in the default install; built
+  once per weights (:mod:`fakereview_nlp.runtime.onnx`).
 * ``"openvino"``: the model converted once with ``openvino.convert_model`` and run by the
   OpenVINO CPU plugin, in bf16 where the CPU multiplies bf16 natively (``dtype`` bfloat16) and
   f32 otherwise. Needs the ``openvino`` extra.
@@ -11,9 +13,9 @@ itself; a backend only turns one padded batch (``input_ids``, ``attention_mask``
   on in-domain reviews. It exists only after :func:`build_int8` has measured its agreement with
   float32 torch on held-out reviews and accepted it (>= 99.5 % of labels at 0.5 **and** of flags at
   the model's operating threshold by default).
-* ``"auto"`` (the default of ``from_pretrained``): on the CPU, ``"openvino-int8"`` when an
-  accepted int8 model exists for these weights and ``dtype`` is left to the default, else
-  ``"openvino"`` when OpenVINO is installed, else ``"torch"``. On CUDA and MPS: ``"torch"``.
+* ``"auto"`` (the default of ``from_pretrained``): on the CPU, the runtime measured fastest on
+  this machine among those that keep agreement (:mod:`fakereview_nlp.runtime.choice`); torch
+  until that measurement exists, and on CUDA and MPS. OpenVINO is used only when named.
 
 Converted models are cached under :func:`cache_dir` (``$FAKEREVIEW_CACHE``, else
 ``$XDG_CACHE_HOME/fakereview_nlp``, else ``~/.cache/fakereview_nlp``) in a folder named by the
@@ -26,6 +28,7 @@ if its recorded weight hash matches.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -42,11 +45,13 @@ from fakereview_nlp.model.folder import weights_hash
 
 logger = logging.getLogger(__name__)
 
-BackendName = Literal["auto", "torch", "openvino", "openvino-int8"]
-BACKENDS: tuple[str, ...] = ("auto", "torch", "openvino", "openvino-int8")
+BackendName = Literal["auto", "torch", "onnx", "onnx-int8", "openvino", "openvino-int8"]
+BACKENDS: tuple[str, ...] = ("auto", "torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
 
 #: Label and flag agreement an int8 model needs with float32 torch to be accepted.
 MIN_AGREEMENT = 0.995
+#: And the overlap (intersection over union) of the two flagged sets.
+MIN_FLAG_IOU = 0.95
 CACHE_ENV_VAR = "FAKEREVIEW_CACHE"
 INT8_DIR = "openvino_int8"
 ACCEPT_FILE = "agreement.json"
@@ -65,6 +70,8 @@ class Agreement:
         flagged (`float`): share with the same flag (``score >= threshold``).
         threshold (`float`): the operating threshold used for ``flagged``.
         max_abs_diff (`float`): the largest change of one P(fake).
+        flagged_iou (`float`): intersection over union of the two flagged sets (1.0 when both
+            are empty): a few flips among rare flags move it much more than ``flagged``.
     """
 
     n: int
@@ -72,10 +79,12 @@ class Agreement:
     flagged: float
     threshold: float
     max_abs_diff: float
+    flagged_iou: float = float("nan")
 
-    def accepted(self, minimum: float = MIN_AGREEMENT) -> bool:
-        """Whether both ``label`` and ``flagged`` reach ``minimum``."""
-        return self.n > 0 and self.label >= minimum and self.flagged >= minimum
+    def accepted(self, minimum: float = MIN_AGREEMENT, min_iou: float = MIN_FLAG_IOU) -> bool:
+        """Whether ``label`` and ``flagged`` reach ``minimum`` and ``flagged_iou`` reaches ``min_iou``."""
+        iou_ok = math.isnan(self.flagged_iou) or self.flagged_iou >= min_iou
+        return self.n > 0 and self.label >= minimum and self.flagged >= minimum and iou_ok
 
 
 def agreement(reference: Sequence[float], candidate: Sequence[float], threshold: float = 0.5) -> Agreement:
@@ -92,7 +101,7 @@ def agreement(reference: Sequence[float], candidate: Sequence[float], threshold:
     Example::
 
         >>> agreement([0.1, 0.6, 0.97], [0.2, 0.4, 0.96], threshold=0.95)
-        Agreement(n=3, label=0.6666666666666666, flagged=1.0, threshold=0.95, max_abs_diff=0.2)
+        Agreement(n=3, label=0.6666666666666666, flagged=1.0, threshold=0.95, max_abs_diff=0.2, flagged_iou=1.0)
     """
     ref = np.asarray(reference, dtype=np.float64)
     cand = np.asarray(candidate, dtype=np.float64)
@@ -103,12 +112,15 @@ def agreement(reference: Sequence[float], candidate: Sequence[float], threshold:
         )
     if ref.size == 0:
         return Agreement(0, float("nan"), float("nan"), float(threshold), float("nan"))
+    ref_flag, cand_flag = ref >= threshold, cand >= threshold
+    union = int((ref_flag | cand_flag).sum())
     return Agreement(
         n=int(ref.size),
         label=float(((ref >= 0.5) == (cand >= 0.5)).mean()),
-        flagged=float(((ref >= threshold) == (cand >= threshold)).mean()),
+        flagged=float((ref_flag == cand_flag).mean()),
         threshold=float(threshold),
         max_abs_diff=round(float(np.abs(ref - cand).max()), 6),
+        flagged_iou=float((ref_flag & cand_flag).sum() / union) if union else 1.0,
     )
 
 
@@ -134,56 +146,6 @@ def check_backend(backend: object) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"backend {backend!r} is not supported; expected one of {list(BACKENDS)}")
     return str(backend)
-
-
-def select_backend(
-    backend: str,
-    *,
-    device_type: str,
-    dtype_forced: bool,
-    model_dir: str | os.PathLike[str] | None,
-) -> str:
-    """The backend a classifier will use: ``backend`` itself, or what ``"auto"`` resolves to.
-
-    Args:
-        backend (`str`): one of :data:`BACKENDS`.
-        device_type (`str`): ``"cpu"``, ``"cuda"`` or ``"mps"``.
-        dtype_forced (`bool`): whether the caller asked for a dtype; ``"auto"`` then keeps that
-            precision instead of switching to int8.
-        model_dir (path, *optional*): the model folder; OpenVINO needs one (it caches by its weights).
-
-    Raises:
-        `ValueError`: an unknown name, OpenVINO forced without the package, on a non-CPU device
-            or without a model folder, or ``"openvino-int8"`` forced with no accepted int8 model.
-    """
-    check_backend(backend)
-    if backend == "torch":
-        return "torch"
-    if backend == "auto":
-        if device_type != "cpu" or model_dir is None or not openvino_available():
-            return "torch"
-        if not dtype_forced and find_int8(model_dir) is not None:
-            return "openvino-int8"
-        return "openvino"
-    if device_type != "cpu":
-        raise ValueError(
-            f"backend {backend!r} runs on the CPU only, got device {device_type!r}; use backend='torch'"
-        )
-    if model_dir is None:
-        raise ValueError(
-            f"backend {backend!r} needs a model folder (load with from_pretrained); use backend='torch'"
-        )
-    if not openvino_available():
-        raise ValueError(
-            f"backend {backend!r} needs OpenVINO, which is not installed; "
-            "pip install 'fakereview-nlp[openvino]' or use backend='torch'"
-        )
-    if backend == "openvino-int8" and find_int8(model_dir) is None:
-        raise ValueError(
-            f"backend 'openvino-int8' needs an accepted int8 model for {model_dir}, and there is none; "
-            "build one with fakereview_nlp.runtime.int8.build_int8(model_dir, calibration_texts, heldout_texts)"
-        )
-    return backend
 
 
 def find_int8(model_dir: str | os.PathLike[str]) -> Path | None:
@@ -311,6 +273,7 @@ __all__ = [
     "BACKENDS",
     "CACHE_ENV_VAR",
     "MIN_AGREEMENT",
+    "MIN_FLAG_IOU",
     "Agreement",
     "BackendName",
     "agreement",
@@ -319,5 +282,4 @@ __all__ = [
     "find_int8",
     "openvino_available",
     "openvino_logits_fn",
-    "select_backend",
 ]
