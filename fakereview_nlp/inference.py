@@ -187,12 +187,19 @@ class FakeReviewClassifier:
         self.languages = tuple(languages)
         #: The model folder's side files as read by :meth:`from_pretrained`; None for an in-memory model.
         self.folder: ModelFolder | None = None
-        self.backend = select_backend(
+        selected = select_backend(
             backend,
             device_type=self.device.type,
             dtype_forced=dtype not in (None, "auto"),
             model_dir=model_dir,
+            default_dtype=str(self.dtype).removeprefix("torch."),
         )
+        if selected == "torch-float32":  # "auto": the default half precision is not accepted for this model
+            import torch
+
+            self.dtype = torch.float32
+            selected = "torch"
+        self.backend = selected
         # None: the torch model computes the logits; else a runtime fed the same padded batches.
         self._logits_fn = None
         if self.backend != "torch":

@@ -153,6 +153,35 @@ def test_auto_uses_the_measured_choice_and_starts_a_measurement_when_there_is_no
     )
 
 
+def test_before_measuring_auto_runs_half_precision_only_where_it_is_accepted(
+    model_copy: Path, spawned: list[list[str]]
+) -> None:
+    def pick(default: str) -> str:
+        return select_backend(
+            "auto", device_type="cpu", dtype_forced=False, model_dir=model_copy, default_dtype=default
+        )
+
+    assert pick("float32") == "torch"
+    assert pick("bfloat16") == "torch-float32"  # no record: float32
+    record = {"weights_sha256": weights_hash(model_copy), "backends": {"torch-bfloat16": {"accepted": False}}}
+    (model_copy / AGREEMENT_FILE).write_text(json.dumps(record), encoding="utf-8")
+    assert pick("bfloat16") == "torch-float32"
+    record["backends"]["torch-bfloat16"]["accepted"] = True  # type: ignore[index]
+    (model_copy / AGREEMENT_FILE).write_text(json.dumps(record), encoding="utf-8")
+    assert pick("bfloat16") == "torch"
+    # the classifier turns "torch-float32" into torch at float32
+    (model_copy / AGREEMENT_FILE).unlink()
+    clf = FakeReviewClassifier.from_pretrained(model_copy, device="cpu")
+    assert clf.backend == "torch" and str(clf.dtype) == "torch.float32"
+    # on CUDA "auto" stays torch at its default precision
+    assert (
+        select_backend(
+            "auto", device_type="cuda", dtype_forced=False, model_dir=model_copy, default_dtype="bfloat16"
+        )
+        == "torch"
+    )
+
+
 def test_a_choice_whose_files_are_gone_or_whose_weights_changed_is_ignored(model_copy: Path) -> None:
     build_onnx(model_copy)
     write_choice(
@@ -202,12 +231,14 @@ def test_measurement_gates_int8_on_the_recorded_held_out_agreement(model_copy: P
     build_onnx(model_copy)
     measured = measure_backends(model_copy, TEXTS * 4, rounds=1)
     by_name = {t.backend: t for t in measured.timings}
-    assert list(by_name) == ["torch", "onnx", "onnx-int8"]
-    assert by_name["torch"].eligible and by_name["onnx"].eligible
+    assert list(by_name)[0] == "torch-float32" and list(by_name)[-2:] == ["onnx", "onnx-int8"]
+    assert by_name["torch-float32"].eligible and by_name["onnx"].eligible
     assert by_name["onnx"].label_agreement == 1.0 and by_name["onnx"].reviews_per_s > 0
     assert not by_name["onnx-int8"].eligible
-    assert "no held-out agreement recorded" in by_name["onnx-int8"].why
-    assert measured.backend in ("torch", "onnx")
+    assert "no held-out agreement recorded for onnx-int8" in by_name["onnx-int8"].why
+    assert measured.backend in ("torch-float32", "onnx")
+    if "torch" in by_name:  # a CPU with native bf16: torch's default precision is gated like int8
+        assert not by_name["torch"].eligible and "torch-bfloat16" in by_name["torch"].why
 
     record = {
         "weights_sha256": weights_hash(model_copy),

@@ -1,15 +1,15 @@
 """Measure the runtimes of one model on this machine and record ``"auto"``'s choice.
 
 :func:`prepare_runtime` builds the ONNX copies, then :func:`measure_backends` scores made-up probe
-reviews with float32 torch (the reference), torch at its default precision, ONNX float32 and ONNX
-int8, compares each one's verdicts with the reference's and times it; the rules of
+reviews with float32 torch (the reference), torch at its default precision (where that is not
+float32), ONNX float32 and ONNX int8, compares each one's verdicts with the reference's and times it; the rules of
 :mod:`fakereview_nlp.runtime.choice` pick the winner. This module drives whole classifiers, so it
 sits above :mod:`fakereview_nlp.inference` (like :mod:`fakereview_nlp.runtime.int8`).
 
 The probe reviews are written for this purpose (no corpus text), 1 to 9 sentences long, so the
 timed batches have review-like lengths. They check that a runtime computes what float32 torch
-computes on this CPU; whether int8 keeps the verdicts of *real* reviews is decided on held-out
-reviews (the model folder's agreement record), not here.
+computes on this CPU; whether bf16 or int8 keeps the verdicts of *real* reviews is decided on
+held-out reviews (the model folder's agreement record), not here.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from fakereview_nlp.runtime.choice import (
     take_lock,
     write_choice,
 )
+from fakereview_nlp.runtime.devices import resolve_dtype
 from fakereview_nlp.runtime.onnx import build_onnx, find_onnx
 
 logger = logging.getLogger(__name__)
@@ -89,11 +90,13 @@ def measure_backends(
     reference = FakeReviewClassifier.from_pretrained(
         model_dir, device="cpu", dtype="float32", backend="torch"
     )
-    ref_scores = reference.predict_proba(probes)
+    ref_scores, ref_speed = _time(reference, probes, rounds)
     threshold = reference.threshold
+    default_dtype = str(resolve_dtype(None, reference.device)).removeprefix("torch.")
     del reference
-    timings: list[BackendTiming] = []
-    for backend in ("torch", "onnx", "onnx-int8"):
+    timings = [BackendTiming("torch-float32", round(ref_speed, 2), 1.0, 1.0, True)]
+    candidates = ["onnx", "onnx-int8"] if default_dtype == "float32" else ["torch", "onnx", "onnx-int8"]
+    for backend in candidates:
         try:
             classifier = FakeReviewClassifier.from_pretrained(model_dir, device="cpu", backend=backend)
             scores, speed = _time(classifier, probes, rounds)
@@ -101,15 +104,8 @@ def measure_backends(
             timings.append(BackendTiming(backend, 0.0, float("nan"), float("nan"), False, f"failed: {err}"))
             continue
         agreed = agreement(ref_scores, scores, threshold)
-        timings.append(
-            BackendTiming(
-                backend,
-                round(speed, 2),
-                agreed.label,
-                agreed.flagged,
-                *_eligibility(model_dir, backend, agreed.label, agreed.flagged),
-            )
-        )
+        eligible, why = _eligibility(model_dir, backend, agreed.label, agreed.flagged, default_dtype)
+        timings.append(BackendTiming(backend, round(speed, 2), agreed.label, agreed.flagged, eligible, why))
     return RuntimeChoice(
         backend=pick_backend(timings),
         timings=tuple(timings),
@@ -120,22 +116,22 @@ def measure_backends(
 
 
 def _eligibility(
-    model_dir: str | os.PathLike[str], backend: str, label: float, flagged: float
+    model_dir: str | os.PathLike[str], backend: str, label: float, flagged: float, default_dtype: str
 ) -> tuple[bool, str]:
-    if backend == "torch":
-        return True, ""
     if label < 1.0 or flagged < 1.0:
         return False, f"probe verdicts differ from float32 torch (labels {label:.1%}, flags {flagged:.1%})"
-    if backend == "onnx-int8":
-        record = recorded_agreement(model_dir, backend)
+    if backend in ("torch", "onnx-int8"):  # not exact: held-out agreement decides
+        key = f"torch-{default_dtype}" if backend == "torch" else backend
+        record = recorded_agreement(model_dir, key)
         if record is None:
             return (
                 False,
-                "no held-out agreement recorded for these weights (benchmarks/inference_throughput.py --record)",
+                f"no held-out agreement recorded for {key} (benchmarks/inference_throughput.py --record)",
             )
         if not record.get("accepted"):
             return False, (
-                f"held-out agreement below the gate (labels {record.get('label', float('nan')):.2%}, "
+                f"held-out agreement of {key} below the gate (labels {record.get('label', float('nan')):.2%}, "
+                f"flags {record.get('flagged', float('nan')):.2%}, "
                 f"flagged overlap {record.get('flagged_iou', float('nan')):.2%})"
             )
     return True, ""
