@@ -628,7 +628,6 @@ def detect_languages(texts: Sequence[str]) -> tuple[list[str], str]:
     return sorted(training_languages(texts)), LIBRARY
 
 
-
 def adapt(
     labels_path: str | Path,
     output_dir: str | Path,
@@ -669,62 +668,16 @@ def adapt(
     )
     counts = labels.counts()
     logger.info("%d labels from %s: %s", len(labels), labels_path, counts)
-    a, e, seed = opts.adapt, opts.train.evaluation, opts.train.training.seed
     staging = staging_dir(final)
     if staging.exists():
         shutil.rmtree(staging)
     with tempfile.TemporaryDirectory(
         prefix=".adapt-", dir=final.parent if final.parent.exists() else None
     ) as tmp:
-        work = Path(tmp)
-        mode = choose_estimate(a, counts)
+        mode = choose_estimate(opts.adapt, counts)
         logger.info("estimate: %s", mode)
-        result: Estimate | None = None
-        if mode == "holdout":
-            train_rows, held = grouped_holdout(labels, a.holdout_fraction, seed)
-            fitted = fit_adapted(labels.subset(train_rows), opts, staging, work=work)
-            held_set = labels.subset(held)
-            base_scores = score_model(base_dir, held_set.texts)
-            adapted_scores = score_model(staging, held_set.texts)
-            eval_labels, eval_groups = held_set.labels, held_set.groups
-        elif mode == "cv":
-            fold = grouped_folds(labels, a.cv_folds, seed)
-            base_scores = score_model(base_dir, labels.texts)
-            adapted_scores = np.zeros(len(labels))
-            for k in range(a.cv_folds):
-                inner, out = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
-                logger.info("cross-validation fold %d of %d: adapting on %d labels, scoring %d",
-                            k + 1, a.cv_folds, len(inner), len(out))  # fmt: skip
-                member = fit_adapted(labels.subset(inner), opts, work / f"fold{k}", work=work)
-                adapted_scores[out] = score_model(member.folder, [labels.texts[i] for i in out])
-                shutil.rmtree(member.folder)
-            fitted = fit_adapted(labels, opts, staging, work=work)
-            eval_labels, eval_groups = labels.labels, labels.groups
-        else:
-            fitted = fit_adapted(labels, opts, staging, work=work)
-    if mode != "none":
-        result = estimate(
-            eval_labels,
-            base_scores,
-            adapted_scores,
-            groups=eval_groups,
-            mode=mode,
-            flag_rate=e.operating_flag_rate,
-            prevalence=e.prevalence,
-            n_boot=a.n_boot,
-            seed=seed,
-        )
-    languages, language_method = detect_languages(labels.texts)
-    base_info = _read_json(base_dir / MODEL_INFO_FILE)
-    info = {
-        "version": __version__,
-        "languages": languages,
-        "languages_method": language_method,
-        "base_model": base_info.get("base_model") or _encoder_name(base_dir),
-        "adapted_from": str(base_dir),
-        "adapt_method": a.method,
-        "n_labels": counts,
-    }
+        fitted, result = fit_with_estimate(mode, labels, opts, base_dir, staging, work=Path(tmp))
+    info = adapted_model_info(base_dir, opts, labels.texts, counts, version=__version__)
     (staging / MODEL_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     (staging / ADAPT_CONFIG_FILE).write_text(opts.to_yaml(), encoding="utf-8")
     wall = time.perf_counter() - started
@@ -745,11 +698,9 @@ def adapt(
     )
     # Written last, as training does: its presence marks the folder complete. The data section is
     # the user's file as given (the fine-tune itself read an internal copy with a split column).
-    train_cfg = opts.train.to_dict()
-    train_cfg["data"].update(path=str(labels_path), text_column=text_column, label_column=label_column,
-                             label_map=dict(label_map) if label_map else None, group_column=group_column)  # fmt: skip
-    train_cfg["output"]["dir"] = str(final)
-    (staging / COMPLETE_MARKER).write_text(yaml.safe_dump(train_cfg, sort_keys=False), encoding="utf-8")
+    data = {"path": str(labels_path), "text_column": text_column, "label_column": label_column,
+            "label_map": dict(label_map) if label_map else None, "group_column": group_column}  # fmt: skip
+    (staging / COMPLETE_MARKER).write_text(completed_config(opts, data, final), encoding="utf-8")
     for leftover in ("val_predictions.csv",):
         # Validation predictions name the user's rows by id only, but a model folder travels; the
         # report holds the summary.
@@ -758,6 +709,85 @@ def adapt(
     publish(staging, final, overwrite=overwrite)
     logger.info("wrote %s in %.0f s (adapting %.0f s)", final, wall, fitted.wall_seconds)
     return AdaptResult(final, result, counts, wall, fitted.wall_seconds, fitted.best_epoch)
+
+
+def fit_with_estimate(
+    mode: Literal["holdout", "cv", "none"],
+    labels: LabelSet,
+    opts: ResolvedOptions,
+    base_dir: Path,
+    folder: Path,
+    *,
+    work: Path,
+) -> tuple[FittedModel, Estimate | None]:
+    """The adapted model in ``folder`` (fitted on every label) and, unless ``mode`` is ``none``, its
+    estimated gain over ``base_dir`` on labels it did not see (a held-out part, or cross-validation)."""
+    a, e, seed = opts.adapt, opts.train.evaluation, opts.train.training.seed
+    if mode == "none":
+        return fit_adapted(labels, opts, folder, work=work), None
+    if mode == "holdout":
+        train_rows, held = grouped_holdout(labels, a.holdout_fraction, seed)
+        fitted = fit_adapted(labels.subset(train_rows), opts, folder, work=work)
+        evaluated = labels.subset(held)
+        base_scores = score_model(base_dir, evaluated.texts)
+        adapted_scores = score_model(folder, evaluated.texts)
+    else:
+        evaluated = labels
+        base_scores = score_model(base_dir, labels.texts)
+        adapted_scores = out_of_fold_scores(labels, opts, work=work)
+        fitted = fit_adapted(labels, opts, folder, work=work)
+    result = estimate(
+        evaluated.labels,
+        base_scores,
+        adapted_scores,
+        groups=evaluated.groups,
+        mode=mode,
+        flag_rate=e.operating_flag_rate,
+        prevalence=e.prevalence,
+        n_boot=a.n_boot,
+        seed=seed,
+    )
+    return fitted, result
+
+
+def out_of_fold_scores(labels: LabelSet, opts: ResolvedOptions, *, work: Path) -> np.ndarray:
+    """Each label's adapted P(fake) from a model adapted on the other folds (grouped ``adapt.cv_folds``)."""
+    a = opts.adapt
+    fold = grouped_folds(labels, a.cv_folds, opts.train.training.seed)
+    scores = np.zeros(len(labels))
+    for k in range(a.cv_folds):
+        inner, out = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        logger.info("cross-validation fold %d of %d: adapting on %d labels, scoring %d",
+                    k + 1, a.cv_folds, len(inner), len(out))  # fmt: skip
+        member = fit_adapted(labels.subset(inner), opts, work / f"fold{k}", work=work)
+        scores[out] = score_model(member.folder, [labels.texts[i] for i in out])
+        shutil.rmtree(member.folder)
+    return scores
+
+
+def adapted_model_info(
+    base_dir: Path, opts: ResolvedOptions, texts: Sequence[str], counts: Mapping[str, int], *, version: str
+) -> dict[str, Any]:
+    """``model_info.json`` of the adapted model: languages of its labels, its base, how it was adapted."""
+    languages, language_method = detect_languages(texts)
+    base_info = _read_json(base_dir / MODEL_INFO_FILE)
+    return {
+        "version": version,
+        "languages": languages,
+        "languages_method": language_method,
+        "base_model": base_info.get("base_model") or _encoder_name(base_dir),
+        "adapted_from": str(base_dir),
+        "adapt_method": opts.adapt.method,
+        "n_labels": counts,
+    }
+
+
+def completed_config(opts: ResolvedOptions, data: Mapping[str, Any], final: Path) -> str:
+    """The training config as YAML, its data section the user's file as given and its output ``final``."""
+    train_cfg = opts.train.to_dict()
+    train_cfg["data"].update(data)
+    train_cfg["output"]["dir"] = str(final)
+    return yaml.safe_dump(train_cfg, sort_keys=False)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

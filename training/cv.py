@@ -30,9 +30,11 @@ import json
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -185,6 +187,31 @@ def out_of_fold_scores(predictions: pd.DataFrame) -> pd.DataFrame:
     return predictions.assign(fake_score=predictions["fake_score_uncalibrated"])
 
 
+@dataclass(frozen=True)
+class CvPlan:
+    """What every fold of one CV run shares: the base config, where fold models go, which models run."""
+
+    config_path: str
+    overrides: list[str]
+    base: TrainConfig
+    runs_dir: Path
+    #: the Parquet file holding the made folds (None when the data has its own split column)
+    data_file: Path | None
+    #: one training seed per ensemble member; ``[None]``: the config's seed alone
+    members: list[int | None]
+    transformer: bool
+
+    @property
+    def ensemble(self) -> bool:
+        return len(self.members) > 1
+
+    def fold_config(self, fold: str, seed: int | None = None, first: bool = True) -> list[str]:
+        """The full override list of fold ``fold``'s config (for one member)."""
+        return self.overrides + fold_overrides(
+            self.base, fold, self.runs_dir, self.data_file, seed=seed, first=first
+        )
+
+
 def run_cv(
     config_path: str,
     overrides: list[str],
@@ -202,117 +229,29 @@ def run_cv(
     base = load_config(config_path, overrides)
     if seeds is not None and (not seeds or len(set(seeds)) != len(seeds)):
         raise ValueError(f"seeds={seeds} must be distinct and non-empty, e.g. [42, 43, 44]")
-    # One seed (the config's) unless asked: the plain single-model CV.
-    members: list[int | None] = list(seeds) if seeds else [None]
-    ensemble = len(members) > 1
-    if transformer and (base.training.select_best or base.training.early_stopping_patience):
-        logger.warning(
-            "training.select_best=%s and training.early_stopping_patience=%d are turned off in CV: "
-            "a fold's validation rows are its test rows",
-            base.training.select_best,
-            base.training.early_stopping_patience,
-        )
-    if transformer and base.model.combine_tfidf:
-        logger.info(
-            "model.combine_tfidf is turned off in the fold models: the CV scores the transformer alone "
-            "and adds TF-IDF itself (--combine)"
-        )
+    if transformer:
+        _warn_about_fold_settings(base)
     frame, data_file = assign_folds(base, n_folds, runs_dir)
-    present = sorted(set(frame["split"]), key=lambda s: (len(s), s))
-    chosen = folds or present
-    missing = sorted(set(chosen) - set(present))
-    if missing:
-        raise ValueError(f"fold(s) {missing} are not in the data; it has folds {present}")
-    by_id = frame.set_index("id")
-    pooled = []
-    fold_info = []
+    # One seed (the config's) unless asked: the plain single-model CV.
+    plan = CvPlan(
+        config_path, overrides, base, runs_dir, data_file, list(seeds) if seeds else [None], transformer
+    )
+    chosen = choose_folds(frame["split"], folds)
+    pooled, fold_info = [], []
     for fold in chosen:
         logger.info("fold %s of %s", fold, chosen)
-        fold_cfg_overrides = overrides + fold_overrides(base, fold, runs_dir, data_file)
-        fold_cfg = load_config(config_path, fold_cfg_overrides)
-        train, test = _fold_rows(frame, fold, fold_cfg)
-        fingerprint = fold_fingerprint(train, test)
-        member_info: list[dict[str, Any]] = []
-        if transformer:
-            runs = []
-            for i, seed in enumerate(members):
-                member_overrides = overrides + fold_overrides(
-                    base, fold, runs_dir, data_file, seed=seed, first=i == 0
-                )
-                runs.append(train_fold(config_path, member_overrides, fingerprint))
-                member_info.append(
-                    {
-                        "seed": base.training.seed if seed is None else seed,
-                        "dir": str(member_dir(runs_dir, fold, seed, i == 0)),
-                        "train_seconds": runs[-1][1],
-                        "reused": runs[-1][2],
-                    }
-                )
-            predictions = _mean_of_members(runs, [m["seed"] for m in member_info])
-            seconds = sum(r[1] for r in runs)
-            reused = all(r[2] for r in runs)
-        else:
-            keep = ["id", "label", "group", *[c for c in base.data.keep_columns if c in test.columns]]
-            predictions, seconds, reused = test[keep].copy(), 0.0, False
-        tfidf = tfidf_scores(train["text"].tolist(), train["label"].to_numpy(), test["text"].tolist())
-        tfidf_by_id = pd.Series(tfidf, index=test["id"].to_numpy())
-        predictions = predictions.assign(fold=fold, tfidf_score=tfidf_by_id.loc[predictions["id"]].to_numpy())
+        predictions, info = score_fold(plan, frame, fold)
         pooled.append(predictions)
-        info: dict[str, Any] = {
-            "fold": fold,
-            "train": len(train),
-            "test": len(test),
-            "train_seconds": seconds,
-            "reused": reused,
-        }
-        if ensemble:
-            info["members"] = member_info
         fold_info.append(info)
-    oof = pd.concat(pooled, ignore_index=True)
-    oof = oof.rename(columns={"fake_score": "transformer_score"})
+    oof = pd.concat(pooled, ignore_index=True).rename(columns={"fake_score": "transformer_score"})
     combine = combine and transformer
     if combine:
         oof["combined_score"] = combined_score(oof["transformer_score"], oof["tfidf_score"])
-    texts = by_id.loc[oof["id"], "text"]
-    lengths = texts.str.split().str.len().to_numpy()
-    scores = {"transformer": oof["transformer_score"].to_numpy()} if transformer else {}
-    scores["tfidf"] = oof["tfidf_score"].to_numpy()
-    if combine:
-        scores["transformer+tfidf"] = oof["combined_score"].to_numpy()
-    member_columns = [c for c in oof.columns if c.startswith("transformer_seed")] if ensemble else []
-    if member_columns:
-        # the first member alone: what the ensemble adds over one model, on the same folds
-        first = member_columns[0]
-        scores[first.removesuffix("_score")] = oof[first].to_numpy()
-    slices = {c: oof[c].astype(str).tolist() for c in base.data.keep_columns if c in oof.columns}
-    report = build_report(
-        oof["label"].to_numpy(),
-        scores,
-        groups=oof["group"].astype(str).tolist() if base.data.group_column else None,
-        slices=slices or None,
-        lengths=lengths,
-        prevalences=[base.evaluation.prevalence],
-        flag_rates=base.evaluation.flag_rates,
-        folds=oof["fold"].tolist(),
-        baseline="tfidf" if transformer else None,
-        n_boot=n_boot,
-        seed=base.training.seed,
-        config={
-            "command": "python -m training.cv",
-            "config": config_path,
-            "overrides": overrides,
-            "seeds": [m if m is not None else base.training.seed for m in members],
-            "resolved": base.to_dict(),
-            "folds": fold_info,
-        },
-        data={"path": base.data.path, "sha256": fingerprint_file(base.data.path), "rows": len(frame)},
-    )
+    scores = report_scores(oof, transformer=transformer, combine=combine, ensemble=plan.ensemble)
+    report = _cv_report(plan, oof, frame, scores, fold_info, n_boot)
     report_dir.mkdir(parents=True, exist_ok=True)
     written = write_report(report, report_dir)
-    columns = ["id", "fold", "label", *(["transformer_score"] if transformer else []), "tfidf_score"]
-    if combine:
-        columns.append("combined_score")
-    columns += member_columns
+    columns = oof_columns(oof, transformer=transformer, combine=combine, ensemble=plan.ensemble)
     with atomic_path(report_dir / "oof_predictions.csv") as tmp:
         oof[columns].to_csv(tmp, index=False)
     summary = {
@@ -323,6 +262,142 @@ def run_cv(
     atomic_write_text(report_dir / "cv_runs.json", json.dumps(summary, indent=2) + "\n")
     logger.info("wrote %s", report_dir)
     return report
+
+
+def _warn_about_fold_settings(base: TrainConfig) -> None:
+    """Say which of the config's settings the fold models do not follow, and why."""
+    if base.training.select_best or base.training.early_stopping_patience:
+        logger.warning(
+            "training.select_best=%s and training.early_stopping_patience=%d are turned off in CV: "
+            "a fold's validation rows are its test rows",
+            base.training.select_best,
+            base.training.early_stopping_patience,
+        )
+    if base.model.combine_tfidf:
+        logger.info(
+            "model.combine_tfidf is turned off in the fold models: the CV scores the transformer alone "
+            "and adds TF-IDF itself (--combine)"
+        )
+
+
+def choose_folds(splits: pd.Series, folds: list[str] | None) -> list[str]:
+    """The folds to run: ``folds`` (each checked to be in the data) or every fold present, in order."""
+    present = sorted(set(splits), key=lambda s: (len(s), s))
+    chosen = folds or present
+    missing = sorted(set(chosen) - set(present))
+    if missing:
+        raise ValueError(f"fold(s) {missing} are not in the data; it has folds {present}")
+    return chosen
+
+
+def score_fold(plan: CvPlan, frame: pd.DataFrame, fold: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Fold ``fold``'s out-of-fold predictions (transformer and TF-IDF) and its row of ``cv_runs.json``."""
+    fold_cfg = load_config(plan.config_path, plan.fold_config(fold))
+    train, test = _fold_rows(frame, fold, fold_cfg)
+    members: list[dict[str, Any]] = []
+    if plan.transformer:
+        predictions, members = _train_members(plan, fold, fold_fingerprint(train, test))
+        seconds, reused = sum(m["train_seconds"] for m in members), all(m["reused"] for m in members)
+    else:
+        keep = ["id", "label", "group", *[c for c in plan.base.data.keep_columns if c in test.columns]]
+        predictions, seconds, reused = test[keep].copy(), 0.0, False
+    tfidf = tfidf_scores(train["text"].tolist(), train["label"].to_numpy(), test["text"].tolist())
+    tfidf_by_id = pd.Series(tfidf, index=test["id"].to_numpy())
+    predictions = predictions.assign(fold=fold, tfidf_score=tfidf_by_id.loc[predictions["id"]].to_numpy())
+    info: dict[str, Any] = {
+        "fold": fold,
+        "train": len(train),
+        "test": len(test),
+        "train_seconds": seconds,
+        "reused": reused,
+    }
+    if plan.ensemble:
+        info["members"] = members
+    return predictions, info
+
+
+def _train_members(plan: CvPlan, fold: str, fingerprint: str) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Train (or reuse) one model per seed on the fold; their mean P(fake) and a line per member."""
+    runs, members = [], []
+    for i, seed in enumerate(plan.members):
+        runs.append(
+            train_fold(plan.config_path, plan.fold_config(fold, seed=seed, first=i == 0), fingerprint)
+        )
+        members.append(
+            {
+                "seed": plan.base.training.seed if seed is None else seed,
+                "dir": str(member_dir(plan.runs_dir, fold, seed, i == 0)),
+                "train_seconds": runs[-1][1],
+                "reused": runs[-1][2],
+            }
+        )
+    return _mean_of_members(runs, [m["seed"] for m in members]), members
+
+
+def report_scores(
+    oof: pd.DataFrame, *, transformer: bool, combine: bool, ensemble: bool
+) -> dict[str, np.ndarray]:
+    """The pooled scores the report compares, by name.
+
+    With a seed ensemble its first member alone is added, so the report measures what the
+    ensemble adds over one model on the same folds.
+    """
+    scores = {"transformer": oof["transformer_score"].to_numpy()} if transformer else {}
+    scores["tfidf"] = oof["tfidf_score"].to_numpy()
+    if combine:
+        scores["transformer+tfidf"] = oof["combined_score"].to_numpy()
+    members = _member_columns(oof, ensemble)
+    if members:
+        scores[members[0].removesuffix("_score")] = oof[members[0]].to_numpy()
+    return scores
+
+
+def oof_columns(oof: pd.DataFrame, *, transformer: bool, combine: bool, ensemble: bool) -> list[str]:
+    """The columns of ``oof_predictions.csv``: ids, folds, labels, then every score (each member's too)."""
+    columns = ["id", "fold", "label", *(["transformer_score"] if transformer else []), "tfidf_score"]
+    if combine:
+        columns.append("combined_score")
+    return columns + _member_columns(oof, ensemble)
+
+
+def _member_columns(oof: pd.DataFrame, ensemble: bool) -> list[str]:
+    return [c for c in oof.columns if c.startswith("transformer_seed")] if ensemble else []
+
+
+def _cv_report(
+    plan: CvPlan,
+    oof: pd.DataFrame,
+    frame: pd.DataFrame,
+    scores: dict[str, np.ndarray],
+    fold_info: list[dict[str, Any]],
+    n_boot: int,
+) -> dict[str, Any]:
+    """The evaluation report of the pooled out-of-fold scores, paired per fold, with the run's provenance."""
+    base = plan.base
+    texts = frame.set_index("id").loc[oof["id"], "text"]
+    slices = {c: oof[c].astype(str).tolist() for c in base.data.keep_columns if c in oof.columns}
+    return build_report(
+        oof["label"].to_numpy(),
+        scores,
+        groups=oof["group"].astype(str).tolist() if base.data.group_column else None,
+        slices=slices or None,
+        lengths=texts.str.split().str.len().to_numpy(),
+        prevalences=[base.evaluation.prevalence],
+        flag_rates=base.evaluation.flag_rates,
+        folds=oof["fold"].tolist(),
+        baseline="tfidf" if plan.transformer else None,
+        n_boot=n_boot,
+        seed=base.training.seed,
+        config={
+            "command": "python -m training.cv",
+            "config": plan.config_path,
+            "overrides": plan.overrides,
+            "seeds": [m if m is not None else base.training.seed for m in plan.members],
+            "resolved": base.to_dict(),
+            "folds": fold_info,
+        },
+        data={"path": base.data.path, "sha256": fingerprint_file(base.data.path), "rows": len(frame)},
+    )
 
 
 def _mean_of_members(runs: list[tuple[pd.DataFrame, float, bool]], seeds: list[int]) -> pd.DataFrame:
@@ -379,7 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--n-boot", type=int, default=1000, help="bootstrap resamples for confidence intervals"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="print the traceback of a user error too")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="print the traceback of a user error too"
+    )
     known, overrides = parser.parse_known_args(args)
     bad = [o for o in overrides if not (o.startswith("--") and "=" in o and "." in o.split("=")[0])]
     if bad:

@@ -47,7 +47,7 @@ from fakereview_nlp.data.reviews import (
 from fakereview_nlp.files import atomic_path, atomic_write_text
 from fakereview_nlp.model.calibration import apply_temperature
 from fakereview_nlp.model.modeling import build_random_classifier, load_pretrained_classifier, load_tokenizer
-from training.config import ConfigError, SourceFields, TrainConfig, load_config
+from training.config import ConfigError, SourceFields, TrainConfig, TrainingConfig, load_config
 from training.loop import EvalOutput, StepState, evaluate, train_one_epoch
 from training.output import (
     BEST_DIR,
@@ -360,19 +360,35 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
     checkpoint of that step); raising from it simulates a killed run.
     """
     started = time.perf_counter()
-    t = cfg.training
-    tracker = None if t.tracker == "none" else t.tracker
     final = Path(cfg.output.dir)
     work = Path(cfg.output.checkpoint_dir or f"{final}.checkpoints")
+    accelerator = start_accelerator(cfg, work)
+    tokenizer = load_tokenizer(cfg.model.tokenizer or cfg.model.name_or_path)
+    train_ds, val_ds = load_splits(cfg)
+    parts = prepare_training(accelerator, cfg, tokenizer, train_ds, val_ds)
+    if cfg.training.tracker != "none":
+        accelerator.init_trackers("fakereview", config=_flat(cfg.to_dict()))
+    state = resume_state(accelerator, work, cfg.training.resume_from_checkpoint)
+    session = TrainingSession(accelerator, cfg, parts, state, work, on_step)
+    session.train()
+    accelerator.wait_for_everyone()
+    result = _write_output(accelerator, cfg, state, train_ds, val_ds, tokenizer, final, work, started)
+    accelerator.end_training()
+    return result
+
+
+def start_accelerator(cfg: TrainConfig, work: Path) -> Accelerator:
+    """The run's Accelerator, with logging, threads and seed set, after the output directory is checked."""
+    t = cfg.training
     accelerator = Accelerator(
         cpu=_cpu_processes_launched(),
         mixed_precision=t.mixed_precision,
         gradient_accumulation_steps=t.gradient_accumulation_steps,
-        log_with=tracker,
+        log_with=None if t.tracker == "none" else t.tracker,
         project_dir=str(work / "logs"),
     )
     _setup_logging(accelerator)
-    check_output_dir(final, overwrite=cfg.output.overwrite)
+    check_output_dir(Path(cfg.output.dir), overwrite=cfg.output.overwrite)
     torch.set_num_threads(t.num_threads or default_num_threads())
     set_seed(t.seed)
     logger.info(
@@ -382,9 +398,32 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
         accelerator.device,
         accelerator.mixed_precision,
     )
+    return accelerator
 
-    tokenizer = load_tokenizer(cfg.model.tokenizer or cfg.model.name_or_path)
-    train_ds, val_ds = load_splits(cfg)
+
+@dataclass
+class TrainingParts:
+    """The prepared objects of one run (after ``accelerator.prepare``)."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    train_dl: DataLoader
+    val_dl: DataLoader
+    sampler: LengthGroupedBatchSampler
+    class_weights: torch.Tensor | None
+    n_val: int
+
+
+def prepare_training(
+    accelerator: Accelerator,
+    cfg: TrainConfig,
+    tokenizer: Any,
+    train_ds: datasets.Dataset,
+    val_ds: datasets.Dataset,
+) -> TrainingParts:
+    """Model, loaders, optimizer and linear-warmup schedule, prepared by accelerate."""
+    t = cfg.training
     model = build_model(cfg, tokenizer)
     train_dl, val_dl, sampler = get_dataloaders(accelerator, cfg, tokenizer, train_ds, val_ds)
     optimizer = build_optimizer(model, cfg)
@@ -408,107 +447,147 @@ def run(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> Tr
         t.batch_size * accelerator.num_processes * t.gradient_accumulation_steps,
         steps_per_epoch,
     )
-    if tracker:
-        accelerator.init_trackers("fakereview", config=_flat(cfg.to_dict()))
+    return TrainingParts(model, optimizer, scheduler, train_dl, val_dl, sampler, weights, len(val_ds))
 
-    state = RunState()
-    if t.resume_from_checkpoint:
-        checkpoint = find_checkpoint(work, t.resume_from_checkpoint)
-        accelerator.load_state(str(checkpoint))
-        state = RunState.from_json((checkpoint / TRAINER_STATE).read_text())
-        logger.info("resumed from %s at step %d", checkpoint, state.step.global_step)
 
-    def validate() -> None:
-        out = evaluate(accelerator, model, val_dl, len(val_ds))
+def resume_state(accelerator: Accelerator, work: Path, resume: str | None) -> RunState:
+    """A fresh :class:`RunState`, or, with ``resume``, the checkpoint's (accelerate state loaded too)."""
+    if not resume:
+        return RunState()
+    checkpoint = find_checkpoint(work, resume)
+    accelerator.load_state(str(checkpoint))
+    state = RunState.from_json((checkpoint / TRAINER_STATE).read_text())
+    logger.info("resumed from %s at step %d", checkpoint, state.step.global_step)
+    return state
+
+
+def record_validation(state: RunState, metrics: dict[str, float], t: TrainingConfig) -> bool:
+    """Append ``metrics`` to the history, log them and apply early stopping; True when this model becomes the best.
+
+    "Best" is the model kept as the output: the best so far by ``t.early_stopping_metric``, or,
+    with ``select_best`` off, simply the latest.
+    """
+    state.history.append(metrics)
+    state.last_eval_step = state.step.global_step
+    key = t.early_stopping_metric
+    if key not in metrics:
+        raise ConfigError(
+            f"training.early_stopping_metric is {key!r}, which validation does not report; "
+            f"choose one of {sorted(metrics)}"
+        )
+    value = metrics[key]
+    better = state.best_value is None or (
+        value > state.best_value if t.early_stopping_mode == "max" else value < state.best_value
+    )
+    logger.info(
+        "validation at step %d: %s",
+        state.step.global_step,
+        ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if k not in ("epoch", "step")),
+    )
+    if better:
+        state.best_value, state.bad_evals = value, 0
+    else:
+        state.bad_evals += 1
+        if t.early_stopping_patience and state.bad_evals >= t.early_stopping_patience:
+            logger.info("early stopping: %s did not improve for %d validations", key, state.bad_evals)
+            state.stop = True
+    if better or not t.select_best:
+        state.best_step = state.step.global_step
+        return True
+    return False
+
+
+class TrainingSession:
+    """The epoch loop of one run, with what happens after each optimizer step and at each validation."""
+
+    def __init__(
+        self,
+        accelerator: Accelerator,
+        cfg: TrainConfig,
+        parts: TrainingParts,
+        state: RunState,
+        work: Path,
+        on_step: Callable[[int], None] | None,
+    ) -> None:
+        self.accelerator = accelerator
+        self.cfg = cfg
+        self.parts = parts
+        self.state = state
+        self.work = work
+        self.on_step = on_step
+        self.tracking = cfg.training.tracker != "none"
+
+    def train(self) -> None:
+        """Epochs until done, stopped early, or ``max_steps``; then a last validation if the last step had none."""
+        t, state, parts = self.cfg.training, self.state, self.parts
+        train_dl = parts.train_dl
+        progress = tqdm(
+            total=len(train_dl) * t.epochs,
+            initial=state.step.epoch * len(train_dl) + state.step.batches_in_epoch,
+            disable=not self.accelerator.is_local_main_process,
+            desc="train",
+            mininterval=2.0,
+        )
+        while state.step.epoch < t.epochs and not state.stop:
+            batches = train_dl
+            if state.step.batches_in_epoch:
+                batches = self.accelerator.skip_first_batches(train_dl, state.step.batches_in_epoch)
+            # Through the loader, not only the sampler: accelerate's loaders re-set their sampler's
+            # epoch from their own iteration count, which a resumed run's fresh loader starts at 0.
+            parts.sampler.set_epoch(state.step.epoch)
+            if hasattr(batches, "set_epoch"):
+                batches.set_epoch(state.step.epoch)
+            finished = train_one_epoch(
+                self.accelerator,
+                parts.model,
+                batches,
+                parts.optimizer,
+                parts.scheduler,
+                state.step,
+                class_weights=parts.class_weights,
+                max_grad_norm=t.max_grad_norm,
+                on_optimizer_step=self.after_step,
+                progress=progress,
+            )
+            if finished:
+                if not t.eval_every_steps:
+                    self.validate()
+                state.step.epoch += 1
+                state.step.batches_in_epoch = 0
+        progress.close()
+        if state.last_eval_step != state.step.global_step:
+            self.validate()
+
+    def validate(self) -> None:
+        """Score the validation set, log it, apply early stopping, and save the model if it is the best."""
+        accelerator, state = self.accelerator, self.state
+        out = evaluate(accelerator, self.parts.model, self.parts.val_dl, self.parts.n_val)
         scores = apply_temperature(out.logits, 1.0)
         metrics = {"epoch": state.step.epoch, "step": state.step.global_step, "eval_loss": out.loss}
         metrics.update(validation_metrics(out.labels, scores, accelerator.process_index))
-        state.history.append(metrics)
-        state.last_eval_step = state.step.global_step
-        key = t.early_stopping_metric
-        if key not in metrics:
-            raise ConfigError(
-                f"training.early_stopping_metric is {key!r}, which validation does not report; "
-                f"choose one of {sorted(metrics)}"
-            )
-        value = metrics[key]
-        better = state.best_value is None or (
-            value > state.best_value if t.early_stopping_mode == "max" else value < state.best_value
-        )
-        logger.info(
-            "validation at step %d: %s",
-            state.step.global_step,
-            ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if k not in ("epoch", "step")),
-        )
-        if tracker:
+        is_best = record_validation(state, metrics, self.cfg.training)
+        if self.tracking:
             accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=state.step.global_step)
-        if better:
-            state.best_value, state.bad_evals = value, 0
-        else:
-            state.bad_evals += 1
-            if t.early_stopping_patience and state.bad_evals >= t.early_stopping_patience:
-                logger.info("early stopping: %s did not improve for %d validations", key, state.bad_evals)
-                state.stop = True
-        if better or not t.select_best:
-            state.best_step = state.step.global_step
-            _save_best(accelerator, model, out, work, state.best_step)
+        if is_best:
+            _save_best(accelerator, self.parts.model, out, self.work, state.best_step)
 
-    def after_step(step: StepState, loss: float) -> bool:
+    def after_step(self, step: StepState, loss: float) -> bool:
+        """Log, validate, checkpoint as configured; False once the run should stop."""
+        t, state = self.cfg.training, self.state
         if step.global_step % t.log_every_steps == 0:
-            lr = scheduler.get_last_lr()[-1]
+            lr = self.parts.scheduler.get_last_lr()[-1]
             logger.info("step %d  loss %.4f  lr %.2e", step.global_step, loss, lr)
-            if tracker:
-                accelerator.log({"train/loss": loss, "train/lr": lr}, step=step.global_step)
+            if self.tracking:
+                self.accelerator.log({"train/loss": loss, "train/lr": lr}, step=step.global_step)
         if t.eval_every_steps and step.global_step % t.eval_every_steps == 0:
-            validate()
+            self.validate()
         if t.checkpoint_every_steps and step.global_step % t.checkpoint_every_steps == 0:
-            _save_checkpoint(accelerator, work, state)
-        if on_step is not None:
-            on_step(step.global_step)
+            _save_checkpoint(self.accelerator, self.work, state)
+        if self.on_step is not None:
+            self.on_step(step.global_step)
         if t.max_steps and step.global_step >= t.max_steps:
             state.stop = True
         return not state.stop
-
-    progress = tqdm(
-        total=len(train_dl) * t.epochs,
-        initial=state.step.epoch * len(train_dl) + state.step.batches_in_epoch,
-        disable=not accelerator.is_local_main_process,
-        desc="train",
-        mininterval=2.0,
-    )
-    while state.step.epoch < t.epochs and not state.stop:
-        batches = train_dl
-        if state.step.batches_in_epoch:
-            batches = accelerator.skip_first_batches(train_dl, state.step.batches_in_epoch)
-        # Through the loader, not only the sampler: accelerate's loaders re-set their sampler's
-        # epoch from their own iteration count, which a resumed run's fresh loader starts at 0.
-        sampler.set_epoch(state.step.epoch)
-        if hasattr(batches, "set_epoch"):
-            batches.set_epoch(state.step.epoch)
-        finished = train_one_epoch(
-            accelerator,
-            model,
-            batches,
-            optimizer,
-            scheduler,
-            state.step,
-            class_weights=weights,
-            max_grad_norm=t.max_grad_norm,
-            on_optimizer_step=after_step,
-            progress=progress,
-        )
-        if finished:
-            if not t.eval_every_steps:
-                validate()
-            state.step.epoch += 1
-            state.step.batches_in_epoch = 0
-    progress.close()
-    if state.last_eval_step != state.step.global_step:
-        validate()
-    accelerator.wait_for_everyone()
-    result = _write_output(accelerator, cfg, state, train_ds, val_ds, tokenizer, final, work, started)
-    accelerator.end_training()
-    return result
 
 
 def default_num_threads() -> int:
@@ -567,6 +646,151 @@ def _save_checkpoint(accelerator: Accelerator, work: Path, state: RunState) -> N
     accelerator.wait_for_everyone()
 
 
+@dataclass
+class ValidationScores:
+    """The best model's validation predictions, calibrated: what the output directory is written from."""
+
+    labels: np.ndarray
+    raw_scores: np.ndarray  # P(fake) before calibration
+    scores: np.ndarray  # calibrated P(fake)
+    shift: float  # added to the fake logit (calibration.calibrate_shift)
+    temperature: float
+    predictions: pd.DataFrame  # val_predictions.csv
+    operating_scores: np.ndarray  # what the operating points are set on (with TF-IDF: the combination)
+    tfidf_model: Any | None = None
+
+
+def score_validation(
+    cfg: TrainConfig, best_dir: Path, train_ds: datasets.Dataset, val_ds: datasets.Dataset
+) -> ValidationScores:
+    """The calibrated validation predictions of the model saved in ``best_dir`` (and, with
+    ``model.combine_tfidf``, the fitted TF-IDF part and the combined scores)."""
+    from fakereview_nlp.model.calibration import fit_calibration
+
+    saved = np.load(best_dir / "val_logits.npz")
+    logits, labels = saved["logits"], saved["labels"]
+    raw_scores = apply_temperature(logits, 1.0)
+    shift, temperature = 0.0, 1.0
+    if cfg.evaluation.calibrate:
+        shift, temperature = fit_calibration(logits, labels, shift=cfg.evaluation.calibrate_shift)
+    logits = logits + np.array([0.0, shift])
+    scores = apply_temperature(logits, temperature)
+    predictions = prediction_frame(val_ds, labels, logits, scores, raw_scores, cfg.data.prediction_columns())
+    out = ValidationScores(labels, raw_scores, scores, shift, temperature, predictions, scores)
+    if cfg.model.combine_tfidf:
+        # Every process fits it (seconds of CPU) so that all ranks return the same predictions.
+        from training.tfidf_part import combine_predictions, fit_tfidf_part
+
+        out.tfidf_model, tfidf = fit_tfidf_part(
+            train_ds["text"],
+            train_ds["label"],
+            val_ds["text"],
+            min_df=cfg.model.tfidf_min_df,
+            max_features=cfg.model.tfidf_max_features,
+        )
+        out.predictions = combine_predictions(predictions, tfidf)
+        out.operating_scores = out.predictions["fake_score"].to_numpy()
+    return out
+
+
+def prediction_frame(
+    val_ds: datasets.Dataset,
+    labels: np.ndarray,
+    logits: np.ndarray,
+    scores: np.ndarray,
+    raw_scores: np.ndarray,
+    extra_columns: list[str],
+) -> pd.DataFrame:
+    """``val_predictions.csv``: one row per validation review, in dataset order."""
+    return pd.DataFrame(
+        {
+            "id": val_ds["id"],
+            "label": labels,
+            "fake_score": scores,
+            "fake_score_uncalibrated": raw_scores,
+            "logit_genuine": logits[:, 0],
+            "logit_fake": logits[:, 1],
+            "group": val_ds["group"],
+            "split": val_ds["split"],
+            **{c: val_ds[c] for c in extra_columns},
+        }
+    )
+
+
+def run_summary(
+    state: RunState, scores: ValidationScores, *, world_size: int, wall_seconds: float
+) -> dict[str, Any]:
+    """``metrics.json``: the best validation, the whole history and the calibration found."""
+    summary: dict[str, Any] = {
+        "best_step": state.best_step,
+        "best": best_validation(state),
+        "history": state.history,
+        "world_size": world_size,
+        "train_wall_seconds": wall_seconds,
+        "temperature": scores.temperature,
+        "fake_logit_shift": scores.shift,
+    }
+    if scores.tfidf_model is not None:
+        from training.tfidf_part import combined_metrics
+
+        summary["combined_validation"] = combined_metrics(scores.labels, scores.predictions)
+    return summary
+
+
+def best_validation(state: RunState) -> dict[str, float]:
+    """The history entry of the step whose model is the output."""
+    return next(h for h in state.history if h["step"] == state.best_step)
+
+
+def write_model_folder(
+    folder: Path,
+    best_dir: Path,
+    tokenizer: Any,
+    cfg: TrainConfig,
+    scores: ValidationScores,
+    summary: dict[str, Any],
+    train_texts: list[str],
+) -> None:
+    """Fill ``folder`` (a fresh staging folder) with the complete model directory.
+
+    The best model's weights (its fake bias shifted by the calibration), the tokenizer, the
+    calibration, the operating points, the TF-IDF part if any, ``val_predictions.csv``,
+    ``model_info.json`` and ``metrics.json``; the resolved config goes last.
+    """
+    from fakereview_nlp.metrics import expected_calibration_error
+    from fakereview_nlp.model.calibration import save_calibration
+    from fakereview_nlp.model.operating_points import compute_operating_points, save_operating_points
+
+    shutil.copytree(best_dir, folder)
+    (folder / "val_logits.npz").unlink()
+    if scores.shift:
+        shift_fake_bias(folder, scores.shift)
+    tokenizer.model_max_length = cfg.model.max_length
+    tokenizer.save_pretrained(folder)
+    save_calibration(
+        folder,
+        scores.temperature,
+        ece_before=expected_calibration_error(scores.labels, scores.raw_scores),
+        ece_after=expected_calibration_error(scores.labels, scores.scores),
+    )
+    points = compute_operating_points(
+        scores.labels,
+        scores.operating_scores,
+        flag_rates=cfg.evaluation.flag_rates,
+        prevalence=cfg.evaluation.prevalence,
+        operating_flag_rate=cfg.evaluation.operating_flag_rate,
+    )
+    save_operating_points(folder, points)
+    if scores.tfidf_model is not None:
+        scores.tfidf_model.save(folder)
+    with atomic_path(folder / "val_predictions.csv") as tmp:
+        scores.predictions.to_csv(tmp, index=False)
+    _write_model_info(folder, train_texts, seed=cfg.training.seed)
+    atomic_write_text(folder / "metrics.json", json.dumps(summary, indent=2))
+    # The resolved config goes last: its presence marks the directory complete.
+    atomic_write_text(folder / COMPLETE_MARKER, cfg.to_yaml())
+
+
 def _write_output(
     accelerator: Accelerator,
     cfg: TrainConfig,
@@ -578,99 +802,22 @@ def _write_output(
     work: Path,
     started: float,
 ) -> TrainResult:
-    from fakereview_nlp.metrics import expected_calibration_error
-    from fakereview_nlp.model.calibration import fit_calibration, save_calibration
-    from fakereview_nlp.model.operating_points import compute_operating_points, save_operating_points
-
+    """Score, calibrate, and (on the main process) write and publish the output directory."""
     best_dir = best_folder(work, state.best_step)
-    saved = np.load(best_dir / "val_logits.npz")
-    logits, labels = saved["logits"], saved["labels"]
-    raw_scores = apply_temperature(logits, 1.0)
-    shift, temperature = 0.0, 1.0
-    if cfg.evaluation.calibrate:
-        shift, temperature = fit_calibration(logits, labels, shift=cfg.evaluation.calibrate_shift)
-    logits = logits + np.array([0.0, shift])
-    scores = apply_temperature(logits, temperature)
-    predictions = pd.DataFrame(
-        {
-            "id": val_ds["id"],
-            "label": labels,
-            "fake_score": scores,
-            "fake_score_uncalibrated": raw_scores,
-            "logit_genuine": logits[:, 0],
-            "logit_fake": logits[:, 1],
-            "group": val_ds["group"],
-            "split": val_ds["split"],
-            **{c: val_ds[c] for c in cfg.data.prediction_columns()},
-        }
-    )
-    tfidf_model = None
-    operating_scores = scores
-    if cfg.model.combine_tfidf:
-        # Every process fits it (seconds of CPU) so that all ranks return the same predictions.
-        from training.tfidf_part import combine_predictions, combined_metrics, fit_tfidf_part
-
-        tfidf_model, tfidf = fit_tfidf_part(
-            train_ds["text"],
-            train_ds["label"],
-            val_ds["text"],
-            min_df=cfg.model.tfidf_min_df,
-            max_features=cfg.model.tfidf_max_features,
-        )
-        predictions = combine_predictions(predictions, tfidf)
-        operating_scores = predictions["fake_score"].to_numpy()
-    best = next(h for h in state.history if h["step"] == state.best_step)
+    scores = score_validation(cfg, best_dir, train_ds, val_ds)
+    best = best_validation(state)
     wall = time.perf_counter() - started
     if accelerator.is_main_process:
+        summary = run_summary(state, scores, world_size=accelerator.num_processes, wall_seconds=wall)
         staging = staging_dir(final)
         if staging.exists():
             shutil.rmtree(staging)
-        shutil.copytree(best_dir, staging)
-        (staging / "val_logits.npz").unlink()
-        if shift:
-            shift_fake_bias(staging, shift)
-        tokenizer.model_max_length = cfg.model.max_length
-        tokenizer.save_pretrained(staging)
-        save_calibration(
-            staging,
-            temperature,
-            ece_before=expected_calibration_error(labels, raw_scores),
-            ece_after=expected_calibration_error(labels, scores),
-        )
-        points = compute_operating_points(
-            labels,
-            operating_scores,
-            flag_rates=cfg.evaluation.flag_rates,
-            prevalence=cfg.evaluation.prevalence,
-            operating_flag_rate=cfg.evaluation.operating_flag_rate,
-        )
-        save_operating_points(staging, points)
-        if tfidf_model is not None:
-            tfidf_model.save(staging)
-        with atomic_path(staging / "val_predictions.csv") as tmp:
-            predictions.to_csv(tmp, index=False)
-        _write_model_info(staging, train_ds["text"], seed=cfg.training.seed)
-        summary = {
-            "best_step": state.best_step,
-            "best": best,
-            "history": state.history,
-            "world_size": accelerator.num_processes,
-            "train_wall_seconds": wall,
-            "temperature": temperature,
-            "fake_logit_shift": shift,
-        }
-        if tfidf_model is not None:
-            summary["combined_validation"] = combined_metrics(labels, predictions)
+        write_model_folder(staging, best_dir, tokenizer, cfg, scores, summary, train_ds["text"])
+        if "combined_validation" in summary:
             logger.info("with the TF-IDF part: %s", summary["combined_validation"])
-        atomic_write_text(staging / "metrics.json", json.dumps(summary, indent=2))
-        # The resolved config goes last: its presence marks the directory complete.
-        atomic_write_text(staging / COMPLETE_MARKER, cfg.to_yaml())
         match_umask(staging)
         publish(staging, final, overwrite=cfg.output.overwrite)
-        shutil.rmtree(work / BEST_DIR, ignore_errors=True)
-        # Kept while it holds checkpoints or tracker logs; otherwise it was scratch space.
-        if work.is_dir() and not any(work.iterdir()):
-            work.rmdir()
+        _remove_scratch(work)
         logger.info(
             "wrote %s (model of step %d: %s=%.4f) in %.0f s",
             final,
@@ -680,7 +827,14 @@ def _write_output(
             wall,
         )
     accelerator.wait_for_everyone()
-    return TrainResult(final, best, state.history, predictions, accelerator.num_processes, wall)
+    return TrainResult(final, best, state.history, scores.predictions, accelerator.num_processes, wall)
+
+
+def _remove_scratch(work: Path) -> None:
+    """Drop the best-model scratch copies, and ``work`` itself unless it holds checkpoints or tracker logs."""
+    shutil.rmtree(work / BEST_DIR, ignore_errors=True)
+    if work.is_dir() and not any(work.iterdir()):
+        work.rmdir()
 
 
 def _write_model_info(folder: Path, texts: list[str], *, seed: int) -> None:
@@ -697,7 +851,9 @@ def _write_model_info(folder: Path, texts: list[str], *, seed: int) -> None:
     if not languages:  # nothing identifiable (too short): leave them unrecorded rather than record none
         logger.warning("no language could be identified in the training texts; model_info.json records none")
         return
-    logger.info("training texts are in %s; other languages will be out of the model's scope", ", ".join(languages))
+    logger.info(
+        "training texts are in %s; other languages will be out of the model's scope", ", ".join(languages)
+    )
     atomic_write_text(folder / MODEL_INFO_FILE, json.dumps({"languages": languages}, indent=2) + "\n")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,9 @@ from fakereview_nlp.files import refuse_overwriting_inputs
 from fakereview_nlp.metrics import DEFAULT_FLAG_RATES, check_flag_rates
 
 if TYPE_CHECKING:
+    import datasets
+
+    from fakereview_nlp.data.reviews import BadRowReport
     from fakereview_nlp.inference import FakeReviewClassifier
 
 logger = logging.getLogger(__name__)
@@ -187,11 +191,68 @@ def score_with_model(
 
 def evaluate_command(args: argparse.Namespace) -> int:
     """Handler of ``fakereview evaluate``."""
-    from fakereview_nlp.data.reviews import load_reviews_with_report
-
     label_map = parse_label_map(args.label_map)
     rates = parse_flag_rates(args.flag_rates)
     prevalences = tuple(args.prevalence) if args.prevalence else DEFAULT_PREVALENCES
+    rows = read_evaluation_rows(args, label_map)
+    ds = rows.evaluated
+    texts: list[str] = ds["text"]
+    labels = np.asarray(ds["label"], dtype=np.int64)
+    logger.info("evaluating %d reviews from %s", len(ds), args.data)
+
+    from fakereview_nlp.inference import FakeReviewClassifier
+
+    classifier = FakeReviewClassifier.from_pretrained(args.model, device=args.device)
+    # A model directory with a TF-IDF part serves the mean of both: the report says so in its name.
+    name = "transformer+tfidf" if classifier.tfidf is not None else "transformer"
+    scores = {name: score_with_model(classifier, texts, batch_size=args.batch_size)}
+    baseline_info = None
+    if args.baseline == "tfidf":
+        scores["tfidf"], baseline_info = tfidf_baseline_scores(args, rows, texts)
+    operating = serving_threshold(classifier)
+    report = build_report(
+        labels,
+        scores,
+        groups=ds["group"] if args.group_column else None,
+        slices={column: ds[_row_column(args, column)] for column in args.slice_column},
+        lengths=[len(t.split()) for t in texts],
+        prevalences=prevalences,
+        flag_rates=rates,
+        folds=ds["split"] if args.split_column and len(set(ds["split"])) > 1 else None,
+        baseline="tfidf" if "tfidf" in scores else None,
+        operating_thresholds={name: operating} if operating is not None else None,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        config=_report_config(args, classifier, baseline_info),
+        data=_report_data(args, rows, labels),
+    )
+    if args.explain_errors:
+        report["false_flag_phrases"] = _false_flag_phrases(
+            classifier, texts, labels, scores[name], operating, args.explain_errors
+        )
+    written = write_report(report, args.output_dir, plots=not args.no_plots)
+    print(f"wrote {', '.join(str(p) for p in written.values())}")
+    return 0
+
+
+@dataclass
+class EvaluationRows:
+    """The rows ``fakereview evaluate`` scores, and those it may train the baseline on."""
+
+    evaluated: datasets.Dataset
+    #: DATA's rows outside ``--split`` (None without ``--split``); ``--train-data`` replaces them
+    train: datasets.Dataset | None
+    #: what the reader dropped from DATA (empty text, missing label), counted in the report
+    bad_rows: BadRowReport
+    #: the reader options shared by DATA and ``--train-data``
+    reader_options: dict[str, Any]
+
+
+def read_evaluation_rows(args: argparse.Namespace, label_map: dict[str, str] | None) -> EvaluationRows:
+    """DATA's rows (``--split``'s only, with the rest kept for the baseline), after the arguments are checked
+    and the outputs are known not to overwrite an input."""
+    from fakereview_nlp.data.reviews import load_reviews_with_report, split_by_column
+
     if args.split and not args.split_column:
         raise SystemExit(
             "--split needs --split-column (the column holding the split or fold, e.g. --split-column fold)"
@@ -208,96 +269,86 @@ def evaluate_command(args: argparse.Namespace) -> int:
         keep_columns=keep,
         **common,
     )
+    train_rows = None
     if args.split:
-        from fakereview_nlp.data.reviews import split_by_column
-
         train_rows, ds = split_by_column(ds, eval_splits=args.split)
-    else:
-        train_rows = None
     if len(ds) == 0:
         raise SystemExit(f"no rows to evaluate in {args.data!r} (split {args.split})")
-    texts: list[str] = ds["text"]
-    labels = np.asarray(ds["label"], dtype=np.int64)
-    logger.info("evaluating %d reviews from %s", len(ds), args.data)
+    return EvaluationRows(ds, train_rows, bad_rows, common)
 
-    from fakereview_nlp.inference import FakeReviewClassifier
 
-    classifier = FakeReviewClassifier.from_pretrained(args.model, device=args.device)
-    # A model directory with a TF-IDF part serves the mean of both: the report says so in its name.
-    name = "transformer+tfidf" if classifier.tfidf is not None else "transformer"
-    scores = {name: score_with_model(classifier, texts, batch_size=args.batch_size)}
-    baseline_info = None
-    if args.baseline == "tfidf":
-        from fakereview_nlp.model.baseline import TfidfBaseline
+def tfidf_baseline_scores(
+    args: argparse.Namespace, rows: EvaluationRows, texts: Sequence[str]
+) -> tuple[NDArray[np.float64], dict[str, Any]]:
+    """P(fake) for ``texts`` from the TF-IDF baseline trained on ``--train-data`` or DATA's other splits,
+    and the report's description of that baseline."""
+    from fakereview_nlp.data.reviews import load_reviews_with_report
+    from fakereview_nlp.model.baseline import TfidfBaseline
 
-        train_dropped = 0
-        if args.train_data:
-            train_rows, train_bad = load_reviews_with_report(
-                args.train_data, label_column=args.label_column, id_column=args.id_column, **common
-            )
-            train_dropped = train_bad.n_dropped
-        if train_rows is None or len(train_rows) == 0:
-            raise SystemExit(
-                "--baseline tfidf needs training rows: select the evaluation rows with --split-column/--split "
-                "(the rest of DATA trains the baseline) or pass --train-data"
-            )
-        baseline = TfidfBaseline()
-        scores["tfidf"] = baseline.fit(train_rows["text"], train_rows["label"]).predict_proba(texts)
-        baseline_info = {
-            "kind": "tfidf",
-            "n_train": len(train_rows),
-            "n_train_rows_dropped": train_dropped,  # --train-data only: DATA's drops are in data
-            "options": _baseline_options(baseline),
-        }
-
-    # The threshold and temperature the classifier serves with, read once by its ModelFolder (a
-    # Hub model included): the report flags exactly where `classify` does.
-    folder = classifier.folder
-    operating = classifier.threshold if folder is not None and folder.has_threshold else None
-    slices = {}
-    for column in args.slice_column:
-        source = {args.group_column: "group", args.split_column: "split"}.get(column, column)
-        slices[column] = ds[source]
-    groups = ds["group"] if args.group_column else None
-    report = build_report(
-        labels,
-        scores,
-        groups=groups,
-        slices=slices,
-        lengths=[len(t.split()) for t in texts],
-        prevalences=prevalences,
-        flag_rates=rates,
-        folds=ds["split"] if args.split_column and len(set(ds["split"])) > 1 else None,
-        baseline="tfidf" if "tfidf" in scores else None,
-        operating_thresholds={name: operating} if operating is not None else None,
-        n_boot=args.n_boot,
-        seed=args.seed,
-        config={
-            "command": "fakereview evaluate",
-            "model": args.model,
-            **{k: v for k, v in vars(args).items() if k not in ("handler", "model", "command")},
-            "baseline": baseline_info,
-            "calibration": dict(folder.calibration) if folder is not None and folder.calibration else None,
-        },
-        data={
-            "path": str(args.data),
-            "file_sha256": fingerprint_file(args.data),
-            "rows_sha256": fingerprint_rows(ds["id"], texts, labels.tolist()),
-            # Rows the reader dropped (empty text, missing label) are counted, never silently lost.
-            "n_rows_in_file": bad_rows.n_rows,
-            "n_rows_dropped": bad_rows.n_dropped,
-            "n_rows_dropped_empty_text": bad_rows.empty_text,
-            "n_rows_dropped_missing_label": bad_rows.missing_label,
-            "split": list(args.split) or None,
-        },
-    )
-    if args.explain_errors:
-        report["false_flag_phrases"] = _false_flag_phrases(
-            classifier, texts, labels, scores[name], operating, args.explain_errors
+    train_rows, train_dropped = rows.train, 0
+    if args.train_data:
+        train_rows, train_bad = load_reviews_with_report(
+            args.train_data, label_column=args.label_column, id_column=args.id_column, **rows.reader_options
         )
-    written = write_report(report, args.output_dir, plots=not args.no_plots)
-    print(f"wrote {', '.join(str(p) for p in written.values())}")
-    return 0
+        train_dropped = train_bad.n_dropped
+    if train_rows is None or len(train_rows) == 0:
+        raise SystemExit(
+            "--baseline tfidf needs training rows: select the evaluation rows with --split-column/--split "
+            "(the rest of DATA trains the baseline) or pass --train-data"
+        )
+    baseline = TfidfBaseline()
+    scores = baseline.fit(train_rows["text"], train_rows["label"]).predict_proba(texts)
+    info = {
+        "kind": "tfidf",
+        "n_train": len(train_rows),
+        "n_train_rows_dropped": train_dropped,  # --train-data only: DATA's drops are in data
+        "options": _baseline_options(baseline),
+    }
+    return scores, info
+
+
+def serving_threshold(classifier: FakeReviewClassifier) -> float | None:
+    """The threshold the classifier flags with, when its folder sets one (else None: 0.5 is used).
+
+    Read once by its ModelFolder (a Hub model included): the report flags exactly where ``classify`` does.
+    """
+    folder = classifier.folder
+    return classifier.threshold if folder is not None and folder.has_threshold else None
+
+
+def _row_column(args: argparse.Namespace, column: str) -> str:
+    """Where a ``--slice-column`` is in the rows read: the group and split columns are renamed."""
+    return {args.group_column: "group", args.split_column: "split"}.get(column, column)
+
+
+def _report_config(
+    args: argparse.Namespace, classifier: FakeReviewClassifier, baseline_info: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The report's ``config``: the command line, the baseline and the calibration the model serves with."""
+    folder = classifier.folder
+    return {
+        "command": "fakereview evaluate",
+        "model": args.model,
+        **{k: v for k, v in vars(args).items() if k not in ("handler", "model", "command")},
+        "baseline": baseline_info,
+        "calibration": dict(folder.calibration) if folder is not None and folder.calibration else None,
+    }
+
+
+def _report_data(args: argparse.Namespace, rows: EvaluationRows, labels: NDArray[np.int64]) -> dict[str, Any]:
+    """The report's ``data``: the file and rows evaluated, and every row the reader dropped, counted."""
+    ds, bad_rows = rows.evaluated, rows.bad_rows
+    return {
+        "path": str(args.data),
+        "file_sha256": fingerprint_file(args.data),
+        "rows_sha256": fingerprint_rows(ds["id"], ds["text"], labels.tolist()),
+        # Rows the reader dropped (empty text, missing label) are counted, never silently lost.
+        "n_rows_in_file": bad_rows.n_rows,
+        "n_rows_dropped": bad_rows.n_dropped,
+        "n_rows_dropped_empty_text": bad_rows.empty_text,
+        "n_rows_dropped_missing_label": bad_rows.missing_label,
+        "split": list(args.split) or None,
+    }
 
 
 def _false_flag_phrases(
@@ -335,9 +386,13 @@ def _baseline_options(baseline: Any) -> dict[str, Any]:
 
 
 __all__ = [
+    "EvaluationRows",
     "add_evaluate_parser",
     "evaluate_command",
     "parse_flag_rates",
     "parse_label_map",
+    "read_evaluation_rows",
     "score_with_model",
+    "serving_threshold",
+    "tfidf_baseline_scores",
 ]

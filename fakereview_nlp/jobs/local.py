@@ -71,12 +71,13 @@ from fakereview_nlp.data.tables import (
 )
 from fakereview_nlp.errors import PeerFailedError
 from fakereview_nlp.files import atomic_write_text, refuse_overwriting_inputs, umask_mode
-from fakereview_nlp.jobs.options import ScoringOptions
+from fakereview_nlp.jobs.options import ScoringOptions, check_chunk_rows
 from fakereview_nlp.jobs.parts import (
     MANIFEST,
     Part,
+    check_same_job,
     file_identity,
-    job_mismatch,
+    job_identity,
     model_identity,
     out_of_scope_count,
     out_of_scope_notice,
@@ -105,8 +106,6 @@ def _format_of(path: str, given: str | None, role: str) -> TableFormat:
     if given is None and path == STDIO:
         return "jsonl"
     return infer_format(path, given, hint=f"or pass --{role}-format")
-
-
 
 
 class _Group:
@@ -231,31 +230,15 @@ def classify_file(
     group = _Group(state, None)
 
     def check() -> tuple[ScoringOptions, TableFormat, TableFormat, TableReader]:
-        if not isinstance(chunk_rows, int) or chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows!r}")
+        check_chunk_rows(chunk_rows)
         options = ScoringOptions(text_column=text_column, id_column=id_column, batch_size=batch_size,
                                  device=device, dtype=dtype, long_text=long_text, explain=explain,
                                  out_of_scope=out_of_scope)  # fmt: skip
-        if group.world > 1 and STDIO in (source, output):
-            raise ValueError(
-                "with several processes the input must be a file every process can read and the output a file "
-                "the main process can write; '-' (stdin/stdout) works only with one process"
-            )
-        refuse_overwriting_inputs([output], [source])  # before anything is written: the input stays intact
+        _check_paths(source, output, group.world)
         in_fmt = _format_of(source, input_format, "input")
         out_fmt = _format_of(output, output_format, "output")
         reader = TableReader(source, in_fmt, encoding=encoding, columns=options.read_columns)
-        if output == STDIO:
-            if resume:
-                raise ValueError("--resume needs an output file (-o FILE); stdout cannot be resumed")
-            if out_fmt == "parquet":
-                raise ValueError(
-                    "Parquet cannot be written to stdout; pass -o FILE.parquet, or use JSONL with -o -"
-                )
-        elif Path(output).is_dir():
-            raise ValueError(
-                f"output {output!r} is a folder; the local engine writes one file (--engine ray writes folders)"
-            )
+        _check_output(output, out_fmt, resume=resume)
         return options, in_fmt, out_fmt, reader
 
     checked, error = _run_step(check)
@@ -263,35 +246,57 @@ def classify_file(
     options, in_fmt, out_fmt, reader = checked
     if output == STDIO:
         return _classify_to_stdout(model, reader, out_fmt, options, chunk_rows, progress)
-    final = Path(output)
-    group.flag_dir = final.with_name(f".{final.name}.parts")
-    job = _LocalJob(final, out_fmt, group, chunk_rows)
-    identity = {
-        "engine": "local",
-        "input": None if source == STDIO else file_identity(source),
-        "input_format": in_fmt,
-        "encoding": encoding,
-        "chunk_rows": chunk_rows,
-        **options.identity(),
-        "output_format": out_fmt,
-        "model": None,
-    }
+    identity = job_identity(
+        "local", options, chunk_rows=chunk_rows, encoding=encoding,
+        input=None if source == STDIO else file_identity(source), input_format=in_fmt, output_format=out_fmt,
+        model=None,  # filled in once the model is loaded
+    )  # fmt: skip
+    job = _LocalJob(Path(output), out_fmt, group, chunk_rows)
     try:
         return job.run(
-            reader, identity, resume=resume, progress=progress,
-            load=lambda: _load(model, options, state),
+            reader, identity, resume=resume, progress=progress, load=lambda: _load(model, options, state),
             score=lambda clf, frame: score_chunk(clf, frame, where=reader.where, **options.chunk_kwargs()),
             model=model, options=options,
         )  # fmt: skip
     except BaseException as err:
-        job.abandon(err)
+        job.abandon(err)  # finished parts stay for --resume unless the input was at fault
         raise
     finally:
         job.release()
 
 
+def _check_paths(source: str, output: str, world: int) -> None:
+    """Paths every process can use, and an output that is not one of the inputs (before anything is written)."""
+    if world > 1 and STDIO in (source, output):
+        raise ValueError(
+            "with several processes the input must be a file every process can read and the output a file "
+            "the main process can write; '-' (stdin/stdout) works only with one process"
+        )
+    refuse_overwriting_inputs([output], [source])  # before anything is written: the input stays intact
+
+
+def _check_output(output: str, out_fmt: TableFormat, *, resume: bool) -> None:
+    """An output this engine can write: stdout in a streamable format and without resume, or a file."""
+    if output == STDIO:
+        if resume:
+            raise ValueError("--resume needs an output file (-o FILE); stdout cannot be resumed")
+        if out_fmt == "parquet":
+            raise ValueError(
+                "Parquet cannot be written to stdout; pass -o FILE.parquet, or use JSONL with -o -"
+            )
+    elif Path(output).is_dir():
+        raise ValueError(
+            f"output {output!r} is a folder; the local engine writes one file (--engine ray writes folders)"
+        )
+
+
 def _classify_to_stdout(
-    model: Any, reader: TableReader, out_fmt: TableFormat, options: ScoringOptions, chunk_rows: int, progress: bool
+    model: Any,
+    reader: TableReader,
+    out_fmt: TableFormat,
+    options: ScoringOptions,
+    chunk_rows: int,
+    progress: bool,
 ) -> int:
     classifier = _load(model, options, None)
     writer = TableWriter(STDIO, out_fmt)
@@ -324,6 +329,7 @@ class _LocalJob:
         self.chunk_rows = chunk_rows
         self.group = group
         self.parts = final.with_name(f".{final.name}.parts")
+        group.flag_dir = self.parts  # where a failing process leaves its flag for the others
         self._lock: Any = None
         self._owner = False  # set once this job holds the part folder (never for another job's)
         self._prepared = False
@@ -343,12 +349,10 @@ class _LocalJob:
         done = parse_parts(names)
         if resume and saved_path.is_file():
             saved = json.loads(saved_path.read_text(encoding="utf-8"))
-            differs = job_mismatch(saved, identity)
-            if differs:
-                raise ValueError(
-                    f"cannot --resume into {str(self.final)!r}: its {len(done)} finished parts in {str(self.parts)!r} "
-                    f"come from a different job ({'; '.join(differs)}); rerun without --resume to start over"
-                )
+            check_same_job(
+                saved, identity, into=str(self.final), parts=f"{len(done)} finished parts in {str(self.parts)!r}",
+                fix="rerun without --resume to start over",
+            )  # fmt: skip
             logger.info("resuming: %d chunks already scored in %s", len(done), self.parts)
         else:
             if done:
@@ -497,7 +501,9 @@ class _LocalJob:
                 if chunk.n_rows == 0 and reader.columns is None:  # an empty JSONL file: nothing to check
                     import pandas as pd
 
-                    scored = pd.DataFrame({c: [] for c in output_columns([], self.id_column, explain=self.explain)})
+                    scored = pd.DataFrame(
+                        {c: [] for c in output_columns([], self.id_column, explain=self.explain)}
+                    )
                 else:
                     scored = score(classifier, chunk.frame)
                 self._write_part(chunk.index, scored)
@@ -507,7 +513,9 @@ class _LocalJob:
         return sizes
 
     def _write_part(self, index: int, scored: pd.DataFrame) -> None:
-        name = part_name(0, index, len(scored), unscored_count(scored), self.format, out_of_scope_count(scored))
+        name = part_name(
+            0, index, len(scored), unscored_count(scored), self.format, out_of_scope_count(scored)
+        )
         tmp = self.parts / f"{name}.tmp"
         try:
             writer = TableWriter(tmp, self.format, header=False)

@@ -81,4 +81,10 @@ class ScoringOptions:
         }
 
 
-__all__ = ["LongText", "OutOfScopePolicy", "ScoringOptions"]
+def check_chunk_rows(chunk_rows: object, *, name: str = "chunk_rows") -> None:
+    """Refuse a chunk size that is not a positive int (``name``: the argument as the caller spells it)."""
+    if not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise ValueError(f"{name} must be a positive int, got {chunk_rows!r}")
+
+
+__all__ = ["LongText", "OutOfScopePolicy", "ScoringOptions", "check_chunk_rows"]

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from fakereview_nlp.inference import FakeReviewClassifier
+    from fakereview_nlp.jobs.options import ScoringOptions
 
 logger = logging.getLogger("fakereview_nlp.jobs")
 
@@ -43,11 +44,12 @@ MANIFEST = "_fakereview_job.json"
 PART_PATTERN = re.compile(r"^part-(\d{5})-(\d{9})-n(\d+)-u(\d+)(?:-o(\d+))?\.(csv|tsv|jsonl|parquet)$")
 
 
-
 # -- scoring -----------------------------------------------------------------------------------
 
 
-def output_columns(input_columns: Sequence[str], id_column: str | None, *, explain: bool = False) -> list[str]:
+def output_columns(
+    input_columns: Sequence[str], id_column: str | None, *, explain: bool = False
+) -> list[str]:
     """The columns of a scored table: the kept input columns (clashes renamed ``input_*``), then the scores,
     the scope columns (and ``top_spans`` with ``explain``)."""
     added = (*SCORE_COLUMNS, *SCOPE_COLUMNS, EXPLAIN_COLUMN) if explain else (*SCORE_COLUMNS, *SCOPE_COLUMNS)
@@ -206,6 +208,31 @@ def job_mismatch(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
     ]
 
 
+def job_identity(
+    engine: str, options: ScoringOptions, *, chunk_rows: int, encoding: str, **where: Any
+) -> dict[str, Any]:
+    """The job description saved beside its parts (:data:`MANIFEST`) and compared by ``--resume``.
+
+    Both engines describe a job by the options that change its output (:meth:`ScoringOptions.identity`),
+    how it cuts and decodes its input, and ``where``: the engine's own keys (its inputs, formats, model).
+    """
+    return {"engine": engine, "encoding": encoding, "chunk_rows": chunk_rows, **options.identity(), **where}
+
+
+def check_same_job(
+    saved: Mapping[str, Any], current: Mapping[str, Any], *, into: str, parts: str, fix: str
+) -> None:
+    """Refuse to ``--resume`` into parts written by another job: the output would mix two jobs' scores.
+
+    ``into`` is the output named to the user, ``parts`` says which parts are there, ``fix`` how to start over.
+    """
+    differs = job_mismatch(saved, current)
+    if differs:
+        raise ValueError(
+            f"cannot --resume into {into!r}: its {parts} come from a different job ({'; '.join(differs)}); {fix}"
+        )
+
+
 def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
     """What ``--resume`` compares to tell that an input or model file is unchanged: path, size, mtime."""
     stat = os.stat(path)
@@ -227,7 +254,6 @@ def model_identity(model: Any) -> Any:
             p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(folder.iterdir()) if p.is_file()
         },
     }
-
 
 
 class _NoBar:
@@ -258,7 +284,9 @@ __all__ = [
     "SCOPE_COLUMNS",
     "SCORE_COLUMNS",
     "Part",
+    "check_same_job",
     "file_identity",
+    "job_identity",
     "job_mismatch",
     "model_identity",
     "out_of_scope_count",

@@ -54,11 +54,14 @@ from fakereview_nlp.data.tables import (
     TableReader,
     infer_format,
 )
-from fakereview_nlp.jobs.options import ScoringOptions
+from fakereview_nlp.jobs.options import ScoringOptions, check_chunk_rows
 from fakereview_nlp.jobs.parts import (
     MANIFEST,
     SCORE_COLUMNS,
-    job_mismatch,
+    Part,
+    check_same_job,
+    file_identity,
+    job_identity,
     model_identity,
     out_of_scope_count,
     out_of_scope_notice,
@@ -118,7 +121,9 @@ def _check_model(model: str | os.PathLike[str] | None) -> str:
 
     resolved = resolve_model_location(model)
     if Path(resolved).expanduser().exists() or resolved.startswith((".", "/", "~")):
-        check_model_dir(Path(resolved).expanduser())  # names what is missing (also for a path that is not there)
+        check_model_dir(
+            Path(resolved).expanduser()
+        )  # names what is missing (also for a path that is not there)
     return resolved
 
 
@@ -132,7 +137,9 @@ class _Scorer:
 
         if threads:
             torch.set_num_threads(threads)
-        self.classifier = FakeReviewClassifier.from_pretrained(model, device=options.device, dtype=options.dtype)
+        self.classifier = FakeReviewClassifier.from_pretrained(
+            model, device=options.device, dtype=options.dtype
+        )
         self.options = options
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
@@ -230,8 +237,7 @@ def classify_dataset(
         >>> ds = ray.data.read_parquet("s3://bucket/reviews/")  # doctest: +SKIP
         >>> classify_dataset(ds, "/mnt/models/fakereview", id_column="review_id").write_parquet("s3://bucket/scored/")  # doctest: +SKIP
     """
-    if not isinstance(rows_per_call, int) or rows_per_call < 1:
-        raise ValueError(f"rows_per_call must be a positive int, got {rows_per_call!r}")
+    check_chunk_rows(rows_per_call, name="rows_per_call")
     options = ScoringOptions(text_column=text_column, id_column=id_column, batch_size=batch_size,
                              device=device, dtype=dtype, long_text=long_text, out_of_scope=out_of_scope)  # fmt: skip
     schema = ds.schema(fetch_if_missing=False)
@@ -351,8 +357,7 @@ def _identity(path: str) -> dict[str, Any]:
             "size": info.get("size"),
             "mtime": str(info.get("LastModified") or info.get("mtime")),
         }
-    stat = os.stat(path)
-    return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return file_identity(path)
 
 
 def _index_to_json(index: TableIndex) -> dict[str, Any]:
@@ -392,7 +397,11 @@ def _check_text_type(
     if fmt == "parquet":
         arrow = _reader(file, fmt, encoding, read_columns)._parquet_file().schema_arrow
         kind = arrow.field(text_column).type if text_column in arrow.names else pa.string()
-        wrong = [] if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind) else [str(kind)]
+        wrong = (
+            []
+            if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)
+            else [str(kind)]
+        )
     elif fmt == "jsonl":
         wrong = sorted(set(index.json_types.get(text_column, [])) - {"str", "NoneType"})
     else:
@@ -506,7 +515,9 @@ class _ChunkJob:
     def _write(self, file: int, chunk: int, scored: pd.DataFrame) -> None:
         import pyarrow.parquet as pq
 
-        name = part_name(file, chunk, len(scored), unscored_count(scored), "parquet", out_of_scope_count(scored))
+        name = part_name(
+            file, chunk, len(scored), unscored_count(scored), "parquet", out_of_scope_count(scored)
+        )
         final = f"{self.out}/{name}"
         table = _to_arrow(scored, self.schema)
         if self.plan["local_output"]:
@@ -648,56 +659,32 @@ def classify_files(
     See the module docstring for how every row is written exactly once.
     """
     started = time.perf_counter()
-    if not isinstance(chunk_rows, int) or chunk_rows < 1:
-        raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows!r}")
+    check_chunk_rows(chunk_rows)
     options = ScoringOptions(text_column=text_column, id_column=id_column, batch_size=batch_size,
                              device=device, dtype=dtype, long_text=long_text, out_of_scope=out_of_scope)  # fmt: skip
     files = expand_inputs(source, input_format)
     formats = [infer_format(f, input_format, hint="or pass --input-format") for f in files]
     path = _check_model(model)
-    read_columns = options.read_columns
-    local_output = not _is_uri(output)
-    out_fs, out_path = _filesystem(output)
-    if local_output:
-        out_path = str(Path(output.removeprefix("file://")).resolve())
-        if Path(out_path).is_file():
-            raise ValueError(f"output {output!r} is a file; --engine ray writes a folder of Parquet parts")
-        inside = [f for f in files if not _is_uri(f) and Path(out_path) in Path(os.path.realpath(f)).parents]
-        if inside:  # the folder's part files would be replaced or removed: never an input's
-            raise ValueError(
-                f"output folder {output!r} holds input file {inside[0]!r}; writing there could destroy the input. "
-                "Choose another -o folder"
-            )
-    identity = {
-        "engine": "ray",
-        "inputs": [_identity(f) for f in files],
-        "input_format": input_format,
-        "encoding": encoding,
-        "chunk_rows": chunk_rows,
-        **options.identity(),
-        "model": model_identity(path),
-    }
+    out_fs, out_path, local_output = _output_folder(output, files)
+    identity = job_identity(
+        "ray", options, chunk_rows=chunk_rows, encoding=encoding,
+        inputs=[_identity(f) for f in files], input_format=input_format, model=model_identity(path),
+    )  # fmt: skip
     existing = _prepare_output(out_fs, out_path, identity, resume)
-    indexes = _load_or_build_indexes(out_fs, out_path, files, formats, encoding, read_columns, chunk_rows,
+    indexes = _load_or_build_indexes(out_fs, out_path, files, formats, encoding, options.read_columns, chunk_rows,
                                      text_column, id_column, existing)  # fmt: skip
-    first = _reader(files[0], formats[0], encoding, read_columns)
-    schema = _output_schema(indexes[0], formats[0], first, id_column)
-    for file, fmt, index in zip(files, formats, indexes, strict=True):  # before any replica starts
-        _check_text_type(file, fmt, index, encoding, read_columns, text_column)
+    schema = _checked_schema(files, formats, indexes, encoding, options)
     _write_json(out_fs, f"{out_path}/{MANIFEST}", identity, local_output)
-    row_base, total = [], 0
-    for index in indexes:
-        row_base.append(total)
-        total += index.n_rows
+    row_base = _row_bases(indexes)
+    total = sum(index.n_rows for index in indexes)
     done = parse_parts([p.rsplit("/", 1)[-1] for p in existing])
     items = _work_items(indexes, formats, done, files)
-    n_resumed = sum(1 for _ in done)
     if done:
         logger.info(
-            "resuming: %d of %d chunks already scored", n_resumed, sum(len(i.chunks) for i in indexes)
+            "resuming: %d of %d chunks already scored", len(done), sum(len(i.chunks) for i in indexes)
         )
     plan = {
-        "files": files, "formats": formats, "encoding": encoding, "read_columns": read_columns,
+        "files": files, "formats": formats, "encoding": encoding, "read_columns": options.read_columns,
         "chunk_rows": chunk_rows, "id_column": id_column, "row_base": row_base, "output": out_path if local_output else output,
         "local_output": local_output, "indexes": {str(i): _index_to_json(x) for i, x in enumerate(indexes)},
     }  # fmt: skip
@@ -708,17 +695,77 @@ def classify_files(
                        gpus_per_replica=gpus_per_replica, cpus_per_replica=cpus_per_replica,
                        strict=ray_address is None, progress=progress, total=total,
                        initial=sum(p.n_rows for p in done.values()))  # fmt: skip
-    names = [p.rsplit("/", 1)[-1] for p in _list(out_fs, out_path)]
-    parts = parse_parts(names)
+    parts = _finish(out_fs, out_path, local_output, indexes, files, options)
+    n_unscored = sum(p.n_unscored for p in parts.values())
+    n_out = sum(p.n_out_of_scope for p in parts.values())
+    return RayJobSummary(
+        total, n_unscored, len(parts), len(done), time.perf_counter() - started, output, n_out
+    )
+
+
+def _output_folder(output: str, files: Sequence[str]) -> tuple[Any, str, bool]:
+    """The output folder's filesystem, its path there, and whether it is local; a local one is checked
+    to be no file and to hold none of the inputs."""
+    out_fs, out_path = _filesystem(output)
+    if _is_uri(output):
+        return out_fs, out_path, False
+    out_path = str(Path(output.removeprefix("file://")).resolve())
+    if Path(out_path).is_file():
+        raise ValueError(f"output {output!r} is a file; --engine ray writes a folder of Parquet parts")
+    inside = [f for f in files if not _is_uri(f) and Path(out_path) in Path(os.path.realpath(f)).parents]
+    if inside:  # the folder's part files would be replaced or removed: never an input's
+        raise ValueError(
+            f"output folder {output!r} holds input file {inside[0]!r}; writing there could destroy the input. "
+            "Choose another -o folder"
+        )
+    return out_fs, out_path, True
+
+
+def _checked_schema(
+    files: Sequence[str],
+    formats: Sequence[str],
+    indexes: Sequence[TableIndex],
+    encoding: str,
+    options: ScoringOptions,
+) -> pa.Schema:
+    """The one schema of every part, after every file's text column is checked to hold text (before any replica starts)."""
+    first = _reader(files[0], formats[0], encoding, options.read_columns)
+    schema = _output_schema(indexes[0], formats[0], first, options.id_column)
+    for file, fmt, index in zip(files, formats, indexes, strict=True):
+        _check_text_type(file, fmt, index, encoding, options.read_columns, options.text_column)
+    return schema
+
+
+def _row_bases(indexes: Sequence[TableIndex]) -> list[int]:
+    """Each file's first row number in the whole input (files in order): where its ``row_number`` starts."""
+    bases, total = [], 0
+    for index in indexes:
+        bases.append(total)
+        total += index.n_rows
+    return bases
+
+
+def _finish(
+    fs: Any,
+    out: str,
+    local: bool,
+    indexes: Sequence[TableIndex],
+    files: Sequence[str],
+    options: ScoringOptions,
+) -> dict[tuple[int, int], Part]:
+    """Check that the parts cover the input exactly once, write ``_SUCCESS`` with the counts, and warn
+    about unscored and out-of-scope rows; returns the parts."""
+    parts = parse_parts([p.rsplit("/", 1)[-1] for p in _list(fs, out)])
     _check_complete(parts, indexes, files)
+    total = sum(index.n_rows for index in indexes)
     n_unscored = sum(p.n_unscored for p in parts.values())
     n_out = sum(p.n_out_of_scope for p in parts.values())
     summary = {"n_rows": total, "n_unscored": n_unscored, "n_out_of_scope": n_out, "n_parts": len(parts),
                "files": files}  # fmt: skip
-    _write_json(out_fs, f"{out_path}/{SUCCESS}", summary, local_output)
-    unscored_warning(n_unscored, total, text_column)
-    out_of_scope_notice(n_out, total, out_of_scope)
-    return RayJobSummary(total, n_unscored, len(parts), n_resumed, time.perf_counter() - started, output, n_out)
+    _write_json(fs, f"{out}/{SUCCESS}", summary, local)
+    unscored_warning(n_unscored, total, options.text_column)
+    out_of_scope_notice(n_out, total, options.out_of_scope)
+    return parts
 
 
 def _list(fs: Any, path: str) -> list[str]:
@@ -763,12 +810,10 @@ def _prepare_output(fs: Any, out: str, identity: dict[str, Any], resume: bool) -
     if resume and MANIFEST in names:
         with fs.open(names[MANIFEST], "r") as handle:
             saved = json.load(handle)
-        differs = job_mismatch(saved, json.loads(json.dumps(identity, default=str)))
-        if differs:
-            raise ValueError(
-                f"cannot --resume into {out!r}: its {len(parts)} parts come from a different job "
-                f"({'; '.join(differs)}); rerun without --resume, into a new folder, to start over"
-            )
+        check_same_job(
+            saved, json.loads(json.dumps(identity, default=str)), into=out, parts=f"{len(parts)} parts",
+            fix="rerun without --resume, into a new folder, to start over",
+        )  # fmt: skip
         if SUCCESS in names:
             fs.rm(names[SUCCESS])
         return parts
