@@ -195,10 +195,10 @@ class FakeReviewClassifier:
             default_dtype=str(self.dtype).removeprefix("torch."),
         )
         if selected == "torch-float32":  # "auto": the default half precision is not accepted for this model
-            import torch
-
-            self.dtype = torch.float32
             selected = "torch"
+            self.dtype = _float32()
+        elif selected in ("onnx", "onnx-int8"):  # ONNX Runtime computes in float32 (int8 matmuls inside)
+            self.dtype = _float32()
         self.backend = selected
         # None: the torch model computes the logits; else a runtime fed the same padded batches.
         self._logits_fn = None
@@ -511,6 +511,12 @@ class FakeReviewClassifier:
         # with the review.
         scores[order] = apply_temperature(flat, self.temperature).astype(np.float32)
         return scores
+
+
+def _float32() -> torch.dtype:
+    import torch
+
+    return torch.float32
 
 
 def classify(

@@ -144,7 +144,9 @@ def test_tfidf_part_is_pruned(two_corpora: tuple[Path, Path], tokenizer_dir: Pat
 def test_per_file_key_beside_sources_is_refused(two_corpora: tuple[Path, Path], tokenizer_dir: Path) -> None:
     hotels, products = two_corpora
     raw = _raw(hotels, products, tokenizer_dir, Path("unused"), text_column="body")
-    with pytest.raises(ConfigError, match=r"data.text_column is set beside data.sources.*data.sources\[i\].text_column"):
+    with pytest.raises(
+        ConfigError, match=r"data.text_column is set beside data.sources.*data.sources\[i\].text_column"
+    ):
         config_from_dict(raw)
 
 
@@ -152,11 +154,15 @@ def test_source_errors_name_the_source(two_corpora: tuple[Path, Path], tokenizer
     hotels, products = two_corpora
     raw = _raw(hotels, products, tokenizer_dir, Path("unused"))
     raw["data"]["sources"][1]["eval_fractoin"] = 0.1  # type: ignore[index]
-    with pytest.raises(ConfigError, match=r"unknown config key 'data.sources\[1\].eval_fractoin'; did you mean"):
+    with pytest.raises(
+        ConfigError, match=r"unknown config key 'data.sources\[1\].eval_fractoin'; did you mean"
+    ):
         config_from_dict(raw)
     raw = _raw(hotels, products, tokenizer_dir, Path("unused"))
     raw["data"]["sources"][0]["oversample"] = 0  # type: ignore[index]
-    with pytest.raises(ConfigError, match=r"config key \"data.sources\['hotels'\].oversample\" is 0; expected a value >= 1"):
+    with pytest.raises(
+        ConfigError, match=r"config key \"data.sources\['hotels'\].oversample\" is 0; expected a value >= 1"
+    ):
         config_from_dict(raw)
     raw = _raw(hotels, products, tokenizer_dir, Path("unused"))
     raw["data"]["sources"][1]["name"] = "hotels"  # type: ignore[index]
@@ -175,8 +181,20 @@ def test_ids_shared_across_sources_are_refused(tmp_path: Path, tokenizer_dir: Pa
     raw = {
         "data": {
             "sources": [
-                {"name": "a", "path": str(a), "id_column": "id", "group_column": "group", "eval_fraction": 0.3},
-                {"name": "b", "path": str(b), "id_column": "id", "group_column": "group", "eval_fraction": 0.3},
+                {
+                    "name": "a",
+                    "path": str(a),
+                    "id_column": "id",
+                    "group_column": "group",
+                    "eval_fraction": 0.3,
+                },
+                {
+                    "name": "b",
+                    "path": str(b),
+                    "id_column": "id",
+                    "group_column": "group",
+                    "eval_fraction": 0.3,
+                },
             ]
         },
         "model": {"init": "random", "tokenizer": str(tokenizer_dir)},
@@ -203,7 +221,43 @@ def test_one_source_is_overridden_by_name(two_corpora: tuple[Path, Path], tokeni
     cfg = config_from_dict(apply_overrides(raw, ["--data.sources.hotels.oversample=5"]))
     assert [s.oversample for s in cfg.data.sources] == [5, 1]
     assert raw["data"]["sources"][0]["oversample"] == 2  # type: ignore[index]  # the input is not changed
-    with pytest.raises(ConfigError, match=r"names source 'motels'; the config's data.sources are \['hotels', 'products'\]"):
+    with pytest.raises(
+        ConfigError, match=r"names source 'motels'; the config's data.sources are \['hotels', 'products'\]"
+    ):
         apply_overrides(raw, ["--data.sources.motels.oversample=5"])
     with pytest.raises(ConfigError, match=r"config key 'data.sources\[0\].oversample' has value 'many'"):
         config_from_dict(apply_overrides(raw, ["--data.sources.hotels.oversample=many"]))
+
+
+def test_inner_validation_never_touches_the_reported_rows(
+    two_corpora: tuple[Path, Path], tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    hotels, products = two_corpora
+    raw = _raw(hotels, products, tokenizer_dir, tmp_path / "m")
+    outer_train, outer_val = load_splits(config_from_dict(raw))
+    raw["data"]["sources"][0]["inner_eval_splits"] = ["2"]  # type: ignore[index]
+    raw["data"]["inner_validation"] = True  # type: ignore[index]
+    inner_train, inner_val = load_splits(config_from_dict(raw))
+    reported = set(outer_val["id"])
+    assert not reported & (set(inner_train["id"]) | set(inner_val["id"]))
+    # together the inner rows are exactly the outer training rows, split again by each source's rule
+    assert set(inner_train["id"]) | set(inner_val["id"]) == set(outer_train["id"])
+    assert not set(inner_train["id"]) & set(inner_val["id"])
+    raw_hotels = pd.read_csv(hotels, dtype=str)
+    fold_2 = set(raw_hotels.loc[raw_hotels["fold"] == "2", "id"])
+    assert {i for i, d in zip(inner_val["id"], inner_val["domain"], strict=True) if d == "hotels"} == fold_2
+    assert Counter(inner_val["domain"])["products"] > 0
+
+
+def test_inner_validation_needs_inner_splits_where_a_source_splits_by_column(
+    two_corpora: tuple[Path, Path], tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    hotels, products = two_corpora
+    raw = _raw(hotels, products, tokenizer_dir, tmp_path / "m", inner_validation=True)
+    with pytest.raises(
+        ConfigError, match=r"data.sources\['hotels'\] splits by 'fold' and names no inner_eval_splits"
+    ):
+        config_from_dict(raw)
+    raw["data"]["sources"][0]["inner_eval_splits"] = ["3"]  # type: ignore[index]
+    with pytest.raises(ConfigError, match=r"inner_eval_splits \['3'\] overlap .*eval_splits \['3'\]"):
+        config_from_dict(raw)

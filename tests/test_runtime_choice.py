@@ -127,7 +127,8 @@ def test_auto_uses_the_measured_choice_and_starts_a_measurement_when_there_is_no
 ) -> None:
     pick = select_backend
     assert pick("auto", device_type="cpu", dtype_forced=False, model_dir=model_copy) == "torch"
-    assert len(spawned) == 1 and spawned[0][-3:] == ["runtime", str(model_copy), "--background"]
+    assert len(spawned) == 1 and spawned[0][-1] == str(model_copy)
+    assert "prepare_runtime(sys.argv[1], lock_held=True)" in spawned[0][-2]
     # the lock is held by the process just started: a second load starts nothing
     assert pick("auto", device_type="cpu", dtype_forced=False, model_dir=model_copy) == "torch"
     assert len(spawned) == 1

@@ -61,6 +61,9 @@ class SourceFields:
     #: (maide_up fakes are longer, combat_ai fakes shorter) and a detector must not learn that.
     #: Validation rows are never resampled.
     length_balance: bool = False
+    #: with data.inner_validation: the split(s) of the *training* rows held out as inner validation
+    #: rows (a source with split_column needs them, e.g. op_spam's fold 4 when fold 5 is reported).
+    inner_eval_splits: list[str] = field(default_factory=list)
 
     def _check_source(self, where: str) -> None:
         _check_range(f"{where}.eval_fraction", self.eval_fraction, 0.0, 1.0, low_open=True, high_open=True)
@@ -80,6 +83,12 @@ class SourceFields:
         self.filters = {column: [str(v) for v in values] for column, values in self.filters.items()}
         if self.train_splits is not None:
             self.train_splits = [str(s) for s in self.train_splits]
+        self.inner_eval_splits = [str(s) for s in self.inner_eval_splits]
+        if set(self.inner_eval_splits) & set(self.eval_splits):
+            raise ConfigError(
+                f"{where}.inner_eval_splits {self.inner_eval_splits} overlap {where}.eval_splits "
+                f"{self.eval_splits}; inner validation rows must come from the training rows"
+            )
 
     def load_kwargs(self, bad_rows: Literal["drop", "error"] = "drop") -> dict[str, Any]:
         """Keyword arguments of :func:`fakereview_nlp.data.reviews.load_reviews` for this file."""
@@ -138,6 +147,11 @@ class DataConfig(SourceFields):
     #: names of data.sources to leave out of this run, e.g. ``--data.leave_out=[combat_ai]`` for
     #: the leave-one-source-out models: everything else stays as configured.
     leave_out: list[str] = field(default_factory=list)
+    #: choose settings without touching the reported rows: each source's validation rows are set
+    #: aside unused, and its training rows are split again by the same rules (split column:
+    #: ``inner_eval_splits``; else a grouped split of ``eval_fraction`` with another seed) into
+    #: the rows this run trains on and the inner validation rows it reports.
+    inner_validation: bool = False
 
     def __post_init__(self) -> None:
         _check_range("data.train_fraction", self.train_fraction, 0.0, 1.0, low_open=True)
@@ -150,10 +164,17 @@ class DataConfig(SourceFields):
                 raise ConfigError(f"data.leave_out names {unknown}, which are not in data.sources {names}")
             self.sources = [s for s in self.sources if s.name not in self.leave_out]
             if not self.sources:
-                raise ConfigError(f"data.leave_out {self.leave_out} leaves no source; keep at least one of {names}")
+                raise ConfigError(
+                    f"data.leave_out {self.leave_out} leaves no source; keep at least one of {names}"
+                )
             # the resolved config (saved beside the model) lists the sources that trained, and reloads
             self.leave_out = []
         if not self.sources:
+            if self.inner_validation and self.split_column and not self.inner_eval_splits:
+                raise ConfigError(
+                    f"data.inner_validation is set but data splits by {self.split_column!r} and names no "
+                    "inner_eval_splits; name the training split(s) to validate on, e.g. data.inner_eval_splits: ['4']"
+                )
             return
         defaults = SourceFields()
         for f in dataclasses.fields(SourceFields):
@@ -164,7 +185,16 @@ class DataConfig(SourceFields):
                 )
         names = [s.name for s in self.sources]
         if len(set(names)) != len(names):
-            raise ConfigError(f"data.sources names {names} repeat; each source needs its own name (its domain)")
+            raise ConfigError(
+                f"data.sources names {names} repeat; each source needs its own name (its domain)"
+            )
+        for source in self.sources:
+            if self.inner_validation and source.split_column and not source.inner_eval_splits:
+                raise ConfigError(
+                    f"data.inner_validation is set but data.sources[{source.name!r}] splits by "
+                    f"{source.split_column!r} and names no inner_eval_splits; name the training split(s) "
+                    f"to validate on, e.g. data.sources[{source.name!r}].inner_eval_splits: ['4']"
+                )
 
     def load_kwargs(self, bad_rows: Literal["drop", "error"] | None = None) -> dict[str, Any]:
         """Keyword arguments of :func:`fakereview_nlp.data.reviews.load_reviews` for the single-file case."""

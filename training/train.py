@@ -117,15 +117,9 @@ def _split_source(source: SourceFields, cfg: TrainConfig) -> tuple[datasets.Data
     if d.max_rows and d.max_rows < len(ds):
         # A seeded sample, not the first rows: corpus files are often sorted by label.
         ds = ds.shuffle(seed=cfg.training.seed).select(range(d.max_rows)).flatten_indices()
-    if source.split_column:
-        train, val = split_by_column(ds, eval_splits=source.eval_splits, train_splits=source.train_splits)
-    else:
-        train, val = grouped_split(
-            ds,
-            eval_fraction=source.eval_fraction,
-            seed=cfg.training.seed,
-            prefix_chars=source.near_duplicate_prefix_chars,
-        )
+    train, val = _split_once(ds, source, cfg.training.seed, source.eval_splits)
+    if d.inner_validation:  # the reported rows stay unused; the training rows are split again
+        train, val = _split_once(train, source, cfg.training.seed + 1, source.inner_eval_splits)
     if source.length_balance:
         before = len(train)
         train = train.select(
@@ -133,6 +127,18 @@ def _split_source(source: SourceFields, cfg: TrainConfig) -> tuple[datasets.Data
         ).flatten_indices()
         logger.info("%s: length-balanced %d training rows into %d", source.path, before, len(train))
     return train, val
+
+
+def _split_once(
+    ds: datasets.Dataset, source: SourceFields, seed: int, eval_splits: list[str]
+) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """(train, validation) of one source by its own rule: its split column, else a seeded grouped split."""
+    if source.split_column:
+        train_splits = source.train_splits if eval_splits == source.eval_splits else None
+        return split_by_column(ds, eval_splits=eval_splits, train_splits=train_splits)
+    return grouped_split(
+        ds, eval_fraction=source.eval_fraction, seed=seed, prefix_chars=source.near_duplicate_prefix_chars
+    )
 
 
 def load_source(source: SourceFields, cfg: TrainConfig) -> datasets.Dataset:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from fakereview_nlp.model.default_model import resolve_model
@@ -26,18 +25,14 @@ def add_runtime_parser(subparsers: Any) -> argparse.ArgumentParser:
         "model", nargs="?", default=None, metavar="MODEL",
         help="model directory or Hub id (default: $FAKEREVIEW_MODEL, then the reference model)",
     )  # fmt: skip
-    # The background process started by backend="auto": it already holds the lock and runs niced.
-    parser.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(handler=runtime_command)
     return parser
 
 
 def runtime_command(args: argparse.Namespace) -> int:
     """Handler of ``fakereview runtime``."""
-    if args.background and hasattr(os, "nice"):
-        os.nice(10)  # the user's own work comes first
     folder = ModelFolder.from_pretrained(resolve_model(args.model)).path
-    choice = prepare_runtime(folder, lock_held=args.background)
+    choice = prepare_runtime(folder)
     print(choice_markdown(choice))
     print(
         f"\nbackend='auto' uses {choice.backend!r} for {folder} on this machine (cached in {choice_path(folder)})"

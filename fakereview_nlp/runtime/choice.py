@@ -353,8 +353,17 @@ def spawn_detached(command: list[str], log: Path) -> None:
         )  # fmt: skip
 
 
+# Niced: the user's own work comes first. The parent took the lock; prepare_runtime releases it.
+_BACKGROUND_SCRIPT = (
+    "import os, sys\n"
+    "os.nice(10) if hasattr(os, 'nice') else None\n"
+    "from fakereview_nlp.runtime.measure import prepare_runtime\n"
+    "prepare_runtime(sys.argv[1], lock_held=True)\n"
+)
+
+
 def start_background_prepare(model_dir: str | os.PathLike[str], spawn: Spawner | None = None) -> bool:
-    """Start ``fakereview runtime MODEL_DIR --background`` detached, unless turned off or running.
+    """Start :func:`~fakereview_nlp.runtime.measure.prepare_runtime` in a detached process, unless turned off or running.
 
     Returns:
         Whether a process was started. Nothing is raised: ``"auto"`` runs torch either way.
@@ -365,7 +374,7 @@ def start_background_prepare(model_dir: str | os.PathLike[str], spawn: Spawner |
         if not take_lock(model_dir):
             return False
         log = choice_path(model_dir).with_suffix(".log")
-        command = [sys.executable, "-m", "fakereview_nlp.cli.main", "runtime", str(model_dir), "--background"]
+        command = [sys.executable, "-c", _BACKGROUND_SCRIPT, str(model_dir)]
         (spawn or spawn_detached)(command, log)
     except OSError as err:  # a read-only cache or no fork: torch is fine
         release_lock(model_dir)
