@@ -19,6 +19,14 @@ distilbert-base-uncased; weights do not change the speed):
    for ``--train-steps`` optimizer steps of a random distilbert-base at 128 tokens, bf16, batch 64,
    on fake_reviews_cg; timed from step 20, so start-up and the first compilations are excluded.
 
+On a GPU machine that receives the working tree only (no ``../shared``), bring the two corpora
+(5.9 MB) into the git-ignored ``shared/`` folder of the checkout first; they are read, never
+committed::
+
+    mkdir -p shared/data/op_spam shared/data/fake_reviews_cg
+    cp ../shared/data/op_spam/op_spam.csv shared/data/op_spam/
+    cp ../shared/data/fake_reviews_cg/fake_reviews_cg.csv shared/data/fake_reviews_cg/
+
 ``--device cpu --quick`` runs every part with a tiny model and a few dozen texts (a smoke test
 for machines without a GPU; its figures mean nothing). Results go to ``OUT/gpu_check.json``.
 """
