@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,3 +113,19 @@ def _fresh_accelerate_state() -> Iterator[None]:
     from accelerate.state import AcceleratorState
 
     AcceleratorState._reset_state(reset_partial_state=True)
+
+
+@pytest.fixture()
+def private_runtime_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty runtime cache (ONNX copies, OpenVINO models, runtime choices) for one test."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("FAKEREVIEW_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture()
+def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny model, so a test may change its weights or write beside them."""
+    out = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, out)
+    return out

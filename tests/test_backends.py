@@ -34,19 +34,7 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(backends.CACHE_ENV_VAR, str(folder))
-    return folder
-
-
-@pytest.fixture()
-def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
-    """A private copy of the tiny model, so a test may change its weights."""
-    out = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, out)
-    return out
+pytestmark = pytest.mark.usefixtures("private_runtime_cache")
 
 
 def _perturb_weights(model_dir: Path) -> None:
@@ -218,7 +206,7 @@ def test_cache_dir_rules(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 
 
 def test_openvino_matches_torch_and_is_converted_once(
-    model_copy: Path, monkeypatch: pytest.MonkeyPatch, _private_cache: Path
+    model_copy: Path, monkeypatch: pytest.MonkeyPatch, private_runtime_cache: Path
 ) -> None:
     pytest.importorskip("openvino")
     torch_scores = FakeReviewClassifier.from_pretrained(
@@ -227,7 +215,7 @@ def test_openvino_matches_torch_and_is_converted_once(
     clf = FakeReviewClassifier.from_pretrained(model_copy, device="cpu", dtype="float32")
     assert clf.backend == "openvino"
     np.testing.assert_allclose(clf.predict_proba(TEXTS), torch_scores, atol=1e-5)
-    float_dir = _private_cache / weights_hash(model_copy)[:16] / "float"
+    float_dir = private_runtime_cache / weights_hash(model_copy)[:16] / "float"
     assert (float_dir / "model.xml").is_file()
 
     def no_conversion(_model: object) -> object:

@@ -14,7 +14,7 @@ import pytest
 from fakereview_nlp.cli.main import main as cli_main
 from fakereview_nlp.inference import FakeReviewClassifier
 from fakereview_nlp.model.folder import weights_hash
-from fakereview_nlp.runtime import backends, choice, onnx
+from fakereview_nlp.runtime import choice, onnx
 from fakereview_nlp.runtime.choice import (
     AGREEMENT_FILE,
     BackendTiming,
@@ -37,19 +37,13 @@ TEXTS = [
 ]
 
 
+pytestmark = pytest.mark.usefixtures("private_runtime_cache")
+
+
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(backends.CACHE_ENV_VAR, str(folder))
+def _background_measurement_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # conftest turns it off for every test; here it is what is tested (spawns are intercepted)
     monkeypatch.setenv(choice.PREPARE_ENV_VAR, "background")
-    return folder
-
-
-@pytest.fixture()
-def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
-    out = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, out)
-    return out
 
 
 @pytest.fixture()
