@@ -113,14 +113,14 @@ def agreement(reference: Sequence[float], candidate: Sequence[float], threshold:
     if ref.size == 0:
         return Agreement(0, float("nan"), float("nan"), float(threshold), float("nan"))
     ref_flag, cand_flag = ref >= threshold, cand >= threshold
-    union = int((ref_flag | cand_flag).sum())
+    either = int((ref_flag | cand_flag).sum())
     return Agreement(
         n=int(ref.size),
         label=float(((ref >= 0.5) == (cand >= 0.5)).mean()),
         flagged=float((ref_flag == cand_flag).mean()),
         threshold=float(threshold),
         max_abs_diff=round(float(np.abs(ref - cand).max()), 6),
-        flagged_iou=float((ref_flag & cand_flag).sum() / union) if union else 1.0,
+        flagged_iou=float((ref_flag & cand_flag).sum() / either) if either else 1.0,
     )
 
 
