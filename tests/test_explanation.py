@@ -159,6 +159,31 @@ def test_segments_words_and_windows_on_the_original_string() -> None:
     assert window_spans([], 4) == [] and segment_spans("   ") == []
 
 
+class _CueScorer:
+    """P(fake) = a tenth of the review's count of "amazing"; records how many texts each call scores."""
+
+    threshold = 0.5
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def predict_proba(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        self.calls.append(len(texts))
+        return np.asarray([t.split().count("amazing") / 10 for t in texts], dtype=np.float64)
+
+
+def test_phrase_search_takes_in_sentences_until_they_hold_top_k_windows() -> None:
+    # Each two-word sentence holds one 4-word window, so refine=1 alone would give one span:
+    # the search adds the next strongest sentences until top_k disjoint windows fit, and no more.
+    review = "amazing stay. amazing staff. amazing view. Slow lift. Cold room."
+    scorer = _CueScorer()
+    (result,) = explain_texts(scorer, [review], top_k=3, refine=1, window_words=4)
+    assert [s.text for s in result.spans] == ["amazing stay.", "amazing staff.", "amazing view."]
+    assert [s.delta for s in result.spans] == pytest.approx([0.1, 0.1, 0.1])
+    # Pass 1: the review and its 5 sentences removed; pass 2: only the 3 searched sentences' windows.
+    assert scorer.calls == [6, 3]
+
+
 def test_common_phrases_count_reviews_not_spans_and_skip_function_words() -> None:
     def expl(*spans: tuple[str, float]) -> ReviewExplanation:
         return ReviewExplanation(0.9, True, tuple(ExplainedSpan(0, len(t), t, d) for t, d in spans))

@@ -93,6 +93,8 @@ def test_build_report_accepts_raw_scores_without_calibration(tmp_path):
             r"scores of model 'm' have shape \(2,\) but there are 4 labels",
         ),
         ({"folds": ["1"]}, r"folds has 1 entries for 4 reviews"),
+        ({"lengths": [10, 20]}, r"lengths has 2 entries for 4 reviews"),
+        ({"slices": {"polarity": ["pos"]}}, r"slice 'polarity' has 1 entries for 4 reviews"),
         ({"baseline": "tfidf"}, r"baseline 'tfidf' is not one of the models \['m'\]"),
         ({"prevalences": [2.0]}, r"prevalence 2.0 is outside \(0, 1\)"),
     ],

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from fakereview_nlp.files import atomic_write_text
 
 if TYPE_CHECKING:
-    from training.adapt import Estimate, ModelEstimate, ResolvedOptions
+    from training.adapt import AdaptOptions, Estimate, ModelEstimate, ResolvedOptions
 
 REPORT_MD = "report.md"
 REPORT_JSON = "report.json"
@@ -44,71 +44,19 @@ def write_report(
 ) -> None:
     """Write ``report.md`` and ``report.json`` into ``folder``."""
     a = opts.adapt
-    total = sum(counts.values())
-    if est is None:
-        how = (
-            "**No estimate.** `adapt.estimate: none` adapted on every label and set none aside, so nothing "
-            "here measures the result; measure it on reviews of your own, or rerun without that option."
-        )
-    elif est.mode == "holdout":
-        how = (
-            f"**Held-out estimate.** {est.n_rows} of the {total} labels ({est.n_fake} fake), about "
-            f"{a.holdout_fraction:.0%} in whole groups (identical texts together), were set aside before "
-            "adapting; both models are scored on them only. The model in this folder was adapted on the rest."
-        )
-    else:
-        how = (
-            f"**Cross-validated estimate.** The rarer class has fewer than {a.holdout_min_per_class} labels, too "
-            f"few to set a held-out part aside and still adapt on enough: a held-out part of "
-            f"{a.holdout_fraction:.0%} would hold fewer than {round(a.holdout_fraction * a.holdout_min_per_class)} "
-            f"reviews of that class, and its AUC interval would be wider than the gain it measures. "
-            f"Instead the same adaptation ran {a.cv_folds} times, each on {a.cv_folds - 1} of {a.cv_folds} "
-            "grouped, stratified folds, scoring the fold it did not see; the figures pool those "
-            f"out-of-fold scores ({est.n_rows} labels). The model in this folder was then adapted on all labels, "
-            "so it is measured by the procedure that made it, not by itself."
-        )
     e = opts.train.evaluation
     lines = [
         "# Adapted model report",
         "",
-        f"Base model `{info['adapted_from']}` (encoder `{info['base_model']}`), adapted with method "
-        f"`{a.method}` on `{labels_file}`: {counts['genuine']} genuine and {counts['fake']} fake labels"
-        + (f" ({n_dropped} rows with an empty text or label dropped)" if n_dropped else "")
-        + (
-            f"; {n_duplicate_rows} rows repeat an earlier text (kept, always on one side of a split)"
-            if n_duplicate_rows
-            else ""
-        )
-        + ".",
+        _provenance(info, a, labels_file, counts, n_dropped, n_duplicate_rows),
         "",
-        how,
+        _how_measured(est, a, total=sum(counts.values())),
         "",
         f"Precision and recall when the top {e.operating_flag_rate:.1%} of reviews is flagged, with the labels "
         f"re-weighted to {e.prevalence:.1%} fakes (your `--flag-rate` and `--prevalence`). 95 % intervals from "
         f"{a.n_boot} bootstrap resamples of whole groups, the same resamples for both models.",
-    ]
-    if est is not None:
-        lines += [
-            "",
-            f"| model | ROC AUC | average precision | precision @ {e.operating_flag_rate:.1%} | recall @ {e.operating_flag_rate:.1%} |",
-            "|---|---|---|---|---|",
-            _row("base (before)", est.base),
-            _row("adapted (after)", est.adapted),
-            "",
-            f"AUC gain (after − before): {_ci(est.auc_gain, est.auc_gain_ci)}.",
-        ]
-    lines += [
-        "",
-        "The calibration (`calibration.json`) and the operating threshold (`operating_points.json`) of this "
-        "folder were refitted on its own validation labels at the prevalence and flag rate above. "
-        "`transformers.pipeline` loads the weights but not the TF-IDF part, the temperature or the threshold: "
-        "use `classify(model=...)` or `fakereview classify --model ...` for the scores this report describes.",
-        "",
-        f"Languages found in the labels: {', '.join(info['languages']) or 'none'} ({info['languages_method']}).",
-        f"Adapting took {fit_seconds:.0f} s of {wall_seconds:.0f} s in all"
-        + (f"; the model kept is that of epoch {best_epoch:.1f} (best validation)" if best_epoch else "")
-        + ". Options: `adapt_config.yaml`.",
-        "",
+        *_before_after_table(est, e.operating_flag_rate),
+        *_how_to_use(info, fit_seconds, wall_seconds, best_epoch),
     ]
     atomic_write_text(folder / REPORT_MD, "\n".join(lines))
     payload = {
@@ -123,3 +71,84 @@ def write_report(
         "best_epoch": best_epoch,
     }
     atomic_write_text(folder / REPORT_JSON, json.dumps(payload, indent=2) + "\n")
+
+
+def _provenance(
+    info: dict[str, Any],
+    a: AdaptOptions,
+    labels_file: str,
+    counts: dict[str, int],
+    n_dropped: int,
+    n_duplicate_rows: int,
+) -> str:
+    """One sentence: the base model, the method, and the labels it was adapted on."""
+    return (
+        f"Base model `{info['adapted_from']}` (encoder `{info['base_model']}`), adapted with method "
+        f"`{a.method}` on `{labels_file}`: {counts['genuine']} genuine and {counts['fake']} fake labels"
+        + (f" ({n_dropped} rows with an empty text or label dropped)" if n_dropped else "")
+        + (
+            f"; {n_duplicate_rows} rows repeat an earlier text (kept, always on one side of a split)"
+            if n_duplicate_rows
+            else ""
+        )
+        + "."
+    )
+
+
+def _how_measured(est: Estimate | None, a: AdaptOptions, *, total: int) -> str:
+    """The paragraph saying which labels the figures rest on: none, a held-out part, or out-of-fold scores."""
+    if est is None:
+        return (
+            "**No estimate.** `adapt.estimate: none` adapted on every label and set none aside, so nothing "
+            "here measures the result; measure it on reviews of your own, or rerun without that option."
+        )
+    if est.mode == "holdout":
+        return (
+            f"**Held-out estimate.** {est.n_rows} of the {total} labels ({est.n_fake} fake), about "
+            f"{a.holdout_fraction:.0%} in whole groups (identical texts together), were set aside before "
+            "adapting; both models are scored on them only. The model in this folder was adapted on the rest."
+        )
+    return (
+        f"**Cross-validated estimate.** The rarer class has fewer than {a.holdout_min_per_class} labels, too "
+        f"few to set a held-out part aside and still adapt on enough: a held-out part of "
+        f"{a.holdout_fraction:.0%} would hold fewer than {round(a.holdout_fraction * a.holdout_min_per_class)} "
+        f"reviews of that class, and its AUC interval would be wider than the gain it measures. "
+        f"Instead the same adaptation ran {a.cv_folds} times, each on {a.cv_folds - 1} of {a.cv_folds} "
+        "grouped, stratified folds, scoring the fold it did not see; the figures pool those "
+        f"out-of-fold scores ({est.n_rows} labels). The model in this folder was then adapted on all labels, "
+        "so it is measured by the procedure that made it, not by itself."
+    )
+
+
+def _before_after_table(est: Estimate | None, flag_rate: float) -> list[str]:
+    """The base and adapted model side by side with intervals, and the AUC gain; nothing without an estimate."""
+    if est is None:
+        return []
+    return [
+        "",
+        f"| model | ROC AUC | average precision | precision @ {flag_rate:.1%} | recall @ {flag_rate:.1%} |",
+        "|---|---|---|---|---|",
+        _row("base (before)", est.base),
+        _row("adapted (after)", est.adapted),
+        "",
+        f"AUC gain (after − before): {_ci(est.auc_gain, est.auc_gain_ci)}.",
+    ]
+
+
+def _how_to_use(
+    info: dict[str, Any], fit_seconds: float, wall_seconds: float, best_epoch: float
+) -> list[str]:
+    """What the folder's side files are and how to get the scores described, its languages and its timing."""
+    return [
+        "",
+        "The calibration (`calibration.json`) and the operating threshold (`operating_points.json`) of this "
+        "folder were refitted on its own validation labels at the prevalence and flag rate above. "
+        "`transformers.pipeline` loads the weights but not the TF-IDF part, the temperature or the threshold: "
+        "use `classify(model=...)` or `fakereview classify --model ...` for the scores this report describes.",
+        "",
+        f"Languages found in the labels: {', '.join(info['languages']) or 'none'} ({info['languages_method']}).",
+        f"Adapting took {fit_seconds:.0f} s of {wall_seconds:.0f} s in all"
+        + (f"; the model kept is that of epoch {best_epoch:.1f} (best validation)" if best_epoch else "")
+        + ". Options: `adapt_config.yaml`.",
+        "",
+    ]

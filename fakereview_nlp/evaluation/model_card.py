@@ -172,7 +172,7 @@ def build_model_card(
         training_config=training_config, calibration=calibration, operating_points=operating_points,
         model=model, index=index, pi=pi, result=result, baseline=baseline, metrics=metrics, data=data,
         share=share, suffix=suffix, dataset_names=dataset_names,
-    )
+    )  # fmt: skip
     sections = [_card_summary, _card_uses, _card_training_data, _card_evaluation, _card_risks]
     lines = ["---", _card_metadata(card), "---", ""]
     for section in sections:
@@ -384,18 +384,28 @@ def _card_training_data(c: _Card) -> list[str]:
 
 def _card_evaluation(c: _Card) -> list[str]:
     """## Evaluation: flag-rate table, ranking and calibration metrics, folds and slices."""
-    report = c.report
-    model = c.model
-    index = c.index
-    pi = c.pi
-    result = c.result
-    baseline = c.baseline
-    data = c.data
-    share = c.share
-    suffix = c.suffix
-    lines: list[str] = []
-    lines += ["## Evaluation", ""]
-    lines += [
+    names = _compared_models(c)
+    return [
+        "## Evaluation",
+        "",
+        *_evaluation_setup(c),
+        *_flag_rate_table(c, names),
+        *_ranking_and_calibration_table(c, names),
+        *_baseline_verdict(c),
+        *_fold_summary(c, names),
+        *_slice_tables(c),
+    ]
+
+
+def _compared_models(c: _Card) -> list[str]:
+    """The card's model, then the baseline when the report has one other than the model."""
+    return [c.model] + ([c.baseline] if c.baseline and c.baseline != c.model else [])
+
+
+def _evaluation_setup(c: _Card) -> list[str]:
+    """The data evaluated on, the protocol (cross-validation) and the bootstrap behind the intervals."""
+    report, data, share = c.report, c.data, c.share
+    lines = [
         f"- **Data:** {data.get('path', 'the evaluation set')}: {data['n']} reviews, {data['n_fake']} fake "
         f"({100 * share:.1f}%); fingerprint `{(data.get('rows_sha256') or data.get('labels_sha256'))[:16]}…`.",
     ]
@@ -409,7 +419,13 @@ def _card_evaluation(c: _Card) -> list[str]:
         lines.append(
             f"- **Intervals:** {100 * boot['confidence']:g}% bootstrap ({boot['n_boot']} resamples of {boot['unit']}s)."
         )
-    lines += [
+    return lines
+
+
+def _flag_rate_table(c: _Card, names: Sequence[str]) -> list[str]:
+    """### Flag-rate table: precision and recall of each compared model at each flag rate, at the card's prevalence."""
+    pi, share = c.pi, c.share
+    lines = [
         "",
         f"### Flag-rate table at {prevalence_label(pi, share)}",
         "",
@@ -422,75 +438,85 @@ def _card_evaluation(c: _Card) -> list[str]:
         ),
         "",
     ]
-    header = ["flag rate", f"precision `{model}`", f"recall `{model}`"]
-    if baseline and baseline != model:
-        header += [f"precision `{baseline}`", f"recall `{baseline}`"]
+    header = ["flag rate"]
+    for name in names:
+        header += [f"precision `{name}`", f"recall `{name}`"]
+    tables = [c.report["results"][name]["flag_rates"][c.index]["rows"] for name in names]
     rows = []
-    base_rows = (
-        report["results"][baseline]["flag_rates"][index]["rows"] if baseline and baseline != model else None
-    )
-    for j, row in enumerate(result["flag_rates"][index]["rows"]):
-        cells = [f"{100 * row['flag_rate']:g}%", ci_text(row["precision"], row.get("precision_ci"))]
-        cells.append(ci_text(row["recall"], row.get("recall_ci")))
-        if base_rows:
-            cells += [ci_text(base_rows[j]["precision"], base_rows[j].get("precision_ci"))]
-            cells += [ci_text(base_rows[j]["recall"], base_rows[j].get("recall_ci"))]
+    for j, row in enumerate(tables[0]):
+        cells = [f"{100 * row['flag_rate']:g}%"]
+        for table in tables:
+            cells += [ci_text(table[j]["precision"], table[j].get("precision_ci"))]
+            cells += [ci_text(table[j]["recall"], table[j].get("recall_ci"))]
         rows.append(cells)
-    lines += markdown_table(header, rows)
+    return lines + markdown_table(header, rows)
 
-    lines += ["### Ranking, threshold and calibration metrics", ""]
-    names = [model] + ([baseline] if baseline and baseline != model else [])
+
+def _ranking_and_calibration_table(c: _Card, names: Sequence[str]) -> list[str]:
+    """### Ranking, threshold and calibration metrics of each compared model, with intervals."""
+    results = c.report["results"]
     rows = []
     for key, label in (
         ("accuracy", "accuracy (P(fake) ≥ 0.5)"),
         ("f1", "F1 (P(fake) ≥ 0.5)"),
         ("roc_auc", "ROC AUC"),
         ("average_precision", "average precision (test prevalence)"),
-        (f"average_precision{suffix}", f"average precision ({prevalence_label(pi, share)})"),
+        (f"average_precision{c.suffix}", f"average precision ({prevalence_label(c.pi, c.share)})"),
     ):
         rows.append(
-            [
-                label,
-                *[
-                    ci_text(report["results"][n]["metrics"][key], (report["results"][n]["ci"] or {}).get(key))
-                    for n in names
-                ],
-            ]
+            [label, *[ci_text(results[n]["metrics"][key], (results[n]["ci"] or {}).get(key)) for n in names]]
         )
     for key, label in (("ece", "ECE (10 bins)"), ("brier", "Brier score")):
-        rows.append([label, *[number_text((report["results"][n]["calibration"] or {}).get(key)) for n in names]])
-    lines += markdown_table(["metric", *[f"`{n}`" for n in names]], rows)
-    if report.get("comparison"):
-        block = next((c for c in report["comparison"] if c["model"] == model), None)
-        if block:
-            significant = [r["metric"] for r in block["rows"] if r["verdict"] == "worse"]
-            lines += [
-                (
-                    f"**Against the TF-IDF baseline:** `{model}` is significantly worse on {', '.join(significant)}."
-                    if significant
-                    else f"**Against the `{baseline}` baseline:** `{model}` is not significantly worse on any "
-                    f"of {len(block['rows'])} metrics."
-                ),
-                "",
-            ]
-    if report.get("folds"):
-        summary = report["folds"]["summary"]
-        rows = []
-        for key in ("accuracy", "average_precision", f"average_precision{suffix}"):
-            rows.append([key, *[mean_sd_text(summary[n].get(key)) for n in names]])
-        lines += ["Per-fold mean ± sd:", ""] + markdown_table(["metric", *[f"`{n}`" for n in names]], rows)
-    for column, block in (report.get("slices") or {}).items():
+        rows.append([label, *[number_text((results[n]["calibration"] or {}).get(key)) for n in names]])
+    return ["### Ranking, threshold and calibration metrics", ""] + markdown_table(
+        ["metric", *[f"`{n}`" for n in names]], rows
+    )
+
+
+def _baseline_verdict(c: _Card) -> list[str]:
+    """One line: the metrics on which the model is significantly worse than the baseline, or that there are none."""
+    block = next((b for b in c.report.get("comparison") or [] if b["model"] == c.model), None)
+    if not block:
+        return []
+    significant = [r["metric"] for r in block["rows"] if r["verdict"] == "worse"]
+    return [
+        (
+            f"**Against the TF-IDF baseline:** `{c.model}` is significantly worse on {', '.join(significant)}."
+            if significant
+            else f"**Against the `{c.baseline}` baseline:** `{c.model}` is not significantly worse on any "
+            f"of {len(block['rows'])} metrics."
+        ),
+        "",
+    ]
+
+
+def _fold_summary(c: _Card, names: Sequence[str]) -> list[str]:
+    """Per-fold mean ± sd of the compared models, for a cross-validated report."""
+    if not c.report.get("folds"):
+        return []
+    summary = c.report["folds"]["summary"]
+    rows = [
+        [key, *[mean_sd_text(summary[n].get(key)) for n in names]]
+        for key in ("accuracy", "average_precision", f"average_precision{c.suffix}")
+    ]
+    return ["Per-fold mean ± sd:", ""] + markdown_table(["metric", *[f"`{n}`" for n in names]], rows)
+
+
+def _slice_tables(c: _Card) -> list[str]:
+    """One table per slice column: the model's accuracy, flagged share and false-flag rate in each slice."""
+    lines: list[str] = []
+    for column, block in (c.report.get("slices") or {}).items():
         lines += [
-            f"Results by {column} (accuracy, share flagged at the {100 * report['slice_flag_rate']:g}% threshold, false-flag rate):",
+            f"Results by {column} (accuracy, share flagged at the {100 * c.report['slice_flag_rate']:g}% threshold, false-flag rate):",
             "",
         ]
         rows = [
             [
                 r["value"],
                 str(r["n"]),
-                number_text(r["models"][model]["accuracy"]),
-                number_text(r["models"][model]["flagged_share"]),
-                number_text(r["models"][model]["false_flag_rate"]),
+                number_text(r["models"][c.model]["accuracy"]),
+                number_text(r["models"][c.model]["flagged_share"]),
+                number_text(r["models"][c.model]["false_flag_rate"]),
             ]
             for r in block
         ]

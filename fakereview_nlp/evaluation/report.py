@@ -289,66 +289,26 @@ def build_report(
         `dict` (see ``report.json``): ``data``, ``config``, ``models``, ``baseline``,
         ``results`` per model, ``comparison``, ``folds``, ``slices``, ``length_buckets``, ``curves``.
     """
-    label_array = np.asarray(labels)
-    y, _ = check_inputs(label_array, np.zeros(label_array.shape))
-    if not scores_by_model:
-        raise ValueError("scores_by_model is empty; pass at least one {'model name': scores}")
-    scores: dict[str, NDArray[np.float64]] = {}
-    for name, values in scores_by_model.items():
-        arr = np.asarray(values)
-        if arr.shape != y.shape:
-            raise ValueError(
-                f"scores of model {name!r} have shape {arr.shape} but there are {len(y)} labels; "
-                "pass one score per review, in the order of labels"
-            )
-        scores[name] = check_inputs(y, arr)[1]
+    y, scores = _checked_scores(labels, scores_by_model)
     rates = check_flag_rates(flag_rates)
-    pis: list[float | None] = [None] + [check_prevalence(p) for p in prevalences if p is not None]
-    pis = list(dict.fromkeys(pis))
+    pis = _report_prevalences(prevalences)
     (slice_rate,) = check_flag_rates([slice_flag_rate])
-    if baseline is None and "tfidf" in scores and len(scores) > 1:
-        baseline = "tfidf"
-    if baseline is not None and baseline not in scores:
-        raise ValueError(f"baseline {baseline!r} is not one of the models {list(scores)}")
-    n = len(y)
-    for name, values in (("groups", groups), ("folds", folds), ("lengths", lengths)):
-        if values is not None and len(values) != n:
-            raise ValueError(f"{name} has {len(values)} entries for {n} reviews; pass one per review")
-    for column, values in (slices or {}).items():
-        if len(values) != n:
-            raise ValueError(
-                f"slice {column!r} has {len(values)} entries for {n} reviews; pass one per review"
-            )
+    baseline = _resolved_baseline(baseline, scores)
+    _check_one_per_review(len(y), groups=groups, folds=folds, lengths=lengths, slices=slices)
 
     models = list(scores)
     curve_rates = tuple(sorted(set(rates) | set(_CURVE_RATES)))
     headline = _headline_keys(pis, rates)
-
     boot = _paired_bootstrap(y, scores, pis, rates, curve_rates, headline, threshold, n_boot, groups, seed)
-    results: dict[str, Any] = {}
-    curves: dict[str, Any] = {}
-    for name in models:
-        s = scores[name]
-        operating = (operating_thresholds or {}).get(name)
-        block = None if boot is None else boot[name]
-        results[name] = _model_result(y, s, pis, rates, threshold, operating, block, headline, confidence)
-        curve_boot = None if block is None else block[:, len(headline) :]
-        curves[name] = _curves(y, s, pis, curve_rates, curve_boot, confidence)
-
-    report: dict[str, Any] = {
+    results, curves = _per_model(
+        y, scores, pis, rates, curve_rates, headline, threshold, operating_thresholds, boot, confidence
+    )
+    return {
         "report_version": REPORT_VERSION,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "package_version": _package_version(),
         "config": dict(config or {}),
-        "data": {
-            **dict(data or {}),
-            "n": n,
-            "n_fake": int(y.sum()),
-            "n_genuine": int(n - y.sum()),
-            "share_fake": float(y.mean()),
-            "n_groups": None if groups is None else len(set(groups)),
-            "labels_sha256": hashlib.sha256(y.astype(np.int8).tobytes()).hexdigest(),
-        },
+        "data": _data_block(y, groups, data),
         "models": models,
         "baseline": baseline,
         "prevalences": pis,
@@ -374,7 +334,101 @@ def build_report(
         "slice_flag_rate": slice_rate,
         "curves": curves,
     }
-    return report
+
+
+# The checks of build_report's inputs, in the order it makes them (the first failing one is raised).
+
+
+def _checked_scores(
+    labels: ArrayLike, scores_by_model: Mapping[str, ArrayLike]
+) -> tuple[NDArray[np.int64], dict[str, NDArray[np.float64]]]:
+    """Labels as 0/1 and every model's scores as floats, each checked against the labels."""
+    label_array = np.asarray(labels)
+    y, _ = check_inputs(label_array, np.zeros(label_array.shape))
+    if not scores_by_model:
+        raise ValueError("scores_by_model is empty; pass at least one {'model name': scores}")
+    scores: dict[str, NDArray[np.float64]] = {}
+    for name, values in scores_by_model.items():
+        arr = np.asarray(values)
+        if arr.shape != y.shape:
+            raise ValueError(
+                f"scores of model {name!r} have shape {arr.shape} but there are {len(y)} labels; "
+                "pass one score per review, in the order of labels"
+            )
+        scores[name] = check_inputs(y, arr)[1]
+    return y, scores
+
+
+def _report_prevalences(prevalences: Sequence[float]) -> list[float | None]:
+    """``None`` (the test set's own share) first, then the checked ``prevalences``, each once."""
+    pis: list[float | None] = [None] + [check_prevalence(p) for p in prevalences if p is not None]
+    return list(dict.fromkeys(pis))
+
+
+def _resolved_baseline(baseline: str | None, scores: Mapping[str, Any]) -> str | None:
+    """``baseline`` checked against the models; ``"tfidf"`` by default when it is one of several."""
+    if baseline is None and "tfidf" in scores and len(scores) > 1:
+        baseline = "tfidf"
+    if baseline is not None and baseline not in scores:
+        raise ValueError(f"baseline {baseline!r} is not one of the models {list(scores)}")
+    return baseline
+
+
+def _check_one_per_review(
+    n: int,
+    *,
+    groups: Sequence[str] | None,
+    folds: Sequence[Any] | None,
+    lengths: ArrayLike | None,
+    slices: Mapping[str, Sequence[Any]] | None,
+) -> None:
+    """Raise unless every per-review column given has ``n`` entries."""
+    for name, values in (("groups", groups), ("folds", folds), ("lengths", lengths)):
+        if values is not None and len(values) != n:
+            raise ValueError(f"{name} has {len(values)} entries for {n} reviews; pass one per review")
+    for column, values in (slices or {}).items():
+        if len(values) != n:
+            raise ValueError(
+                f"slice {column!r} has {len(values)} entries for {n} reviews; pass one per review"
+            )
+
+
+def _data_block(
+    y: NDArray[np.int64], groups: Sequence[str] | None, data: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``data`` as given plus the label counts and a fingerprint of the labels."""
+    n = len(y)
+    return {
+        **dict(data or {}),
+        "n": n,
+        "n_fake": int(y.sum()),
+        "n_genuine": int(n - y.sum()),
+        "share_fake": float(y.mean()),
+        "n_groups": None if groups is None else len(set(groups)),
+        "labels_sha256": hashlib.sha256(y.astype(np.int8).tobytes()).hexdigest(),
+    }
+
+
+def _per_model(
+    y: NDArray[np.int64], scores: Mapping[str, NDArray[np.float64]], pis: list[float | None],
+    rates: tuple[float, ...], curve_rates: tuple[float, ...], headline: list[str], threshold: float,
+    operating_thresholds: Mapping[str, float] | None, boot: Mapping[str, NDArray[np.float64]] | None,
+    confidence: float,
+) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """``results`` and ``curves`` of every model, in model order.
+
+    A model's bootstrap block holds its headline statistics first, then its curve points, so
+    the two entries read the two parts of the same resamples.
+    """
+    results: dict[str, Any] = {}
+    curves: dict[str, Any] = {}
+    for name, s in scores.items():
+        operating = (operating_thresholds or {}).get(name)
+        block = None if boot is None else boot[name]
+        results[name] = _model_result(y, s, pis, rates, threshold, operating, block, headline, confidence)
+        curve_boot = None if block is None else block[:, len(headline) :]
+        curves[name] = _curves(y, s, pis, curve_rates, curve_boot, confidence)
+    return results, curves
 
 
 def _paired_bootstrap(
@@ -721,7 +775,8 @@ def write_report(
         written.update(report_plots.write_plots(report, folder))
     md_path = folder / "report.md"
     atomic_write_text(
-        md_path, render_markdown(report, plot_files={k: p.name for k, p in written.items() if k in PLOT_FILES})
+        md_path,
+        render_markdown(report, plot_files={k: p.name for k, p in written.items() if k in PLOT_FILES}),
     )
     written["markdown"] = md_path
     return written

@@ -48,6 +48,7 @@ class Scorer(Protocol):
 
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray: ...
 
+
 ExplainUnit = Literal["phrase", "sentence"]
 
 #: Words per phrase window and segments refined into phrases: chosen by
@@ -215,7 +216,56 @@ def explain_texts(
         [ReviewExplanation(fake_score=0.93, flagged=True,
                            spans=(ExplainedSpan(start=0, end=18, text='Best hotel ever!!!', delta=0.41),))]
     """
-    items = check_texts(texts, "explain")
+    reviews = check_texts(texts, "explain")
+    _check_options(
+        top_k=top_k,
+        window_words=window_words,
+        window_stride=window_stride,
+        refine=refine,
+        max_segment_words=max_segment_words,
+        max_chars=max_chars,
+        unit=unit,
+    )
+    if not reviews:
+        return []
+    parts, notes = _searched_parts(reviews, max_chars)
+    segments = [segment_spans(t, max_segment_words) for t in parts]
+    base, seg_deltas = _segment_deltas(classifier, parts, segments, batch_size)
+    if unit == "sentence":
+        spans = [_top(t, segs, d, top_k) for t, segs, d in zip(parts, segments, seg_deltas, strict=True)]
+    else:
+        spans = _phrase_spans(
+            classifier,
+            parts,
+            segments,
+            seg_deltas,
+            base,
+            top_k=top_k,
+            refine=refine,
+            window_words=window_words,
+            window_stride=window_stride,
+            batch_size=batch_size,
+        )
+    fake_scores = _whole_review_scores(classifier, reviews, base, notes, batch_size)
+    return [
+        ReviewExplanation(
+            fake_score=float(score), flagged=verdict(score, classifier.threshold)[1], spans=s, note=note
+        )
+        for score, s, note in zip(fake_scores, spans, notes, strict=True)
+    ]
+
+
+def _check_options(
+    *,
+    top_k: int,
+    window_words: int,
+    window_stride: int | None,
+    refine: int,
+    max_segment_words: int,
+    max_chars: int,
+    unit: str,
+) -> None:
+    """Raise ``ValueError`` naming the first option of :func:`explain_texts` that is out of range."""
     for name, value, low in (
         ("top_k", top_k, 1),
         ("window_words", window_words, 1),
@@ -228,76 +278,129 @@ def explain_texts(
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     if unit not in ("phrase", "sentence"):
         raise ValueError(f"unit={unit!r} is not supported; expected 'phrase' or 'sentence'")
-    if not items:
-        return []
-    full = items
-    items = [_head(t, max_chars) for t in full]
+
+
+def _searched_parts(reviews: Sequence[str], max_chars: int) -> tuple[list[str], list[str | None]]:
+    """The part of each review searched for spans (see :func:`_head`), and a note where it is not all of it."""
+    parts = [_head(t, max_chars) for t in reviews]
     notes = [
         None if len(t) == len(f) else
         f"spans searched in the first {len(t):,} of {len(f):,} characters (deltas measured on that part); "
         f"reviews longer than max_chars={max_chars:,} are cut to bound the cost"
-        for t, f in zip(items, full, strict=True)
+        for t, f in zip(parts, reviews, strict=True)
     ]  # fmt: skip
-    long = [i for i, n in enumerate(notes) if n is not None]
+    return parts, notes
 
-    segments = [segment_spans(t, max_segment_words) for t in items]
-    # Pass 1: every review, and every review without each of its segments, in one call.
-    variants: list[str] = list(items)
-    for text, segs in zip(items, segments, strict=True):
+
+def _per_review(flat: Sequence[float], counts: Sequence[int]) -> list[list[float]]:
+    """``flat`` (the scores of every review's variants, review after review) cut back into one list per review."""
+    out: list[list[float]] = []
+    at = 0
+    for count in counts:
+        out.append(list(flat[at : at + count]))
+        at += count
+    return out
+
+
+def _segment_deltas(
+    classifier: Scorer,
+    parts: Sequence[str],
+    segments: Sequence[Sequence[tuple[int, int]]],
+    batch_size: int | None,
+) -> tuple[list[float], list[list[float]]]:
+    """Pass 1: each part's score, and by how much removing each of its segments lowers it.
+
+    The parts and all their variants go in one call, so they share the classifier's length-sorted batches.
+    """
+    variants: list[str] = list(parts)
+    for text, segs in zip(parts, segments, strict=True):
         variants += [_without(text, s) for s in segs]
     scores = classifier.predict_proba(variants, batch_size).tolist()
-    base = scores[: len(items)]
-    seg_deltas: list[list[float]] = []
-    at = len(items)
-    for i, segs in enumerate(segments):
-        seg_deltas.append([base[i] - s for s in scores[at : at + len(segs)]])
-        at += len(segs)
+    base = scores[: len(parts)]
+    removed = _per_review(scores[len(parts) :], [len(segs) for segs in segments])
+    return base, [[base[i] - s for s in without] for i, without in enumerate(removed)]
 
-    if unit == "sentence":
-        spans = [_top(t, segs, d, top_k) for t, segs, d in zip(items, segments, seg_deltas, strict=True)]
-    else:
-        # Pass 2: word windows inside the strongest segments only (the cost stays near
-        # segments + refine x words / stride passes per review, whatever its length).
-        windows: list[list[tuple[int, int]]] = []
-        variants = []
-        for text, segs, d in zip(items, segments, seg_deltas, strict=True):
-            words = word_spans(text)
-            # The `refine` strongest segments, and more while they hold fewer than top_k disjoint windows.
-            strongest: list[int] = []
-            room = 0
-            for j in sorted(range(len(segs)), key=lambda j: (-d[j], j)):
-                if len(strongest) >= refine and room >= top_k:
-                    break
-                strongest.append(j)
-                n_words = sum(1 for w in words if segs[j][0] <= w[0] and w[1] <= segs[j][1])
-                room += -(-n_words // window_words)
-            found: list[tuple[int, int]] = []
-            for j in sorted(strongest):
-                a, b = segs[j]
-                found += window_spans(
-                    [w for w in words if a <= w[0] and w[1] <= b], window_words, window_stride
-                )
-            windows.append(found)
-            variants += [_without(text, w) for w in found]
-        scores = (
-            classifier.predict_proba(variants, batch_size).tolist() if variants else []
-        )
-        spans = []
-        at = 0
-        for i, found in enumerate(windows):
-            spans.append(_top(items[i], found, [base[i] - s for s in scores[at : at + len(found)]], top_k))
-            at += len(found)
 
-    fake_scores = list(base)
-    if long:  # the verdict is on the whole review, as classify() gives it
-        for i, score in zip(long, classifier.predict_proba([full[i] for i in long], batch_size).tolist(), strict=True):
-            fake_scores[i] = score
+def _words_in(words: Sequence[tuple[int, int]], span: tuple[int, int]) -> list[tuple[int, int]]:
+    """The ``words`` that lie wholly inside ``span``."""
+    return [w for w in words if span[0] <= w[0] and w[1] <= span[1]]
+
+
+def _strongest_segments(
+    segments: Sequence[tuple[int, int]],
+    deltas: Sequence[float],
+    words: Sequence[tuple[int, int]],
+    *,
+    refine: int,
+    top_k: int,
+    window_words: int,
+) -> list[int]:
+    """Indices of the ``refine`` segments with the largest deltas, and more while they hold fewer
+    than ``top_k`` disjoint windows (so a review of short sentences still gets ``top_k`` spans)."""
+    strongest: list[int] = []
+    room = 0
+    for j in sorted(range(len(segments)), key=lambda j: (-deltas[j], j)):
+        if len(strongest) >= refine and room >= top_k:
+            break
+        strongest.append(j)
+        room += -(-len(_words_in(words, segments[j])) // window_words)  # ceil: the disjoint windows it holds
+    return strongest
+
+
+def _phrase_spans(
+    classifier: Scorer,
+    parts: Sequence[str],
+    segments: Sequence[Sequence[tuple[int, int]]],
+    seg_deltas: Sequence[Sequence[float]],
+    base: Sequence[float],
+    *,
+    top_k: int,
+    refine: int,
+    window_words: int,
+    window_stride: int | None,
+    batch_size: int | None,
+) -> list[tuple[ExplainedSpan, ...]]:
+    """Pass 2 (``unit="phrase"``): the ``top_k`` word windows of each part, searched in its strongest segments.
+
+    Only those segments are searched, so the cost stays near segments + refine x words / stride
+    passes per review, whatever its length. All windows of all parts go in one call.
+    """
+    windows: list[list[tuple[int, int]]] = []
+    variants: list[str] = []
+    for text, segs, d in zip(parts, segments, seg_deltas, strict=True):
+        words = word_spans(text)
+        strongest = _strongest_segments(segs, d, words, refine=refine, top_k=top_k, window_words=window_words)
+        found: list[tuple[int, int]] = []
+        for j in sorted(strongest):
+            found += window_spans(_words_in(words, segs[j]), window_words, window_stride)
+        windows.append(found)
+        variants += [_without(text, w) for w in found]
+    scores = classifier.predict_proba(variants, batch_size).tolist() if variants else []
+    removed = _per_review(scores, [len(found) for found in windows])
     return [
-        ReviewExplanation(
-            fake_score=float(score), flagged=verdict(score, classifier.threshold)[1], spans=s, note=note
-        )
-        for score, s, note in zip(fake_scores, spans, notes, strict=True)
+        _top(parts[i], found, [base[i] - s for s in without], top_k)
+        for i, (found, without) in enumerate(zip(windows, removed, strict=True))
     ]
+
+
+def _whole_review_scores(
+    classifier: Scorer,
+    reviews: Sequence[str],
+    base: Sequence[float],
+    notes: Sequence[str | None],
+    batch_size: int | None,
+) -> list[float]:
+    """P(fake) of each whole review: ``base``, rescored where only a part was searched (a ``note``).
+
+    The verdict is on the whole review, as ``classify()`` gives it, whatever part was searched.
+    """
+    fake_scores = list(base)
+    long = [i for i, note in enumerate(notes) if note is not None]
+    if long:
+        whole = classifier.predict_proba([reviews[i] for i in long], batch_size).tolist()
+        for i, score in zip(long, whole, strict=True):
+            fake_scores[i] = score
+    return fake_scores
 
 
 def _head(text: str, max_chars: int) -> str:
