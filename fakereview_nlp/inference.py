@@ -194,17 +194,17 @@ class FakeReviewClassifier:
             model_dir=model_dir,
             default_dtype=str(self.dtype).removeprefix("torch."),
         )
+        import torch
+
         if selected == "torch-float32":  # "auto": the default half precision is not accepted for this model
             selected = "torch"
-            self.dtype = _float32()
+            self.dtype = torch.float32
         elif selected in ("onnx", "onnx-int8"):  # ONNX Runtime computes in float32 (int8 matmuls inside)
-            self.dtype = _float32()
+            self.dtype = torch.float32
         self.backend = selected
         # None: the torch model computes the logits; else a runtime fed the same padded batches.
         self._logits_fn = None
         if self.backend != "torch":
-            import torch
-
             self._logits_fn = logits_fn_for(
                 self.backend, model_dir, self.model, bf16=self.dtype == torch.bfloat16
             )
@@ -511,12 +511,6 @@ class FakeReviewClassifier:
         # with the review.
         scores[order] = apply_temperature(flat, self.temperature).astype(np.float32)
         return scores
-
-
-def _float32() -> torch.dtype:
-    import torch
-
-    return torch.float32
 
 
 def classify(

@@ -33,6 +33,7 @@ On CUDA and MPS ``"auto"`` is torch at its default precision, as before.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -154,25 +155,33 @@ def pick_backend(timings: list[BackendTiming], min_gain: float = MIN_GAIN) -> st
     return best_name
 
 
-def machine_signature() -> dict[str, Any]:
-    """What a measurement depends on besides the weights: CPU, threads, library versions."""
+@functools.lru_cache(maxsize=1)
+def _cpu_identity() -> tuple[str, tuple[str, ...]]:
+    """CPU model name and the flags that decide which precisions run fast (read once per process)."""
     import platform
 
+    cpu = platform.processor() or platform.machine()
+    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8")
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:  # not Linux: the platform string is all there is
+        return cpu, ()
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    flags = next((line.split() for line in lines if line.startswith("flags")), [])
+    return (names[0] if names else cpu), tuple(f for f in wanted if f in flags)
+
+
+def machine_signature() -> dict[str, Any]:
+    """What a measurement depends on besides the weights: CPU, threads, library versions."""
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    flags: list[str] = []
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and cpu in ("", platform.machine()):
-                cpu = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8")
-                flags = [f for f in wanted if f in line.split()]
-                break
-    except OSError:  # not Linux: the platform string is all there is
-        pass
-    return {"cpu": cpu, "flags": flags, "threads": torch.get_num_threads(), "versions": build_versions()}
+    cpu, flags = _cpu_identity()
+    return {
+        "cpu": cpu,
+        "flags": list(flags),
+        "threads": torch.get_num_threads(),
+        "versions": build_versions(),
+    }
 
 
 def choice_path(model_dir: str | os.PathLike[str]) -> Path:

@@ -18,6 +18,7 @@ A build takes about 6 s for the reference model and 15 s for a distilbert-base s
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -57,18 +58,23 @@ def onnx_folder(model_dir: str | os.PathLike[str]) -> Path:
     return cache_dir() / weights_hash(model_dir)[:16] / "onnx"
 
 
-def build_versions() -> dict[str, str]:
-    """The recipe and library versions a build depends on; a cache built under others is stale."""
+@functools.lru_cache(maxsize=1)
+def _versions() -> tuple[tuple[str, str], ...]:
     import onnxruntime
     import torch
     import transformers
 
-    return {
-        "recipe": RECIPE,
-        "onnxruntime": onnxruntime.__version__,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-    }
+    return (
+        ("onnxruntime", onnxruntime.__version__),
+        ("torch", torch.__version__),
+        ("transformers", transformers.__version__),
+    )
+
+
+def build_versions() -> dict[str, str]:
+    """The recipe and library versions a build depends on; a cache built under others is stale."""
+    # RECIPE is read at each call, so a recipe bump (or a test's patch) counts at once
+    return {"recipe": RECIPE, **dict(_versions())}
 
 
 def find_onnx(model_dir: str | os.PathLike[str], *, int8: bool) -> Path | None:
@@ -102,7 +108,7 @@ def build_onnx(model_dir: str | os.PathLike[str]) -> Path:
         config = _export(model_dir, staging / "exported.onnx")
         _optimize(staging / "exported.onnx", staging / FLOAT_FILE, config)
         model_type = str(config.model_type)
-        (staging / "exported.onnx").unlink()
+        (staging / "exported.onnx").unlink(missing_ok=True)  # moved already when nothing was fused
         _quantize(staging / FLOAT_FILE, staging / INT8_FILE)
         meta = {
             "weights_sha256": weights_hash(model_dir),
@@ -163,7 +169,7 @@ def _optimize(src: Path, out: Path, config: Any) -> None:
 
     fused = _FUSED_TYPES.get(str(config.model_type))
     if fused is None:  # an architecture the fusions do not know: keep the plain export
-        onnx.save(onnx.load(str(src)), str(out))
+        os.replace(src, out)
         return
     from onnxruntime.transformers.optimizer import optimize_model
 
