@@ -278,6 +278,10 @@ class TrainingConfig:
     #: torch threads per process; 0 = the CPUs this process may use (affinity mask, cgroup quota)
     #: divided by the processes launched on this machine.
     num_threads: int = 0
+    #: weight of a source-adversarial head (gradient reversal, training/adversary.py) that pushes
+    #: the encoder towards features that do not tell the data.sources apart; 0 = off. Needs at
+    #: least two sources.
+    source_adversary: float = 0.0
 
     def __post_init__(self) -> None:
         _check_min("training.epochs", self.epochs, 1)
@@ -289,6 +293,7 @@ class TrainingConfig:
         _check_min("training.weight_decay", self.weight_decay, 0.0)
         _check_range("training.warmup_ratio", self.warmup_ratio, 0.0, 1.0)
         _check_min("training.max_grad_norm", self.max_grad_norm, 0.0)
+        _check_min("training.source_adversary", self.source_adversary, 0.0)
         for key in (
             "eval_every_steps",
             "early_stopping_patience",

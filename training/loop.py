@@ -49,20 +49,25 @@ def train_one_epoch(
     max_grad_norm: float,
     on_optimizer_step: Callable[[StepState, float], bool],
     progress: Any = None,
+    adversary: torch.nn.Module | None = None,
 ) -> bool:
     """Run the batches of one epoch; returns ``False`` when ``on_optimizer_step`` asks to stop.
 
     ``on_optimizer_step(state, loss)`` runs after every real optimizer step (not every
-    micro-batch): logging, validation, checkpoints and early stopping hang off it.
+    micro-batch): logging, validation, checkpoints and early stopping hang off it. With an
+    ``adversary`` (training/adversary.py), batches carry ``source_ids`` and its reversed source loss
+    is added; the logged loss is the classifier's alone.
     """
     model.train()
     running: list[float] = []
     for batch in batches:
         labels = batch.pop("labels")
+        source_ids = batch.pop("source_ids", None)
         with accelerator.accumulate(model):
             logits = model(**batch).logits
             loss = compute_loss(logits, labels, class_weights)
-            accelerator.backward(loss)
+            total = loss if adversary is None else loss + adversary(source_ids)
+            accelerator.backward(total)
             if accelerator.sync_gradients and max_grad_norm > 0:
                 accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
             optimizer.step()

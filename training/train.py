@@ -47,6 +47,7 @@ from fakereview_nlp.data.reviews import (
 from fakereview_nlp.files import atomic_path, atomic_write_text
 from fakereview_nlp.model.calibration import apply_temperature
 from fakereview_nlp.model.modeling import build_random_classifier, load_pretrained_classifier, load_tokenizer
+from training.adversary import SourceAdversary
 from training.config import ConfigError, SourceFields, TrainConfig, TrainingConfig, load_config
 from training.loop import EvalOutput, StepState, evaluate, train_one_epoch
 from training.output import (
@@ -189,10 +190,37 @@ def tokenize(ds: datasets.Dataset, tokenizer: Any, max_length: int, *, with_inde
         out["length"] = [len(ids) for ids in out["input_ids"]]
         return out
 
-    encoded = ds.map(encode, batched=True, remove_columns=[c for c in ds.column_names if c != "label"])
+    keep = ("label", SOURCE_IDS)
+    encoded = ds.map(encode, batched=True, remove_columns=[c for c in ds.column_names if c not in keep])
     if with_index:
         encoded = encoded.add_column("index", list(range(len(encoded))))
     return encoded
+
+
+#: the training column of source indices that a source adversary learns from.
+SOURCE_IDS = "source_ids"
+
+
+def source_names(ds: datasets.Dataset) -> list[str]:
+    """The sorted sources of the training rows (their ``domain`` column) that a source adversary tells apart."""
+    if "domain" not in ds.column_names:
+        raise ConfigError(
+            "training.source_adversary needs data.sources (at least two); this config has one data.path: "
+            "set training.source_adversary=0"
+        )
+    names = sorted(set(ds["domain"]))
+    if len(names) < 2:
+        raise ConfigError(
+            f"training.source_adversary needs at least two sources to train on, got {names}: "
+            "set training.source_adversary=0"
+        )
+    return names
+
+
+def with_source_ids(ds: datasets.Dataset) -> datasets.Dataset:
+    """``ds`` with each row's source as an index into :func:`source_names`."""
+    index = {name: i for i, name in enumerate(source_names(ds))}
+    return ds.add_column(SOURCE_IDS, [index[d] for d in ds["domain"]])
 
 
 def get_dataloaders(
@@ -206,6 +234,8 @@ def get_dataloaders(
 
     Padding to a multiple of 8 keeps tensor-core and AMX tiles full under mixed precision.
     """
+    if cfg.training.source_adversary > 0:
+        train_ds = with_source_ids(train_ds)
     with accelerator.main_process_first():
         train_tok = tokenize(train_ds, tokenizer, cfg.model.max_length, with_index=False)
         val_tok = tokenize(val_ds, tokenizer, cfg.model.max_length, with_index=True)
@@ -419,6 +449,8 @@ class TrainingParts:
     sampler: LengthGroupedBatchSampler
     class_weights: torch.Tensor | None
     n_val: int
+    #: the source-adversarial head (``training.source_adversary`` > 0), else None.
+    adversary: torch.nn.Module | None = None
 
 
 def prepare_training(
@@ -433,6 +465,12 @@ def prepare_training(
     model = build_model(cfg, tokenizer)
     train_dl, val_dl, sampler = get_dataloaders(accelerator, cfg, tokenizer, train_ds, val_ds)
     optimizer = build_optimizer(model, cfg)
+    adversary = None
+    if t.source_adversary > 0:
+        n_sources = len(source_names(train_ds))
+        adversary = SourceAdversary.for_model(model, n_sources, t.source_adversary)
+        optimizer.add_param_group({"params": list(adversary.parameters()), "weight_decay": 0.0})
+        logger.info("source adversary over %d sources, weight %g", n_sources, t.source_adversary)
     steps_per_epoch = math.ceil(len(train_dl) / t.gradient_accumulation_steps)
     total_steps = steps_per_epoch * t.epochs
     if t.max_steps:
@@ -443,6 +481,8 @@ def prepare_training(
     model, optimizer, train_dl, val_dl, scheduler = accelerator.prepare(
         model, optimizer, train_dl, val_dl, scheduler
     )
+    if adversary is not None:
+        adversary = accelerator.prepare(adversary)
     # Recomputed after prepare(): sharding over processes shortens each process's epoch.
     steps_per_epoch = math.ceil(len(train_dl) / t.gradient_accumulation_steps)
     logger.info(
@@ -453,7 +493,7 @@ def prepare_training(
         t.batch_size * accelerator.num_processes * t.gradient_accumulation_steps,
         steps_per_epoch,
     )
-    return TrainingParts(model, optimizer, scheduler, train_dl, val_dl, sampler, weights, len(val_ds))
+    return TrainingParts(model, optimizer, scheduler, train_dl, val_dl, sampler, weights, len(val_ds), adversary)
 
 
 def resume_state(accelerator: Accelerator, work: Path, resume: str | None) -> RunState:
@@ -554,6 +594,7 @@ class TrainingSession:
                 max_grad_norm=t.max_grad_norm,
                 on_optimizer_step=self.after_step,
                 progress=progress,
+                adversary=parts.adversary,
             )
             if finished:
                 if not t.eval_every_steps:
