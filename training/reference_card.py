@@ -280,7 +280,7 @@ def _generalisation(c: CardInputs) -> list[str]:
     loo = c.summary.get("loo")
     if loo:
         lines += [
-            "## A generator it has never seen: leave one source out",
+            "## A generator or kind of fake it has never seen: leave one source out",
             "",
             "For each source, the reference config **minus that source** (`--data.leave_out=[NAME]`, nothing chosen on "
             "the left-out rows) scores every row of it. This, not the in-domain table, is the figure to expect on a "
