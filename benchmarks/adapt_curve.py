@@ -32,6 +32,7 @@ import argparse
 import hashlib
 import json
 import logging
+import re
 import statistics
 import sys
 import tempfile
@@ -388,6 +389,14 @@ def parse_pairs(items: Sequence[str], what: str) -> dict[str, str]:
     return out
 
 
+def parse_variants(items: Sequence[str]) -> dict[str, list[str]]:
+    """``NAME=--key=value,--key=value`` -> {NAME: overrides}; a list value keeps its commas."""
+    return {
+        name: [x for x in re.split(r",(?=--)", spec) if x]
+        for name, spec in parse_pairs(items, "--variant").items()
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", action="append", default=[], metavar="SOURCE=DIR",
@@ -430,8 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"adapt_curve: error: no --base for {missing}; give --base SOURCE=DIR (or SOURCE=default)"
         )
     variants: dict[str, list[str]] = {} if args.skip_default_variant else {"adapted": []}
-    for name, spec in parse_pairs(args.variant, "--variant").items():
-        variants[name] = [x for x in spec.split(",") if x]
+    variants.update(parse_variants(args.variant))
     sizes = [int(x) for x in args.n.split(",")]
     seeds = [int(x) for x in args.seeds.split(",")]
     all_data = {k: float(v) for k, v in parse_pairs(args.all_data, "--all-data").items()}

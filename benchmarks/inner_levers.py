@@ -9,6 +9,10 @@ held-out rows of ``configs/reference.yaml``. For each run folder: per source, RO
     python -m training.train configs/reference.yaml --data.inner_validation=true \\
         --data.sources.op_spam.inner_eval_splits=[4] --training.epochs=2 --output.dir=runs/inner_e2
     python benchmarks/inner_levers.py runs/inner_e1 runs/inner_e2 --out reports/inner_levers
+
+``--merge JSON`` keeps the rows of an earlier report (runs trained on another machine, whose folders
+are gone) beside the new ones; every row names the CPU its run trained on, since ``train s`` depends
+on it and the AUCs barely do.
 """
 
 from __future__ import annotations
@@ -24,7 +28,15 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def run_rows(run: Path) -> list[dict[str, Any]]:
+def cpu_label() -> str:
+    from fakereview_nlp.runtime.choice import machine_signature
+
+    sig = machine_signature()
+    fast = [f for f in sig["flags"] if "bf16" in f]
+    return f"{sig['cpu']} ({', '.join(fast) or 'no bf16'})"
+
+
+def run_rows(run: Path, cpu: str) -> list[dict[str, Any]]:
     from sklearn.metrics import roc_auc_score
 
     from fakereview_nlp.evaluation.length import length_report
@@ -50,16 +62,27 @@ def run_rows(run: Path) -> list[dict[str, Any]]:
             "within_length_auc": None if rep.within_bins_auc is None else round(float(rep.within_bins_auc), 4),
             "length_only_auc": round(float(rep.length_only_auc), 4),
             "train_wall_s": round(json.loads((run / "metrics.json").read_text())["train_wall_seconds"]),
+            "cpu": cpu,
         })  # fmt: skip
     return rows
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("runs", nargs="*", type=Path)
     parser.add_argument("--out", type=Path, default=Path("reports/inner_levers"))
+    parser.add_argument(
+        "--merge", type=Path, action="append", default=[], help="an earlier inner_levers.json"
+    )
+    parser.add_argument(
+        "--merge-cpu",
+        default="unknown CPU",
+        help="the CPU of merged rows that do not name one (older reports)",
+    )
     args = parser.parse_args()
-    rows = [r for run in args.runs for r in run_rows(run)]
+    rows = [{**r, "cpu": r.get("cpu", args.merge_cpu)} for m in args.merge for r in json.loads(m.read_text())]
+    cpu = cpu_label()
+    rows += [r for run in args.runs for r in run_rows(run, cpu)]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "inner_levers.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     lines = [
@@ -67,13 +90,13 @@ def main() -> int:
         "",
         "Command: `python benchmarks/inner_levers.py " + " ".join(sys.argv[1:]) + "`",
         "",
-        "| run | source | rows | AUC | accuracy at 0.5 | AUC within length quartiles | length-only AUC | train s |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| run | source | rows | AUC | accuracy at 0.5 | AUC within length quartiles | length-only AUC | train s | CPU |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     lines += [
         f"| {r['run']} | {r['source']} | {r['rows']} | {r['roc_auc']:.3f} | {r['accuracy']:.3f} | "
         f"{'-' if r['within_length_auc'] is None else format(r['within_length_auc'], '.3f')} | "
-        f"{r['length_only_auc']:.3f} | {r['train_wall_s']} |"
+        f"{r['length_only_auc']:.3f} | {r['train_wall_s']} | {r['cpu']} |"
         for r in rows
     ]
     (args.out / "inner_levers.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -14,7 +14,8 @@ How a call runs (the speed comes from the first three points):
    threshold from ``operating_points.json`` (0.5 without one);
 5. when the model directory also holds ``tfidf_model.json`` (trained with
    ``model.combine_tfidf: true``), the score is the mean of that P(fake) and the TF-IDF model's
-   P(fake) of the whole text (:func:`fakereview_nlp.model.baseline.combined_score`).
+   P(fake) of the whole text (:func:`fakereview_nlp.model.baseline.combined_score`), weighted by
+   the part's stored ``weight`` (0.5 unless ``training.adapt`` chose another on its labels).
 
 Defined results for awkward input:
 
@@ -422,7 +423,7 @@ class FakeReviewClassifier:
             window = [normalize_text(t) for t in items[start : start + SORT_WINDOW]]
             scores = self._score_window(window, cap, long_text)
             if self.tfidf is not None:
-                scores = combined_score(scores, self.tfidf.predict_proba(window))
+                scores = combined_score(scores, self.tfidf.predict_proba(window), self.tfidf.weight)
             out[start : start + len(window)] = scores
         return out
 

@@ -244,6 +244,34 @@ def test_tfidf_method_keeps_the_base_transformer(tmp_path: Path, tiny_model_dir:
     assert np.isfinite(report["estimate"]["auc_gain"])
 
 
+def test_tfidf_weight_is_chosen_on_validation_labels_and_served(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from fakereview_nlp import FakeReviewClassifier
+    from fakereview_nlp.model.baseline import combined_score
+
+    labels = write_labels(tmp_path / "l.csv", 12)
+    # the tiny random transformer ranks nothing; the TF-IDF part separates the fabricated classes
+    adapt(labels, tmp_path / "out", base=tiny_model_dir,
+          overrides=[*FAST, "--adapt.estimate=none", "--adapt.tfidf_weights=[0.0,1.0]"])  # fmt: skip
+    clf = FakeReviewClassifier.from_pretrained(tmp_path / "out", backend="torch")
+    assert clf.tfidf is not None and clf.tfidf.weight == 1.0
+    texts = ["Friendly staff, small bathroom.", "Absolutely amazing, highly recommend to everyone!"]
+    served = clf.predict_proba(texts)
+    np.testing.assert_allclose(served, combined_score(np.zeros(2), clf.tfidf.predict_proba(texts), 1.0), atol=1e-9)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["tfidf_weight"] == 1.0
+    assert "(weight chosen of [0.0, 1.0] on the validation labels)" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_choose_tfidf_weight_prefers_the_earlier_on_ties() -> None:
+    from training.adapt import choose_tfidf_weight
+
+    y = np.array([0, 0, 1, 1])
+    good, wrong = np.array([0.1, 0.2, 0.8, 0.9]), np.array([0.9, 0.8, 0.2, 0.1])
+    assert choose_tfidf_weight(y, wrong, good, [0.5, 1.0]) == 1.0  # the mean ties the classes; the part alone ranks
+    assert choose_tfidf_weight(y, good, good, [0.7, 0.5]) == 0.7  # equal AUC: the earlier
+    assert choose_tfidf_weight(y, wrong, good, [0.6]) == 0.6  # one value is used as it is
+
+
 def test_too_few_groups_for_a_split(tmp_path: Path) -> None:
     path = tmp_path / "l.csv"
     write_labels(path, 12)
@@ -281,3 +309,12 @@ def test_curve_draws_are_nested_stratified_and_apart_from_the_evaluation() -> No
     assert not set(groups[draw.evaluation]) & set(groups[draw.labelled[100]])
     again = draw_labels(corpus, [25, 50, 100], seed=1, max_eval=200)
     assert np.array_equal(again.evaluation, draw.evaluation)
+
+
+def test_curve_variants_keep_list_values_whole() -> None:
+    from benchmarks.adapt_curve import parse_variants
+
+    assert parse_variants(["w=--adapt.tfidf_weights=[0.5,0.7],--training.epochs=2", "t=--adapt.method=tfidf"]) == {
+        "w": ["--adapt.tfidf_weights=[0.5,0.7]", "--training.epochs=2"],
+        "t": ["--adapt.method=tfidf"],
+    }

@@ -73,3 +73,26 @@ def test_combined_score_is_the_mean():
     np.testing.assert_array_equal(combined_score([0.2, 1.0], [0.6, 0.0]), [0.4, 0.5])
     with pytest.raises(ValueError, match=r"same shape, got \(2,\) and \(1,\)"):
         combined_score([0.2, 1.0], [0.6])
+
+
+def test_weighted_combination_and_its_bounds():
+    np.testing.assert_allclose(combined_score([0.2, 1.0], [0.6, 0.0], tfidf_weight=0.75), [0.5, 0.25])
+    np.testing.assert_array_equal(combined_score([0.2, 1.0], [0.6, 0.0], tfidf_weight=0.0), [0.2, 1.0])
+    with pytest.raises(ValueError, match=r"tfidf_weight must be in \[0, 1\], got 1.5; 0.5 is the plain mean"):
+        combined_score([0.2], [0.6], tfidf_weight=1.5)
+    with pytest.raises(ValueError, match=r"weight must be a number in \[0, 1\], got -0.1; it is the TF-IDF part's share"):
+        TfidfBaseline(weight=-0.1)
+
+
+def test_weight_is_saved_and_older_files_load_as_the_plain_mean(tmp_path):
+    train_x, train_y, _, _ = _split()
+    TfidfBaseline(weight=0.7).fit(train_x, train_y).save(tmp_path)
+    assert TfidfBaseline.load(tmp_path).weight == 0.7
+    payload = json.loads((tmp_path / TFIDF_FILE).read_text())
+    del payload["params"]["weight"]  # a folder written before the weight existed
+    (tmp_path / TFIDF_FILE).write_text(json.dumps(payload))
+    assert TfidfBaseline.load(tmp_path).weight == 0.5
+    payload["params"]["weight"] = 2
+    (tmp_path / TFIDF_FILE).write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match=r"malformed field .*weight must be a number in \[0, 1\], got 2"):
+        TfidfBaseline.load(tmp_path)

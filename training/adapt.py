@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,6 +44,7 @@ import numpy as np
 import yaml
 
 from fakereview_nlp.labels import LABEL2ID, LABELS, map_labels
+from fakereview_nlp.model.baseline import TFIDF_FILE
 from training.config import ConfigError, TrainConfig, apply_overrides, config_from_dict
 
 logger = logging.getLogger("training.adapt")
@@ -81,6 +82,11 @@ class AdaptOptions:
     cv_folds: int = 5
     #: bootstrap resamples of the report's intervals.
     n_boot: int = 1000
+    #: the TF-IDF part's share of the served score, w in (1 - w) * transformer + w * TF-IDF. One
+    #: value is used as it is; with several, the one whose combination ranks the validation labels
+    #: best (ROC AUC) is kept, ties going to the earlier. The TF-IDF part scored there was fitted
+    #: without the validation labels, so the choice is not made on its own training rows.
+    tfidf_weights: list[float] = field(default_factory=lambda: [0.5])
 
     def __post_init__(self) -> None:
         if self.holdout_min_per_class < MIN_PER_CLASS:
@@ -98,6 +104,11 @@ class AdaptOptions:
             )
         if self.n_boot < 100:
             raise ConfigError(f"config key 'adapt.n_boot' is {self.n_boot!r}; expected a value >= 100")
+        if not self.tfidf_weights or any(not 0 <= w <= 1 for w in self.tfidf_weights):
+            raise ConfigError(
+                f"config key 'adapt.tfidf_weights' is {self.tfidf_weights!r}; expected one or more values "
+                "in [0, 1], e.g. [0.5] (the plain mean) or [0.5, 0.6, 0.7, 0.8] (choose on the validation labels)"
+            )
 
 
 #: The fine-tune's defaults, over training/config.py's. Why these (measured, see docs/adapt.md):
@@ -386,6 +397,8 @@ class FittedModel:
     #: the optimizer step whose model was kept (0 for the tfidf method), and it in epochs.
     best_step: int
     best_epoch: float
+    #: the TF-IDF part's share of the served score (``adapt.tfidf_weights``).
+    tfidf_weight: float = 0.5
 
 
 def fit_adapted(train: LabelSet, opts: ResolvedOptions, folder: Path, *, work: Path) -> FittedModel:
@@ -398,8 +411,8 @@ def fit_adapted(train: LabelSet, opts: ResolvedOptions, folder: Path, *, work: P
     """
     started = time.perf_counter()
     if opts.adapt.method == "tfidf":
-        _fit_tfidf_only(train, opts, folder)
-        return FittedModel(folder, time.perf_counter() - started, 0, 0.0)
+        weight = _fit_tfidf_only(train, opts, folder)
+        return FittedModel(folder, time.perf_counter() - started, 0, 0.0, weight)
     from training.train import run
 
     rows, val = grouped_holdout(train, opts.adapt.val_fraction, opts.train.training.seed)
@@ -420,18 +433,73 @@ def fit_adapted(train: LabelSet, opts: ResolvedOptions, folder: Path, *, work: P
     raw["output"] = {"dir": str(folder), "overwrite": True, "checkpoint_dir": str(work / "checkpoints")}
     cfg = config_from_dict(raw)
     result = run(cfg)
+    weight = 0.5
     if cfg.model.combine_tfidf:
         # run() fitted the TF-IDF part on the training rows only, which is what the validation
         # rows' scores (and so the threshold) need; the part that ships sees the validation rows
         # too. A few hundred labels are too few to leave a fifth of them out of a bag of words.
         from fakereview_nlp.model.baseline import TfidfBaseline
 
+        weight = _reweight_validation(folder, opts)
         m = cfg.model
-        part = TfidfBaseline(min_df=m.tfidf_min_df, max_features=m.tfidf_max_features)
+        part = TfidfBaseline(min_df=m.tfidf_min_df, max_features=m.tfidf_max_features, weight=weight)
         part.fit(list(train.texts), train.labels).save(folder)
     steps_per_epoch = max(1, -(-len(rows) // cfg.training.batch_size))
     best_step = int(result.best_metrics.get("step", 0))
-    return FittedModel(folder, time.perf_counter() - started, best_step, best_step / steps_per_epoch)
+    return FittedModel(folder, time.perf_counter() - started, best_step, best_step / steps_per_epoch, weight)
+
+
+def choose_tfidf_weight(
+    labels: np.ndarray, transformer: np.ndarray, tfidf: np.ndarray, candidates: Sequence[float]
+) -> float:
+    """The candidate weight whose combination ranks ``labels`` best (ROC AUC); ties go to the earlier."""
+    from sklearn.metrics import roc_auc_score
+
+    from fakereview_nlp.model.baseline import combined_score
+
+    if len(candidates) == 1 or len(np.unique(labels)) < 2:
+        return float(candidates[0])
+    aucs = [roc_auc_score(labels, combined_score(transformer, tfidf, w)) for w in candidates]
+    return float(candidates[int(np.argmax(aucs))])  # argmax: the first of equal maxima
+
+
+def _reweight_validation(folder: Path, opts: ResolvedOptions) -> float:
+    """Choose ``adapt.tfidf_weights`` on the fine-tune's validation rows; refit the threshold to it.
+
+    ``run()`` set the operating points on the plain mean; with another weight they are set again on
+    the weighted scores of the same rows, so the threshold matches what the folder serves.
+    """
+    import pandas as pd
+
+    from fakereview_nlp.model.baseline import combined_score
+    from fakereview_nlp.model.operating_points import compute_operating_points, save_operating_points
+
+    candidates = opts.adapt.tfidf_weights
+    if candidates == [0.5]:
+        return 0.5
+    pred = pd.read_csv(folder / "val_predictions.csv", dtype={"id": str})
+    labels = pred["label"].to_numpy()
+    transformer, tfidf = pred["transformer_score"].to_numpy(), pred["tfidf_score"].to_numpy()
+    weight = choose_tfidf_weight(labels, transformer, tfidf, candidates)
+    logger.info(
+        "TF-IDF part's weight %.2f, chosen of %s on %d validation labels", weight, candidates, len(pred)
+    )
+    if weight != 0.5:
+        e = opts.train.evaluation
+        pred["fake_score"] = combined_score(transformer, tfidf, weight)
+        pred["fake_score_uncalibrated"] = combined_score(
+            pred["transformer_score_uncalibrated"], tfidf, weight
+        )
+        points = compute_operating_points(
+            labels,
+            pred["fake_score"].to_numpy(),
+            flag_rates=e.flag_rates,
+            prevalence=e.prevalence,
+            operating_flag_rate=e.operating_flag_rate,
+        )
+        save_operating_points(folder, points)
+        pred.to_csv(folder / "val_predictions.csv", index=False)
+    return weight
 
 
 def _write_rows(path: Path, labels: LabelSet, split_of: Mapping[int, str]) -> None:
@@ -450,8 +518,10 @@ def _write_rows(path: Path, labels: LabelSet, split_of: Mapping[int, str]) -> No
 _BASE_FILES_KEPT = ("config.json", "model.safetensors", "special_tokens_map.json", "calibration.json")
 
 
-def _fit_tfidf_only(train: LabelSet, opts: ResolvedOptions, folder: Path) -> None:
-    """The base transformer unchanged, a TF-IDF part refitted on ``train``, threshold on out-of-fold scores."""
+def _fit_tfidf_only(train: LabelSet, opts: ResolvedOptions, folder: Path) -> float:
+    """The base transformer unchanged, a TF-IDF part refitted on ``train``, threshold on out-of-fold scores.
+
+    Returns the part's weight (``adapt.tfidf_weights``, chosen on the out-of-fold scores)."""
     from fakereview_nlp.model.baseline import TfidfBaseline, combined_score
     from fakereview_nlp.model.operating_points import compute_operating_points, save_operating_points
 
@@ -472,19 +542,20 @@ def _fit_tfidf_only(train: LabelSet, opts: ResolvedOptions, folder: Path) -> Non
         part.fit([texts[i] for i in fit_rows], train.labels[fit_rows])
         oof[held] = part.predict_proba([texts[i] for i in held])
     transformer = _transformer_scores(folder, texts)
-    TfidfBaseline(min_df=m.tfidf_min_df, max_features=m.tfidf_max_features).fit(texts, train.labels).save(
-        folder
-    )
+    weight = choose_tfidf_weight(train.labels, transformer, oof, opts.adapt.tfidf_weights)
+    part = TfidfBaseline(min_df=m.tfidf_min_df, max_features=m.tfidf_max_features, weight=weight)
+    part.fit(texts, train.labels).save(folder)
     e = opts.train.evaluation
     points = compute_operating_points(
         train.labels,
-        combined_score(transformer, oof),
+        combined_score(transformer, oof, weight),
         flag_rates=e.flag_rates,
         prevalence=e.prevalence,
         operating_flag_rate=e.operating_flag_rate,
     )
     save_operating_points(folder, points)
     (folder / "training_config.yaml").write_text(opts.train.to_yaml(), encoding="utf-8")
+    return weight
 
 
 def _transformer_scores(folder: Path, texts: list[str]) -> np.ndarray:
@@ -695,6 +766,7 @@ def adapt(
         fit_seconds=fitted.wall_seconds,
         best_epoch=fitted.best_epoch,
         wall_seconds=wall,
+        tfidf_weight=fitted.tfidf_weight if (staging / TFIDF_FILE).is_file() else None,
     )
     # Written last, as training does: its presence marks the folder complete. The data section is
     # the user's file as given (the fine-tune itself read an internal copy with a split column).

@@ -41,6 +41,7 @@ def write_report(
     fit_seconds: float,
     wall_seconds: float,
     best_epoch: float = 0.0,
+    tfidf_weight: float | None = None,
 ) -> None:
     """Write ``report.md`` and ``report.json`` into ``folder``."""
     a = opts.adapt
@@ -56,7 +57,7 @@ def write_report(
         f"re-weighted to {e.prevalence:.1%} fakes (your `--flag-rate` and `--prevalence`). 95 % intervals from "
         f"{a.n_boot} bootstrap resamples of whole groups, the same resamples for both models.",
         *_before_after_table(est, e.operating_flag_rate),
-        *_how_to_use(info, fit_seconds, wall_seconds, best_epoch),
+        *_how_to_use(info, fit_seconds, wall_seconds, best_epoch, tfidf_weight, a.tfidf_weights),
     ]
     atomic_write_text(folder / REPORT_MD, "\n".join(lines))
     payload = {
@@ -69,6 +70,7 @@ def write_report(
         "fit_seconds": fit_seconds,
         "wall_seconds": wall_seconds,
         "best_epoch": best_epoch,
+        "tfidf_weight": tfidf_weight,
     }
     atomic_write_text(folder / REPORT_JSON, json.dumps(payload, indent=2) + "\n")
 
@@ -136,7 +138,12 @@ def _before_after_table(est: Estimate | None, flag_rate: float) -> list[str]:
 
 
 def _how_to_use(
-    info: dict[str, Any], fit_seconds: float, wall_seconds: float, best_epoch: float
+    info: dict[str, Any],
+    fit_seconds: float,
+    wall_seconds: float,
+    best_epoch: float,
+    tfidf_weight: float | None,
+    candidates: list[float],
 ) -> list[str]:
     """What the folder's side files are and how to get the scores described, its languages and its timing."""
     return [
@@ -150,5 +157,18 @@ def _how_to_use(
         f"Adapting took {fit_seconds:.0f} s of {wall_seconds:.0f} s in all"
         + (f"; the model kept is that of epoch {best_epoch:.1f} (best validation)" if best_epoch else "")
         + ". Options: `adapt_config.yaml`.",
+        *(
+            []
+            if tfidf_weight is None
+            else [
+                f"The served score is {1 - tfidf_weight:.2f} x the transformer's P(fake) + {tfidf_weight:.2f} x the "
+                "TF-IDF part's"
+                + (
+                    f" (weight chosen of {candidates} on the validation labels)."
+                    if len(candidates) > 1
+                    else "."
+                )
+            ]
+        ),
         "",
     ]

@@ -47,6 +47,8 @@ class TfidfBaseline:
         max_features (`int`, *optional*): keep only the most frequent n-grams.
         C (`float`, defaults to `10.0`): inverse regularisation strength of the logistic regression.
         lowercase (`bool`, defaults to `True`).
+        weight (`float`, defaults to `0.5`): this part's share of the served score when it sits
+            beside a transformer (:func:`combined_score`); 0.5 is the plain mean. Saved with the part.
 
     The liblinear solver is deterministic, so the same data gives the same scores on any machine.
     """
@@ -56,6 +58,7 @@ class TfidfBaseline:
     max_features: int | None = None
     C: float = 10.0
     lowercase: bool = True
+    weight: float = 0.5
     _pipeline: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +70,15 @@ class TfidfBaseline:
         if not self.C > 0:
             raise ValueError(
                 f"C must be > 0, got {self.C}; larger C means weaker regularisation (1.0 to 100)"
+            )
+        if (
+            isinstance(self.weight, bool)
+            or not isinstance(self.weight, (int, float))
+            or not 0 <= self.weight <= 1
+        ):
+            raise ValueError(
+                f"weight must be a number in [0, 1], got {self.weight!r}; it is the TF-IDF part's share "
+                "of the served score (0.5: the plain mean with the transformer)"
             )
 
     def _build(self) -> Any:
@@ -125,6 +137,7 @@ class TfidfBaseline:
                 "max_features": self.max_features,
                 "C": self.C,
                 "lowercase": self.lowercase,
+                "weight": self.weight,
             },
             "vocabulary": {term: int(i) for term, i in vectorizer.vocabulary_.items()},
             "idf": vectorizer.idf_.tolist(),
@@ -165,6 +178,7 @@ class TfidfBaseline:
             idf = np.asarray(payload["idf"], dtype=np.float64)
             coef = np.asarray(payload["coef"], dtype=np.float64)
             intercept = float(payload["intercept"])
+            model = cls(**params)  # older files carry no weight: the plain mean they were served with
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{path} is missing or has a malformed field ({err!r}); write it again") from err
         n = len(vocabulary)
@@ -173,7 +187,6 @@ class TfidfBaseline:
                 f"{path} is inconsistent: {n} vocabulary entries, {idf.size} idf weights, {coef.size} "
                 "coefficients; write it again with TfidfBaseline.save"
             )
-        model = cls(**params)
         vectorizer = TfidfVectorizer(
             ngram_range=model.ngram_range,
             lowercase=model.lowercase,
@@ -200,17 +213,22 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     return [normalize_text(t) for t in docs]
 
 
-def combined_score(transformer: ArrayLike, tfidf: ArrayLike) -> NDArray[np.float64]:
-    """The transformer + TF-IDF combination: the mean of the two models' P(fake).
+def combined_score(
+    transformer: ArrayLike, tfidf: ArrayLike, tfidf_weight: float = 0.5
+) -> NDArray[np.float64]:
+    """The transformer + TF-IDF combination: ``(1 - w) * transformer + w * tfidf`` P(fake).
 
-    A plain mean, not a learned weighting: with a few thousand training rows a weight fitted on
-    validation data would be tuned on the rows that also pick the threshold.
+    Training serves the plain mean (``w = 0.5``): with a few thousand training rows a weight fitted
+    on validation data would be tuned on the rows that also pick the threshold. ``training.adapt``
+    may choose another ``w`` on its validation labels (``adapt.tfidf_weights``); the part stores it.
     """
+    if not 0 <= tfidf_weight <= 1:
+        raise ValueError(f"tfidf_weight must be in [0, 1], got {tfidf_weight!r}; 0.5 is the plain mean")
     t = np.asarray(transformer, dtype=np.float64)
     f = np.asarray(tfidf, dtype=np.float64)
     if t.shape != f.shape:
         raise ValueError(f"combined_score needs scores of the same shape, got {t.shape} and {f.shape}")
-    return (t + f) / 2.0
+    return (1.0 - tfidf_weight) * t + tfidf_weight * f
 
 
 def tfidf_scores(
