@@ -24,29 +24,16 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-#: how each source names its classes and which rows a user of that platform would label
-SOURCES: dict[str, dict[str, object]] = {
-    "maide_up": {"labels": {"real": "genuine", "generated": "fake"}, "filter": ("language", "English")},
-    "combat_ai": {"labels": {"real": "genuine", "generated": "fake"}, "filter": None},
-    "fake_reviews_cg": {"labels": {"genuine": "genuine", "fake": "fake"}, "filter": None},
-    "op_spam": {"labels": {"truthful": "genuine", "deceptive": "fake"}, "filter": None},
-}
+from benchmarks.adapt_curve import DATA, SOURCES, load_source  # noqa: E402
+from fakereview_nlp.labels import LABELS  # noqa: E402
 
 
 def draw(source: str, n: int, seed: int, data_dir: Path) -> pd.DataFrame:
-    """``n`` rows of ``source``, half of each class, as ``text,label`` with labels genuine/fake."""
-    spec = SOURCES[source]
-    frame = pd.read_csv(data_dir / source / f"{source}.csv")
-    if spec["filter"] is not None:
-        column, value = spec["filter"]  # type: ignore[misc]
-        frame = frame[frame[column] == value]
-    frame = frame.assign(label=frame["label"].astype(str).map(spec["labels"]))  # type: ignore[arg-type]
-    if frame["label"].isna().any():
-        raise SystemExit(f"adapt_time: error: {source} has labels outside {sorted(spec['labels'])}")  # type: ignore[arg-type]
+    """``n`` rows of ``source`` read as the curve reads it, half of each class, as ``text,label``."""
+    corpus = load_source(SOURCES[source], data_dir)
+    frame = pd.DataFrame({"text": corpus.texts, "label": [LABELS[int(y)] for y in corpus.labels]})
     parts = [g.sample(n // 2, random_state=seed) for _, g in frame.groupby("label")]
-    return pd.concat(parts)[["text", "label"]].sample(frac=1.0, random_state=seed)
+    return pd.concat(parts).sample(frac=1.0, random_state=seed)
 
 
 def main() -> int:
@@ -82,7 +69,9 @@ def main() -> int:
         "fit_seconds": round(report["fit_seconds"], 1),
         "estimate": None if report["estimate"] is None else report["estimate"]["mode"],
         "auc_before": None if report["estimate"] is None else round(report["estimate"]["base"]["roc_auc"], 4),
-        "auc_after": None if report["estimate"] is None else round(report["estimate"]["adapted"]["roc_auc"], 4),
+        "auc_after": None
+        if report["estimate"] is None
+        else round(report["estimate"]["adapted"]["roc_auc"], 4),
         "cpu": sig["cpu"],
         "cpu_flags": sig["flags"],
         "threads": sig["threads"],
