@@ -8,7 +8,7 @@ Every model this package trains has exactly two classes, in this order, so that
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, Literal
 
 LabelName = Literal["genuine", "fake"]
@@ -17,6 +17,46 @@ LABELS: Final[tuple[LabelName, LabelName]] = ("genuine", "fake")
 LABEL2ID: Final[dict[str, int]] = {"genuine": 0, "fake": 1}
 ID2LABEL: Final[dict[int, str]] = {0: "genuine", 1: "fake"}
 FAKE_ID: Final[int] = 1
+
+#: A model may have one output per kind of fake (``model.fake_kinds: per_source``): its labels are
+#: ``genuine`` and ``fake:<kind>`` (e.g. ``fake:maide_up``). P(fake) is then one minus P(genuine), so
+#: the fake logits combine by log-sum-exp into the one ``fake`` column everything else reads.
+FAKE_KIND_PREFIX: Final[str] = "fake:"
+
+
+def fake_kind_label(kind: str) -> str:
+    """The output label of one kind of fake: ``fake:<kind>``."""
+    if not kind or not isinstance(kind, str):
+        raise ValueError(f"a kind of fake needs a non-empty name, got {kind!r}")
+    return f"{FAKE_KIND_PREFIX}{kind}"
+
+
+def output_labels(kinds: Sequence[str] = ()) -> dict[int, str]:
+    """``id2label`` of a classifier: ``{0: genuine, 1: fake}``, or with ``kinds`` ``{0: genuine, 1: fake:<k1>, ...}``."""
+    if not kinds:
+        return dict(ID2LABEL)
+    if len(set(kinds)) != len(kinds):
+        raise ValueError(f"kinds of fake must be distinct, got {list(kinds)}")
+    return {0: "genuine", **{i + 1: fake_kind_label(k) for i, k in enumerate(kinds)}}
+
+
+def output_columns(id2label: Mapping[int | str, str] | None, where: str) -> tuple[int, tuple[int, ...]]:
+    """``(genuine column, fake columns)`` of a classifier's logits, from its ``id2label``.
+
+    A fake-review model has one ``genuine`` label and either one ``fake`` label or one or more
+    ``fake:<kind>`` labels; anything else (``LABEL_0``/``LABEL_1`` of an untrained head) is refused.
+    """
+    labels = {int(k): str(v).lower() for k, v in (id2label or {}).items()}
+    genuine = [i for i, v in labels.items() if v == "genuine"]
+    fakes = tuple(sorted(i for i, v in labels.items() if v == "fake" or v.startswith(FAKE_KIND_PREFIX)))
+    plain_fake = sum(v == "fake" for v in labels.values())
+    if len(genuine) != 1 or not fakes or len(genuine) + len(fakes) != len(labels) or (plain_fake and len(fakes) > 1):
+        raise ValueError(
+            f"{where} has id2label {labels}; a fake-review model needs the labels {{0: 'genuine', 1: 'fake'}} "
+            "(or 'genuine' and one 'fake:<kind>' per kind of fake). Train it with this package or fix config.json"
+        )
+    return genuine[0], fakes
+
 
 #: P(fake) at or above which a review's label is ``fake``. Flagging uses the model's own
 #: operating threshold instead (see :func:`verdict`).

@@ -226,6 +226,10 @@ class ModelConfig:
     #: all). Its JSON for fake_reviews_cg unpruned is 13 MB, too large to ship with a model.
     tfidf_min_df: int = 1
     tfidf_max_features: int | None = None
+    #: "one": one fake output. "per_source" (data.sources): one output per source's fakes
+    #: (``fake:<source>``), trained as a softmax with genuine; P(fake) = 1 - P(genuine). The kinds
+    #: need not share a direction: GPT-2's fakes are fluent-poor, GPT-4's fluent-rich.
+    fake_kinds: Literal["one", "per_source"] = "one"
 
     def __post_init__(self) -> None:
         _check_range("model.max_length", self.max_length, 8, 8192)

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 
+from fakereview_nlp.model.modeling import two_way_logits
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,11 +32,29 @@ class StepState:
 
 
 def compute_loss(
-    logits: torch.Tensor, labels: torch.Tensor, class_weights: torch.Tensor | None
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    class_weights: torch.Tensor | None,
+    kind_labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
+    """Cross-entropy of the genuine/fake labels, or with ``kind_labels`` of the output classes.
+
+    A model with one fake output per kind (``(n, 1 + kinds)`` logits, genuine first) learns each
+    kind against genuine from ``kind_labels``; without them (a fine-tune on plain labels) its fake
+    outputs are combined first (:func:`~fakereview_nlp.model.modeling.two_way_logits`). The class
+    weights are ``[genuine, fake]``; every kind shares the fake weight.
+    """
     weight = None if class_weights is None else class_weights.to(device=logits.device, dtype=torch.float32)
     # fp32 loss even under autocast: bf16 log-softmax loses the small differences late in training.
-    return torch.nn.functional.cross_entropy(logits.float(), labels, weight=weight)
+    logits = logits.float()
+    n_out = logits.shape[1]
+    if kind_labels is not None:
+        if weight is not None:
+            weight = torch.cat([weight[:1], weight[1:2].expand(n_out - 1)])
+        return torch.nn.functional.cross_entropy(logits, kind_labels, weight=weight)
+    if n_out > 2:
+        logits = two_way_logits(logits, 0, range(1, n_out))
+    return torch.nn.functional.cross_entropy(logits, labels, weight=weight)
 
 
 def train_one_epoch(
@@ -63,9 +83,10 @@ def train_one_epoch(
     for batch in batches:
         labels = batch.pop("labels")
         source_ids = batch.pop("source_ids", None)
+        kind_labels = batch.pop("kind_labels", None)
         with accelerator.accumulate(model):
             logits = model(**batch).logits
-            loss = compute_loss(logits, labels, class_weights)
+            loss = compute_loss(logits, labels, class_weights, kind_labels)
             total = loss if adversary is None else loss + adversary(source_ids)
             accelerator.backward(total)
             if accelerator.sync_gradients and max_grad_norm > 0:
@@ -103,7 +124,9 @@ def evaluate(
     batches: Iterable[dict[str, torch.Tensor]],
     n_examples: int,
 ) -> EvalOutput:
-    """Logits for every validation example, gathered across processes.
+    """Logits ``[genuine, fake]`` for every validation example, gathered across processes.
+
+    A model with one fake output per kind has them combined (log-sum-exp) into the fake column.
 
     ``gather_for_metrics`` drops the samples accelerate duplicates to even out the last
     batch; a duplicated review would shift every flag-rate threshold.
@@ -114,6 +137,8 @@ def evaluate(
         index = batch.pop("index")
         labels = batch.pop("labels")
         logits = model(**batch).logits.float()
+        if logits.shape[1] > 2:
+            logits = two_way_logits(logits, 0, range(1, logits.shape[1]))
         index, logits, labels = accelerator.gather_for_metrics((index, logits, labels))
         all_idx.append(index.cpu().numpy())
         all_logits.append(logits.cpu().numpy())

@@ -126,25 +126,34 @@ def checkpointed_best_steps(work: Path, state_file: str = "trainer_state.json") 
 def shift_fake_bias(folder: Path, shift: float) -> str:
     """Add ``shift`` to the classifier's fake-logit bias in ``folder/model.safetensors``; returns its key.
 
-    The output layer's bias is the one 2-vector whose key ends in ``classifier.bias`` (BERT,
-    DistilBERT) or ``out_proj.bias`` (RoBERTa-style heads); column 1 is ``fake``.
+    The output layer's bias is the one vector with an entry per label whose key ends in
+    ``classifier.bias`` (BERT, DistilBERT) or ``out_proj.bias`` (RoBERTa-style heads). With one fake
+    output per kind, every kind's bias moves by ``shift``: their log-sum-exp, the fake logit, moves
+    by exactly ``shift``.
     """
+    import json
+
     import torch
     from safetensors.torch import load_file, save_file
 
-    from fakereview_nlp.labels import LABEL2ID
+    from fakereview_nlp.labels import output_columns
 
     path = folder / "model.safetensors"
+    id2label = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("id2label")
+    _, fakes = output_columns(id2label, str(folder))
+    n_labels = len(id2label)
     weights = load_file(str(path))
-    keys = [k for k, v in weights.items() if k.endswith(("classifier.bias", "out_proj.bias")) and v.shape == (2,)]
+    keys = [
+        k for k, v in weights.items() if k.endswith(("classifier.bias", "out_proj.bias")) and v.shape == (n_labels,)
+    ]
     if len(keys) != 1:
         raise ValueError(
-            f"{path} has {len(keys)} two-way output biases ({keys}); expected exactly one, so the fake-logit "
+            f"{path} has {len(keys)} {n_labels}-way output biases ({keys}); expected exactly one, so the fake-logit "
             "shift cannot be placed: set evaluation.calibrate_shift: false for this architecture"
         )
     bias = weights[keys[0]]
     shifted = bias.clone().to(torch.float32)
-    shifted[LABEL2ID["fake"]] += shift
+    shifted[list(fakes)] += shift
     weights[keys[0]] = shifted.to(bias.dtype)
     save_file(weights, str(path), metadata={"format": "pt"})
     return keys[0]

@@ -190,7 +190,7 @@ def tokenize(ds: datasets.Dataset, tokenizer: Any, max_length: int, *, with_inde
         out["length"] = [len(ids) for ids in out["input_ids"]]
         return out
 
-    keep = ("label", SOURCE_IDS)
+    keep = ("label", SOURCE_IDS, KIND_LABELS)
     encoded = ds.map(encode, batched=True, remove_columns=[c for c in ds.column_names if c not in keep])
     if with_index:
         encoded = encoded.add_column("index", list(range(len(encoded))))
@@ -223,6 +223,30 @@ def with_source_ids(ds: datasets.Dataset) -> datasets.Dataset:
     return ds.add_column(SOURCE_IDS, [index[d] for d in ds["domain"]])
 
 
+#: the training column of each row's output class when the model has one fake output per source.
+KIND_LABELS = "kind_labels"
+
+
+def fake_kinds(cfg: TrainConfig, train_ds: datasets.Dataset) -> list[str]:
+    """The kinds of fake the model gets an output for: [] (one fake output) or the training rows' sources."""
+    if cfg.model.fake_kinds == "one":
+        return []
+    if "domain" not in train_ds.column_names:
+        raise ConfigError(
+            "model.fake_kinds=per_source needs data.sources; this config has one data.path: set model.fake_kinds=one"
+        )
+    present = set(train_ds["domain"])
+    # config order, so a source's output column does not move when another is left out
+    return [s.name for s in cfg.data.sources if s.name in present]
+
+
+def with_kind_labels(ds: datasets.Dataset, kinds: list[str]) -> datasets.Dataset:
+    """``ds`` with each row's output class: 0 genuine, 1 + i a fake of ``kinds[i]``."""
+    index = {name: i + 1 for i, name in enumerate(kinds)}
+    classes = [index[d] if y == 1 else 0 for d, y in zip(ds["domain"], ds["label"], strict=True)]
+    return ds.add_column(KIND_LABELS, classes)
+
+
 def get_dataloaders(
     accelerator: Accelerator,
     cfg: TrainConfig,
@@ -236,6 +260,9 @@ def get_dataloaders(
     """
     if cfg.training.source_adversary > 0:
         train_ds = with_source_ids(train_ds)
+    kinds = fake_kinds(cfg, train_ds)
+    if kinds:
+        train_ds = with_kind_labels(train_ds, kinds)
     with accelerator.main_process_first():
         train_tok = tokenize(train_ds, tokenizer, cfg.model.max_length, with_index=False)
         val_tok = tokenize(val_ds, tokenizer, cfg.model.max_length, with_index=True)
@@ -271,13 +298,14 @@ def get_dataloaders(
 # ----------------------------------------------------------------------------- model
 
 
-def build_model(cfg: TrainConfig, tokenizer: Any) -> torch.nn.Module:
+def build_model(cfg: TrainConfig, tokenizer: Any, kinds: list[str] | None = None) -> torch.nn.Module:
+    """The classifier to fine-tune: one fake output, or one per entry of ``kinds`` (see :func:`fake_kinds`)."""
     m = cfg.model
     if m.init == "random":
         return build_random_classifier(
-            m.model_type, m.random_config, vocab_size=len(tokenizer), seed=cfg.training.seed
+            m.model_type, m.random_config, vocab_size=len(tokenizer), seed=cfg.training.seed, kinds=kinds or ()
         )
-    return load_pretrained_classifier(m.name_or_path)
+    return load_pretrained_classifier(m.name_or_path, kinds=kinds or ())
 
 
 def _layer_id(name: str, n_layers: int) -> int:
@@ -462,7 +490,7 @@ def prepare_training(
 ) -> TrainingParts:
     """Model, loaders, optimizer and linear-warmup schedule, prepared by accelerate."""
     t = cfg.training
-    model = build_model(cfg, tokenizer)
+    model = build_model(cfg, tokenizer, fake_kinds(cfg, train_ds))
     train_dl, val_dl, sampler = get_dataloaders(accelerator, cfg, tokenizer, train_ds, val_ds)
     optimizer = build_optimizer(model, cfg)
     adversary = None

