@@ -53,12 +53,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from fakereview_nlp.explanations.occlusion import ExplainUnit, ReviewExplanation, explain_texts
-from fakereview_nlp.labels import LabelName, verdict
+from fakereview_nlp.labels import LabelName, output_columns, verdict
 from fakereview_nlp.language import DEFAULT_MODEL_LANGUAGES, detect_languages, out_of_scope_reason
 from fakereview_nlp.model.baseline import TfidfBaseline, combined_score
 from fakereview_nlp.model.calibration import apply_temperature
 from fakereview_nlp.model.default_model import MODEL_ENV_VAR, resolve_model_location
 from fakereview_nlp.model.folder import ModelFolder, files_stamp
+from fakereview_nlp.model.modeling import two_way_logits
 from fakereview_nlp.runtime.backends import BackendName
 from fakereview_nlp.text import check_texts, normalize_text
 
@@ -168,7 +169,7 @@ class FakeReviewClassifier:
         if token_budget is not None and (not isinstance(token_budget, int) or token_budget < 1):
             raise ValueError(f"token_budget must be a positive int, got {token_budget!r}")
         self.source = source or getattr(model, "name_or_path", "") or "<in-memory model>"
-        self.fake_id, self.genuine_id = _label_ids(model.config, self.source)
+        self.genuine_id, self.fake_ids = _label_ids(model.config, self.source)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.model = model.to(self.device).eval()
@@ -504,7 +505,7 @@ class FakeReviewClassifier:
                 else:
                     logits = self.model(input_ids=ids_t, attention_mask=mask_t).logits.float()
                 # (genuine, fake) columns to the host at once: bounded GPU memory
-                sorted_logits.append(logits[:, [self.genuine_id, self.fake_id]].cpu())
+                sorted_logits.append(two_way_logits(logits, self.genuine_id, self.fake_ids).cpu())
         flat = torch.cat(sorted_logits).numpy() if sorted_logits else np.empty((0, 2))
         scores = np.empty(len(seqs), dtype=np.float64)
         # The package's one softmax, rounded to float32: the logits are float32, and the digits
@@ -664,16 +665,13 @@ def _warn_languages_assumed(folder: os.PathLike[str], languages: tuple[str, ...]
     )  # fmt: skip
 
 
-def _label_ids(config: Any, where: str) -> tuple[int, int]:
-    """Indices of ``fake`` and ``genuine`` in the logits, from the config's ``id2label``."""
-    id2label = {int(k): str(v).lower() for k, v in (getattr(config, "id2label", None) or {}).items()}
-    by_name = {v: k for k, v in id2label.items()}
-    if len(id2label) != 2 or set(by_name) != {"genuine", "fake"}:
-        raise ValueError(
-            f"{where} has id2label {id2label}; a fake-review model needs exactly the labels "
-            f"{{0: 'genuine', 1: 'fake'}}. Train it with this package or fix config.json"
-        )
-    return by_name["fake"], by_name["genuine"]
+def _label_ids(config: Any, where: str) -> tuple[int, tuple[int, ...]]:
+    """``(genuine column, fake columns)`` of the logits, from the config's ``id2label``.
+
+    One fake column, or one per kind of fake (``fake:<kind>``, ``model.fake_kinds: per_source``),
+    whose logits combine by log-sum-exp into P(fake) = 1 - P(genuine).
+    """
+    return output_columns(getattr(config, "id2label", None), where)
 
 
 def _max_length(config: Any, tokenizer: Any) -> int:

@@ -218,7 +218,7 @@ def test_defaults_without_calibration_or_operating_points(clf: FakeReviewClassif
             ValueError,
             r"operating_points\.json has threshold 1\.5; expected a number in \[0, 1\]",
         ),
-        ("wrong_labels", ValueError, r"config\.json has id2label .*'positive'.*needs exactly the labels"),
+        ("wrong_labels", ValueError, r"config\.json has id2label .*'positive'.*needs the labels"),
     ],
 )
 def test_broken_model_directory_names_the_file(

@@ -25,6 +25,11 @@ def _write(rows: list[dict[str, object]], path: Path) -> Path:
 @pytest.fixture()
 def two_corpora(tmp_path: Path) -> tuple[Path, Path]:
     """A hotel-like corpus with folds and its own label names, and a product-like one without folds."""
+    return write_two_corpora(tmp_path)
+
+
+def write_two_corpora(tmp_path: Path) -> tuple[Path, Path]:
+    """The files of :func:`two_corpora` in ``tmp_path``."""
     hotels = []
     for row in make_reviews(36, seed=1):
         hotels.append(

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-from collections.abc import Sequence
 
 from fakereview_nlp.labels import output_columns, output_labels
 
