@@ -106,6 +106,14 @@ def test_model_card_of_a_combined_model_says_so(report_dir, tmp_path):
     assert "the transformer part only, without the TF-IDF model" in card
 
 
+def test_model_card_of_a_per_source_model_names_its_fake_kinds(report_dir):
+    report = json.loads((report_dir / "report.json").read_text())
+    per_source = build_model_card(report, training_config={"model": {"fake_kinds": "per_source"}})
+    one = build_model_card(report, training_config={"model": {"fake_kinds": "one"}})
+    assert "one fake output per training source" in per_source and "log-sum-exp" in per_source
+    assert "one fake output per training source" not in one
+
+
 def test_model_card_bad_inputs(report_dir, tmp_path):
     from fakereview_nlp.evaluation.model_card import load_report
 

@@ -265,6 +265,13 @@ def _card_summary(c: _Card) -> list[str]:
         if combined
         else "- **Labels:** `0 = genuine`, `1 = fake`; the score is P(fake) = softmax(logits / T)[:, 1]."
     )
+    if ((training_config or {}).get("model") or {}).get("fake_kinds") == "per_source":
+        # the logits being divided by T are already the two-way ones: name how they are made
+        score_line += (
+            " The classifier has one fake output per training source (labels `genuine` and "
+            "`fake:<source>`, `model.fake_kinds: per_source`); its two logits are the genuine one and "
+            "the log-sum-exp of the fake ones, so P(fake) = 1 − P(genuine) of the full softmax."
+        )
     lines += [
         "A binary text classifier that scores how likely a review is **fake** (label 1) rather than "
         "**genuine** (label 0). It is meant to **rank reviews for human moderators**, who check a fixed "
