@@ -101,3 +101,18 @@ def test_card_shows_leave_one_out_length_and_operating_recall(tmp_path: Path) ->
     assert "| op_spam | 0.612 (fakes longer) | 0.901 | 0.887 | 4 |" in card
     assert "| op_spam | 0.123 | 0.004 |" in card
     assert "| op_spam | CC BY-NC-SA 3.0" in card
+    assert "one fake output per training source" not in card and "Wall time" not in card
+
+
+def test_card_of_a_per_source_model_names_its_kinds_and_the_training_cpu(tmp_path: Path) -> None:
+    model_dir, report_dir, _, _ = _setup(tmp_path)
+    config = yaml.safe_load((model_dir / "training_config.yaml").read_text())
+    config["model"]["fake_kinds"] = "per_source"
+    (model_dir / "training_config.yaml").write_text(yaml.safe_dump(config))
+    out = tmp_path / "card.md"
+    args = [str(model_dir), str(report_dir), "--out", str(out), "--wall-seconds", "1800", "--cpu", "2 test cores"]
+    assert main(args) == 0
+    card = out.read_text()
+    assert "one fake output per training source (`fake:<source>`)" in card
+    assert "one `fake:<source>` per training source" in card
+    assert "Wall time 30.0 min on 2 test cores." in card

@@ -160,7 +160,12 @@ def _intro(c: CardInputs) -> list[str]:
         "",
         "or `fakereview classify reviews.csv -o scored.csv`. The folder also loads in "
         "`transformers.pipeline(\"text-classification\", model=fakereview_nlp.default_model_path())` "
-        "(the transformer part alone, uncalibrated).",
+        "(the transformer part alone, uncalibrated"
+        + (
+            "; its labels are `genuine` and one `fake:<source>` per training source)."
+            if c.config["model"].get("fake_kinds") == "per_source"
+            else ")."
+        ),
         "",
     ]
 
@@ -174,7 +179,12 @@ def _details(c: CardInputs) -> list[str]:
         "|---|---|",
         f"| version | {c.info.get('version', 'not recorded')} (`model_info.json`; batch output records it) |",
         f"| languages | {', '.join(c.info.get('languages', ['en']))}; other text is out of scope |",
-        "| labels | `0 = genuine`, `1 = fake` |",
+        (
+            "| labels | `0 = genuine`, `1 = fake`; the classifier has one fake output per training source "
+            "(`fake:<source>`), and P(fake) = 1 − P(genuine): its fake logit is the log-sum-exp of those outputs |"
+            if m.get("fake_kinds") == "per_source"
+            else "| labels | `0 = genuine`, `1 = fake` |"
+        ),
         (
             "| score | `fake_score` = mean of the MiniLM P(fake) (temperature-scaled) and the TF-IDF P(fake) |"
             if m.get("combine_tfidf")
@@ -203,7 +213,7 @@ def _details(c: CardInputs) -> list[str]:
     ]
 
 
-def _training(c: CardInputs, wall_seconds: float | None, note: str) -> list[str]:
+def _training(c: CardInputs, wall_seconds: float | None, note: str, cpu: str) -> list[str]:
     t = c.config["training"]
     lines = [
         "## Training",
@@ -211,7 +221,7 @@ def _training(c: CardInputs, wall_seconds: float | None, note: str) -> list[str]
         f"Config `configs/reference.yaml` (resolved copy: `training_config.yaml` in the model folder): {t['epochs']} "
         f"epoch(s), batch {t['batch_size']}, learning rate {t['learning_rate']}, warmup {t['warmup_ratio']}, mixed "
         f"precision {t['mixed_precision']}, seed {t['seed']}; the last step is kept (`select_best: false`)."
-        + (f" Wall time {wall_seconds / 60:.1f} min on 2 AMD EPYC cores (avx512_bf16)." if wall_seconds else "")
+        + (f" Wall time {wall_seconds / 60:.1f} min on {cpu}." if wall_seconds else "")
         + (f" {note}" if note else ""),
         "",
         "| source | what \"fake\" means | training rows | held out (never trained on) |",
@@ -404,14 +414,20 @@ def _limitations(c: CardInputs, command: str) -> list[str]:
 
 
 def render(
-    model_dir: Path, report_dir: Path, *, wall_seconds: float | None, command: str, note: str = ""
+    model_dir: Path,
+    report_dir: Path,
+    *,
+    wall_seconds: float | None,
+    command: str,
+    note: str = "",
+    cpu: str = "a 2-core CPU",
 ) -> str:
     c = CardInputs(model_dir, report_dir)
     sections = [
         _metadata(c),
         _intro(c),
         _details(c),
-        _training(c, wall_seconds, note),
+        _training(c, wall_seconds, note, cpu),
         _results(c),
         _generalisation(c),
         _flag_rates(c),
@@ -426,6 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("report_dir", help="output folder of benchmarks/cross_domain.py")
     parser.add_argument("--out", default="model_card.md")
     parser.add_argument("--wall-seconds", type=float, default=None, help="training wall time to quote")
+    parser.add_argument("--cpu", default="a 2-core CPU", help="the machine the wall time was measured on")
     parser.add_argument("--command", default=DEFAULT_COMMAND)
     parser.add_argument("--note", default="", help="a sentence added to the Training section")
     parser.add_argument("-v", "--verbose", action="store_true", help="tracebacks for errors")
@@ -444,7 +461,9 @@ def _run(args: argparse.Namespace) -> int:
         )
     inputs = [p for folder in (model_dir, report_dir) for p in folder.iterdir() if p.name != "README.md"]
     refuse_overwriting_inputs([args.out, model_dir / "README.md"], inputs, option="--out")
-    text = render(model_dir, Path(args.report_dir), wall_seconds=args.wall_seconds, command=args.command, note=args.note)
+    text = render(
+        model_dir, report_dir, wall_seconds=args.wall_seconds, command=args.command, note=args.note, cpu=args.cpu
+    )
     atomic_write_text(args.out, text)
     atomic_write_text(model_dir / "README.md", text)
     print(f"wrote {args.out} and {model_dir / 'README.md'}")
