@@ -102,6 +102,8 @@ class CardInputs:
         self.domains = list(self.summary["domains"])
         self.reports = {d: read_json(report_dir / d / "report.json") for d in self.domains}
         self.matrix = self.summary["matrix"]
+        #: one fake output per training source (`model.fake_kinds: per_source`): the card says so where it names the labels
+        self.per_source_head = self.config["model"].get("fake_kinds") == "per_source"
 
 
 def _metadata(c: CardInputs) -> list[str]:
@@ -163,7 +165,7 @@ def _intro(c: CardInputs) -> list[str]:
         "(the transformer part alone, uncalibrated"
         + (
             "; its labels are `genuine` and one `fake:<source>` per training source)."
-            if c.config["model"].get("fake_kinds") == "per_source"
+            if c.per_source_head
             else ")."
         ),
         "",
@@ -182,7 +184,7 @@ def _details(c: CardInputs) -> list[str]:
         (
             "| labels | `0 = genuine`, `1 = fake`; the classifier has one fake output per training source "
             "(`fake:<source>`), and P(fake) = 1 − P(genuine): its fake logit is the log-sum-exp of those outputs |"
-            if m.get("fake_kinds") == "per_source"
+            if c.per_source_head
             else "| labels | `0 = genuine`, `1 = fake` |"
         ),
         (
